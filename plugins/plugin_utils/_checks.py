@@ -1,0 +1,6 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Imports every concern module, so that each one registers its rows in the check table."""
+
+# pylint: disable=unused-import
+from . import _vss  # noqa: F401  cryptsvc_state, system_writer_missing / system_writer_failed

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings, the table of checks, and the engine that runs the table over a host state document.
+
+A finding is plain data: code, severity, subject, message, evidence, fix, source. Codes are stable
+(reports and waivers use them); each code has one row in ``CODES`` with its default severity and the
+source of the rule. Each concern (imagepath, exclusions, vss, acl, ...) contributes ``Check`` rows with
+:func:`register`; :func:`assess` runs every registered check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+SEVERITIES = ("info", "warning", "error", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: str
+    summary: str
+    source: str
+    fix: str
+
+
+# The stable finding codes (DESIGN.md "What it finds"). One line each: code, default severity, what, source, fix.
+CODES: dict[str, Code] = {c.code: c for c in (
+    Code("invalid_syntax", "error", "the path the System Writer derives from a service's binary path is not a valid local path",
+         "KB 4053355, KB 968247", "rewrite to the canonical form, keeping arguments and value kind"),
+    Code("quoted_driver", "error", "a kernel/file-system driver path in quotes",
+         "mullvad/windows-service-rs#57", "unquote"),
+    Code("embedded_nul", "warning", "data after an embedded NUL in ImagePath",
+         "winsiderss/systeminformer#111", "truncate at the NUL"),
+    Code("missing_volume", "error", "binary on a drive letter not present on this host (cluster passive node)",
+         "KB 980794", "add to ExcludedBinaryPaths (opt-in); never delete a service"),
+    Code("missing_file", "warning", "the derived binary does not exist",
+         "CAPI2 513 AddLegacyDriverFiles", "report (exclusion opt-in)"),
+    Code("unquoted_spaces", "warning", "unquoted Win32 command line whose executable path has spaces (CWE-428)",
+         "CreateProcess rules, CWE-428", "quote the executable, keep arguments and value kind"),
+    Code("exclusion_invalid", "warning", "an ExcludedBinaryPaths entry that is not an absolute, unquoted, variable-free file path, or a duplicate",
+         "KB 980794", "normalise / drop"),
+    Code("cryptsvc_state", "error", "Cryptographic Services (host of the System Writer) not running or not Automatic",
+         "seed 002, KB 2009272", "start it and set it to Automatic"),
+    Code("system_writer_missing", "critical", "System Writer absent from vssadmin list writers",
+         "seed 002, KB 2009272", "restart CryptSvc once, re-check, report events"),
+    Code("system_writer_failed", "error", "System Writer in a failed state in vssadmin list writers",
+         "KB 2952783, KB 2009272", "restart CryptSvc once, re-check, report events"),
+    Code("filemaps_acl", "critical", "filemaps or PendingRenames owner/ACL lacks the required grants, or has a deny",
+         "seed 002, KB 2009272", "set owner and ACEs by well-known SID"),
+    Code("vss_access_control", "error", "NETWORK SERVICE not allowed in VssAccessControl (VSS event 8213)",
+         "KB 2009272", "set the DWORD to 1"),
+    Code("service_sd_blocks_writer", "warning", "a driver service's security descriptor denies the writer SERVICE_QUERY_CONFIG",
+         "KB 3209092", "insert (A;;CCLCSWLOCRRC;;;SU) before S:, never replace the SD wholesale"),
+)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing found on one host. ``subject`` names what it is about, e.g. ``service:winmad``."""
+
+    code: str
+    subject: str
+    message: str
+    severity: str = ""
+    evidence: dict = field(default_factory=dict)
+    fix: str | None = None
+    fixable: bool = False
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r}")
+        row = CODES[self.code]
+        if not self.severity:
+            object.__setattr__(self, "severity", row.severity)
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+        if not self.source:
+            object.__setattr__(self, "source", row.source)
+        if self.fix is None:
+            object.__setattr__(self, "fix", row.fix)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the check table: what it detects, and which paths it needs tested for existence."""
+
+    name: str
+    codes: tuple[str, ...]
+    detect: Callable[[dict], Iterable[Finding]]
+    wanted_paths: Callable[[dict], Iterable[str]] | None = None
+
+
+_CHECKS: dict[str, Check] = {}
+
+
+def register(check: Check) -> Check:
+    for code in check.codes:
+        if code not in CODES:
+            raise ValueError(f"check {check.name!r} declares unknown code {code!r}")
+    _CHECKS[check.name] = check
+    return check
+
+
+def registered_checks() -> list[Check]:
+    _load_all_checks()
+    return list(_CHECKS.values())
+
+
+def _load_all_checks() -> None:
+    """Import every concern module so that its checks are registered (idempotent)."""
+    from . import _checks  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+
+
+def wanted_paths(state: dict) -> list[str]:
+    """Every path any check wants tested for existence (deduplicated case-insensitively, order kept)."""
+    seen: dict[str, str] = {}
+    for check in registered_checks():
+        if check.wanted_paths is None:
+            continue
+        for path in check.wanted_paths(state):
+            seen.setdefault(path.lower(), path)
+    return list(seen.values())
+
+
+def assess(state: dict, codes: Iterable[str] | None = None) -> list[Finding]:
+    """Run every registered check (or those producing ``codes``) and return their findings, sorted."""
+    wanted = set(codes) if codes is not None else None
+    findings: list[Finding] = []
+    for check in registered_checks():
+        if wanted is not None and not wanted.intersection(check.codes):
+            continue
+        for finding in check.detect(state):
+            if wanted is None or finding.code in wanted:
+                findings.append(finding)
+    findings.sort(key=lambda f: (-severity_rank(f.severity), f.code, f.subject.lower()))
+    return findings
+
+
+def is_ready(findings: Iterable[Finding], fail_on: str = "error") -> bool:
+    """A host is ready when no finding reaches ``fail_on``."""
+    threshold = severity_rank(fail_on)
+    return all(severity_rank(f.severity) < threshold for f in findings)
