@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file holds documentation only: the module is the action plugin of the same name.
+
+DOCUMENTATION = r"""
+---
+module: win_backup_readiness_info
+short_description: Assess whether a Windows host is ready for a System State backup
+version_added: 0.1.0
+description:
+  - Gathers the host state document in one call (services with their raw ImagePath, the SystemWriter key,
+    C(vssadmin list writers), filemaps and PendingRenames security, VssAccessControl, recent CAPI2 / VSS /
+    Windows Server Backup events), tests the existence of the binaries the checks need in a second call, and
+    runs every check of the collection over it.
+  - Returns the findings (code, severity, subject, message, evidence, fix, source) and whether the host is
+    ready. It never changes anything, in check mode or not.
+  - The checks available depend on the collection version; see the README for the list of finding codes and
+    their sources.
+  - With the host variable C(backupready_snapshot) set to a snapshot file on the controller, the state is read
+    from that file instead of the host (see the README, "Snapshots").
+options:
+  fail_on:
+    description:
+      - The lowest severity that makes the host not ready.
+    type: str
+    default: error
+    choices: [info, warning, error, critical]
+  codes:
+    description:
+      - Only run the checks producing these finding codes. All checks run when omitted.
+    type: list
+    elements: str
+    choices:
+      - cryptsvc_state
+      - embedded_nul
+      - exclusion_invalid
+      - filemaps_acl
+      - invalid_syntax
+      - missing_file
+      - missing_volume
+      - quoted_driver
+      - service_sd_blocks_writer
+      - system_writer_failed
+      - system_writer_missing
+      - unquoted_spaces
+      - vss_access_control
+  include_state:
+    description:
+      - Return the whole host state document as RV(state). It holds every service, so it is large; turn it off
+        for fleet runs that only need the findings.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Never changes anything; runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+notes:
+  - Costs at most two module calls per host, whatever the number of services.
+  - Live hosts need the connection set up as for any Windows module (C(ansible_connection=winrm) with pywinrm,
+    or C(ansible_connection=psrp) with pypsrp) and an account allowed to run C(vssadmin) (an administrator).
+seealso:
+  - module: backupready.windows.win_backup_state
+author:
+  - backupready.windows developers
+"""
+
+EXAMPLES = r"""
+- name: Assess backup readiness
+  backupready.windows.win_backup_readiness_info:
+    include_state: false
+  register: readiness
+
+- name: Fail when the host is not ready
+  ansible.builtin.assert:
+    that: readiness.ready
+    fail_msg: "{{ readiness.findings | map(attribute='message') | list }}"
+
+- name: Only look at Cryptographic Services, and treat warnings as blocking
+  backupready.windows.win_backup_readiness_info:
+    codes: [cryptsvc_state]
+    fail_on: warning
+    include_state: false
+"""
+
+RETURN = r"""
+ready:
+  description: True when no finding reaches O(fail_on).
+  returned: success
+  type: bool
+  sample: false
+fail_on:
+  description: The severity threshold used for RV(ready).
+  returned: success
+  type: str
+  sample: error
+findings:
+  description: What was found, most severe first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: Stable finding code (reports and waivers use it).
+      type: str
+      sample: cryptsvc_state
+    severity:
+      description: One of info, warning, error, critical.
+      type: str
+      sample: error
+    subject:
+      description: What the finding is about, e.g. C(service:CryptSvc).
+      type: str
+    message:
+      description: One sentence for a person.
+      type: str
+    evidence:
+      description: The data the verdict rests on.
+      type: dict
+    fix:
+      description: What fixes it.
+      type: str
+    fixable:
+      description: Whether a module of this collection can fix it safely.
+      type: bool
+    source:
+      description: The KB article or public issue behind the rule.
+      type: str
+      sample: seed 002, KB 2009272
+summary:
+  description: Counts for this host.
+  returned: success
+  type: dict
+  sample: {"host": "WS2022-01", "os": "Microsoft Windows Server 2022 Standard", "services": 264, "findings": 1,
+           "by_severity": {"error": 1}, "by_code": {"cryptsvc_state": 1}}
+state:
+  description: The host state document (schema in docs/state-schema.md).
+  returned: when O(include_state=true)
+  type: dict
+backend:
+  description: Where the state came from, C(live) or C(snapshot).
+  returned: success
+  type: str
+module_calls:
+  description: How many module calls (or snapshot reads) this task made on the host.
+  returned: success
+  type: int
+  sample: 2
+"""

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base of every user-facing module: probe -> plan -> apply, through either backend.
+
+A subclass declares ``ARGUMENT_SPEC`` (validated before anything else, with Ansible's own validator) and
+implements :meth:`plan`. The base:
+
+1. validates the task arguments (a bad argument fails the task, naming it, before any contact with the host);
+2. probes the host state (1 module call), then tests the paths the checks want (1 call, only if any);
+3. asks the subclass for a :class:`Plan`;
+4. applies the plan's operations (1 call, only if any; in check mode the apply step validates but writes
+   nothing), and returns ``changed`` and ``diff`` computed from the plan, so ``--check`` and ``--diff`` are exact.
+
+Round trips stay constant per host whatever the number of services (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ._backend import BackendError, select_backend
+from ._findings import Finding, is_ready, wanted_paths
+from ._operations import OperationError
+from ._plan import Plan, diff_for
+from ._state import StateError
+
+
+def merge_paths(state: dict, found: dict[str, bool | None]) -> dict:
+    """The state with path existence answers added (a copy; the probe's own ``paths`` are kept)."""
+    merged = dict(state)
+    merged["paths"] = dict(state.get("paths") or {})
+    merged["paths"].update(found)
+    return merged
+
+
+def findings_as_dicts(findings: list[Finding]) -> list[dict]:
+    return [f.as_dict() for f in findings]
+
+
+class BackupReadyAction(ActionBase):
+    """Subclass, set ARGUMENT_SPEC (and SPEC_OPTIONS), implement plan()."""
+
+    ARGUMENT_SPEC: dict[str, Any] = {}
+    SPEC_OPTIONS: dict[str, Any] = {}
+    READ_ONLY = False
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def wanted_paths(self, state: dict, args: dict) -> list[str]:  # pylint: disable=unused-argument
+        """Paths whose existence the plan needs (default: what every registered check wants)."""
+        return wanted_paths(state)
+
+    def plan(self, state: dict, args: dict) -> Plan:
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        self._supports_async = False
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+
+        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS)
+        try:
+            self.check_arguments(args)
+            backend = select_backend(task_vars, self._module_call(task_vars))
+            state = backend.probe()
+            paths = self.wanted_paths(state, args)
+            if paths:
+                state = merge_paths(state, backend.path_exists(paths))
+            plan = self.plan(state, args)
+        except (BackendError, StateError, OperationError, ValueError) as exc:
+            raise AnsibleActionFail(str(exc)) from None
+
+        result.update(plan.result)
+        result["backend"] = backend.name
+        result["findings"] = findings_as_dicts(plan.findings)
+        result["changed"] = False
+        if plan.operations and self.READ_ONLY:
+            raise AnsibleActionFail("internal error: a read-only module planned operations")
+        if plan.operations:
+            try:
+                outcome = backend.apply(plan.operations, check_mode=bool(self._task.check_mode))
+            except BackendError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            result["operations"] = plan.operations
+            result["apply_results"] = outcome.results
+            result["backup_path"] = outcome.backup_path
+            if outcome.refused:
+                result["failed"] = True
+                result["msg"] = f"nothing was changed: {outcome.msg}"
+                return result
+            result["changed"] = outcome.changed
+            if self._task.diff and outcome.changed:
+                result["diff"] = diff_for(state, plan.operations)
+        result["module_calls"] = len(backend.calls)
+        return result
+
+    def check_arguments(self, args: dict) -> None:
+        """Validation beyond the argument spec; raise ValueError with a message naming the option."""
+
+    def _module_call(self, task_vars: dict):
+        def call(module_name: str, module_args: dict) -> dict:
+            return self._execute_module(module_name=module_name, module_args=dict(module_args),
+                                        task_vars=task_vars)
+        return call
+
+    @staticmethod
+    def ready(findings: list[Finding], fail_on: str = "error") -> bool:
+        return is_ready(findings, fail_on)

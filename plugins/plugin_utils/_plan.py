@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A plan: the operations a module will apply, the findings behind them, and the exact ``--diff`` they make.
+
+The diff is computed from the operations and the state they apply to, with the same semantics the apply
+step has (:func:`_operations.apply_to_state`), so ``--check --diff`` shows exactly what a real run writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._findings import Finding
+from ._operations import describe, read_current
+from ._sddl import split_sddl
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a module decided: ``operations`` to apply, ``findings`` seen, extra ``result`` keys."""
+
+    operations: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _visible(text: str) -> str:
+    """Show control characters (an embedded NUL above all) instead of printing them."""
+    out = []
+    for char in text:
+        if char == "\x00":
+            out.append("\\x00")
+        elif ord(char) < 32 and char not in "\t":
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def render_value(op: dict, value: Any) -> str:
+    """A value as diff text: one line per string / multi-string entry / ACE."""
+    if value is None:
+        return "(absent)\n"
+    if op["op"] == "registry_value":
+        kind, data = value["kind"], value["data"]
+        if kind == "missing":
+            return "(value absent)\n"
+        if kind == "REG_MULTI_SZ":
+            lines = [_visible(item) for item in data] or ["(empty list)"]
+            return f"[{kind}]\n" + "".join(f"{line}\n" for line in lines)
+        if isinstance(data, int):
+            return f"[{kind}] {data} (0x{data:x})\n"
+        return f"[{kind}] {_visible(str(data))}\n"
+    if op["op"] in ("path_security", "service_security") and isinstance(value, str) and value != "default":
+        return _render_sddl(value)
+    if isinstance(value, list):
+        return "".join(_render_sddl(v) for v in value)
+    return f"{value}\n"
+
+
+def _render_sddl(sddl: str) -> str:
+    """One line per section header and per ACE, so that a diff shows which ACE changed."""
+    lines = []
+    for name, body in split_sddl(sddl).items():
+        head, _, rest = body.partition("(")
+        lines.append(f"{name}:{head}")
+        if rest:
+            for ace in ("(" + rest).replace(")(", ")\n(").split("\n"):
+                lines.append(f"  {ace}")
+    return "".join(f"{line}\n" for line in lines) or f"{sddl}\n"
+
+
+def diff_for(state: dict, operations: list[dict]) -> list[dict]:
+    """Ansible diff entries (before/after with headers) for each operation that changes something."""
+    diffs = []
+    for op in operations:
+        before = read_current(op, state)
+        if op["op"] == "path_security" and op["target"] == "files":
+            before, after = op["expect"], op["set"]
+            header = f"{describe(op)}: files with this descriptor"
+        elif op["op"] == "service_state":
+            after = "running (restarted)" if op["set"] == "restarted" else "running"
+            header = describe(op)
+        else:
+            after = op["set"]
+            header = describe(op)
+        before_text, after_text = render_value(op, before), render_value(op, after)
+        if before_text == after_text and op["op"] != "service_state":
+            continue
+        diffs.append({"before_header": f"{header} (before)", "after_header": f"{header} (after)",
+                      "before": before_text, "after": after_text})
+    return diffs

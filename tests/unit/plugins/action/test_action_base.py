@@ -1,0 +1,193 @@
+"""The action base: probe -> plan -> apply through the live backend, counted with a recording fake of the
+module calls (at most 2 per assessment, 3 per remediation, whatever the number of services), exact check
+mode and diff, argument validation before any contact with the host."""
+
+import copy
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.task import Task
+
+from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
+    ActionModule as ReadinessInfo)
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
+from ansible_collections.backupready.windows.plugins.plugin_utils._operations import apply_to_state
+from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
+
+from statedoc import make_service, make_state
+
+
+class FakeHost:
+    """Plays win_backup_state / win_backup_apply from a state document, recording every call."""
+
+    def __init__(self, state):
+        self.state = state
+        self.calls = []
+
+    def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        self.calls.append((module_name, copy.deepcopy(module_args)))
+        if module_name.endswith("win_backup_state"):
+            if module_args.get("gather", True):
+                return {"changed": False, "state": copy.deepcopy(self.state)}
+            return {"changed": False, "paths": {p: True for p in module_args.get("paths", [])}}
+        if module_name.endswith("win_backup_apply"):
+            new, outcome = apply_to_state(self.state, module_args["operations"], check_mode=self.check_mode)
+            if not self.check_mode and not outcome.refused:
+                self.state = new
+            result = outcome.as_dict()
+            result["failed"] = outcome.refused
+            return result
+        raise AssertionError(f"unexpected module {module_name}")
+
+
+def big_state(services=1000, cryptsvc_state="running", start_mode="auto"):
+    doc = make_state()
+    crypt = find_service(doc, "CryptSvc")
+    crypt["state"], crypt["start_mode"] = cryptsvc_state, start_mode
+    for index in range(services):
+        doc["services"].append(make_service(f"drv{index:04}", f"System32\\drivers\\drv{index:04}.sys", type_=1))
+    return doc
+
+
+def make_action(cls, args, host, check_mode=False, diff=False):
+    task = MagicMock(Task)
+    task.args = args
+    task.check_mode = check_mode
+    task.diff = diff
+    task.async_val = 0
+    task.action = "backupready.windows.test"
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    action = cls(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    host.check_mode = check_mode
+    action._execute_module = host.execute_module
+    return action
+
+
+class FixCryptSvc(BackupReadyAction):
+    """A remediation used to exercise the base: set CryptSvc to auto and start it."""
+
+    ARGUMENT_SPEC = {"start_mode": {"type": "str", "default": "auto", "choices": ["auto", "manual"]}}
+
+    def plan(self, state, args):
+        crypt = find_service(state, "CryptSvc")
+        ops = []
+        if crypt["start_mode"] != args["start_mode"]:
+            ops.append({"op": "service_start_mode", "service": "CryptSvc", "expect": crypt["start_mode"],
+                        "set": args["start_mode"]})
+        if crypt["state"] != "running":
+            ops.append({"op": "service_state", "service": "CryptSvc", "expect": crypt["state"], "set": "started"})
+        return Plan(operations=ops, result={"planned": len(ops)})
+
+
+VARS = {"inventory_hostname": "ws01"}
+
+
+@pytest.mark.parametrize("services", [0, 10, 1000, 3000])
+def test_assessment_makes_at_most_two_module_calls(services):
+    host = FakeHost(big_state(services))
+    result = make_action(ReadinessInfo, {"include_state": False}, host).run(task_vars=VARS)
+    assert len(host.calls) <= 2
+    assert [name for name, _ in host.calls] == ["backupready.windows.win_backup_state"] * len(host.calls)
+    assert result["module_calls"] == len(host.calls)
+    assert result["changed"] is False and result["backend"] == "live"
+
+
+@pytest.mark.parametrize("services", [0, 1000, 3000])
+def test_remediation_makes_at_most_three_module_calls(services):
+    host = FakeHost(big_state(services, cryptsvc_state="stopped", start_mode="disabled"))
+    result = make_action(FixCryptSvc, {}, host).run(task_vars=VARS)
+    assert result["changed"] is True
+    names = [name.rsplit(".", 1)[1] for name, _ in host.calls]
+    assert len(names) <= 3 and names[-1] == "win_backup_apply" and names.count("win_backup_apply") == 1
+    crypt = find_service(host.state, "CryptSvc")
+    assert (crypt["state"], crypt["start_mode"]) == ("running", "auto")
+    # A second run finds nothing to do and applies nothing.
+    host.calls.clear()
+    again = make_action(FixCryptSvc, {}, host).run(task_vars=VARS)
+    assert again["changed"] is False
+    assert "win_backup_apply" not in " ".join(name for name, _ in host.calls)
+
+
+def test_check_mode_reports_the_change_writes_nothing_and_diffs_exactly():
+    state = big_state(5, cryptsvc_state="stopped", start_mode="disabled")
+    host = FakeHost(state)
+    result = make_action(FixCryptSvc, {}, host, check_mode=True, diff=True).run(task_vars=VARS)
+    assert result["changed"] is True
+    assert host.state == state  # nothing written
+    assert [r["status"] for r in result["apply_results"]] == ["would_apply", "would_apply"]
+    assert result["diff"] == [
+        {"before_header": "service CryptSvc (start mode) (before)", "after_header": "service CryptSvc (start mode) (after)",
+         "before": "disabled\n", "after": "auto\n"},
+        {"before_header": "service CryptSvc (state) (before)", "after_header": "service CryptSvc (state) (after)",
+         "before": "stopped\n", "after": "running\n"},
+    ]
+    # The real run reports the same change and the same diff.
+    real = make_action(FixCryptSvc, {}, host, diff=True).run(task_vars=VARS)
+    assert real["changed"] is True and real["diff"] == result["diff"]
+
+
+def test_no_diff_key_without_diff_mode():
+    host = FakeHost(big_state(1, cryptsvc_state="stopped"))
+    result = make_action(FixCryptSvc, {}, host).run(task_vars=VARS)
+    assert "diff" not in result
+
+
+def test_refused_apply_fails_and_says_why():
+    host = FakeHost(big_state(1, cryptsvc_state="stopped"))
+
+    class Racing(FixCryptSvc):
+        def plan(self, state, args):
+            plan = super().plan(state, args)
+            host.state = copy.deepcopy(host.state)
+            find_service(host.state, "CryptSvc")["state"] = "paused"  # changed between probe and apply
+            return plan
+
+    result = make_action(Racing, {}, host).run(task_vars=VARS)
+    assert result["failed"] is True and result["changed"] is False
+    assert "nothing was changed" in result["msg"] and "found 'paused'" in result["msg"]
+
+
+def test_bad_argument_fails_before_any_module_call():
+    host = FakeHost(big_state(1))
+    with pytest.raises(AnsibleActionFail) as info:
+        make_action(FixCryptSvc, {"start_mode": "sometimes"}, host).run(task_vars=VARS)
+    assert "start_mode" in str(info.value) and "sometimes" in str(info.value)
+    assert host.calls == []
+
+
+def test_unknown_argument_fails_naming_it():
+    host = FakeHost(big_state(1))
+    with pytest.raises(AnsibleActionFail, match="bogus"):
+        make_action(ReadinessInfo, {"bogus": 1}, host).run(task_vars=VARS)
+    assert host.calls == []
+
+
+def test_invalid_state_from_the_host_fails_with_the_field():
+    broken = big_state(1)
+    broken["services"][1]["type"] = "driver"
+    host = FakeHost(broken)
+    with pytest.raises(AnsibleActionFail, match=r"ws01: win_backup_state result: field 'services\[1\].type'"):
+        make_action(ReadinessInfo, {}, host).run(task_vars=VARS)
+
+
+def test_module_failure_is_reported_with_the_host():
+    host = FakeHost(big_state(1))
+    host.execute_module = lambda **kw: {"failed": True, "msg": "Access is denied"}
+    action = make_action(ReadinessInfo, {}, host)
+    action._execute_module = host.execute_module
+    with pytest.raises(AnsibleActionFail, match="ws01: win_backup_state failed: Access is denied"):
+        action.run(task_vars=VARS)
+
+
+def test_readiness_info_reports_cryptsvc_and_ready():
+    host = FakeHost(big_state(3, cryptsvc_state="stopped"))
+    result = make_action(ReadinessInfo, {"include_state": True}, host).run(task_vars=VARS)
+    assert result["ready"] is False
+    assert [f["code"] for f in result["findings"]] == ["cryptsvc_state"]
+    assert result["summary"]["by_code"] == {"cryptsvc_state": 1}
+    assert result["state"]["host"]["name"] == "testhost"
+    relaxed = make_action(ReadinessInfo, {"fail_on": "critical", "include_state": False}, FakeHost(big_state(3, cryptsvc_state="stopped")))
+    assert relaxed.run(task_vars=VARS)["ready"] is True
