@@ -4,3 +4,4 @@
 
 # pylint: disable=unused-import
 from . import _vss  # noqa: F401  cryptsvc_state, system_writer_missing / system_writer_failed
+from . import _exclusions  # noqa: F401  exclusion_invalid
