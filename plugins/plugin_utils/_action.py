@@ -23,7 +23,7 @@ from ansible.plugins.action import ActionBase
 
 from ._backend import BackendError, select_backend
 from ._findings import Finding, is_ready, wanted_paths
-from ._operations import OperationError
+from ._operations import OperationError, apply_to_state
 from ._plan import Plan, diff_for
 from ._state import StateError
 
@@ -92,12 +92,31 @@ class BackupReadyAction(ActionBase):
             if outcome.refused:
                 result["failed"] = True
                 result["msg"] = f"nothing was changed: {outcome.msg}"
+                result["module_calls"] = len(backend.calls)
                 return result
             result["changed"] = outcome.changed
             if self._task.diff and outcome.changed:
                 result["diff"] = diff_for(state, plan.operations)
+            if plan.recheck is not None:
+                after, _ = apply_to_state(state, plan.operations)
+                if outcome.changed and not self._task.check_mode:
+                    try:
+                        after = self.after_apply(backend, after, plan, args, result)
+                    except (BackendError, StateError) as exc:
+                        raise AnsibleActionFail(f"the change was made, but checking it failed: {exc}") from None
+                remaining = plan.recheck(after)
+                keys = {(f.code, f.subject) for f in remaining}
+                result["findings"] = findings_as_dicts(remaining)
+                result["fixed"] = findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
         result["module_calls"] = len(backend.calls)
         return result
+
+    def after_apply(self, backend, predicted: dict, plan: Plan, args: dict, result: dict) -> dict:
+        """After a real change: the state to judge the result on (default: the exact in-memory prediction).
+
+        Override to look again at the host when the outcome cannot be predicted (a service restart).
+        """
+        return predicted
 
     def check_arguments(self, args: dict) -> None:
         """Validation beyond the argument spec; raise ValueError with a message naming the option."""

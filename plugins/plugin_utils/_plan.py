@@ -9,7 +9,7 @@ step has (:func:`_operations.apply_to_state`), so ``--check --diff`` shows exact
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ._findings import Finding
 from ._operations import describe, read_current
@@ -18,11 +18,16 @@ from ._sddl import split_sddl
 
 @dataclass(frozen=True)
 class Plan:
-    """What a module decided: ``operations`` to apply, ``findings`` seen, extra ``result`` keys."""
+    """What a module decided: ``operations`` to apply, ``findings`` seen, extra ``result`` keys.
+
+    ``recheck`` (optional) runs the module's checks on a state document; the base uses it to report the
+    findings that remain after the operations (predicted exactly in check mode) and those they fix.
+    """
 
     operations: list[dict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+    recheck: Callable[[dict], list[Finding]] | None = None
 
 
 def _visible(text: str) -> str:
