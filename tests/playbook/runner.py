@@ -41,3 +41,72 @@ def write_inventory(path: str, hosts: dict[str, str]) -> str:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(inventory, handle)
     return path
+
+
+FLEET = os.path.join(ROOT, "examples", "fleet", "snapshots")
+
+
+def copy_fleet(directory, hosts) -> str:
+    """Copy demo-fleet snapshots into ``directory`` and write an inventory for them; returns its path."""
+    import shutil
+
+    os.makedirs(directory, exist_ok=True)
+    for host in hosts:
+        shutil.copy(os.path.join(FLEET, f"{host}.json"), os.path.join(directory, f"{host}.json"))
+    return write_inventory(os.path.join(directory, "inventory.json"), {h: f"{h}.json" for h in hosts})
+
+
+def playbook(directory, name, text) -> str:
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def run_playbook(inventory, path, *args, **extra_env) -> subprocess.CompletedProcess:
+    return run("ansible-playbook", "-i", inventory, path, *args, env=ansible_env(**extra_env),
+               cwd=os.path.dirname(path))
+
+
+def task_result(stdout: str, marker: str) -> dict:
+    """The JSON a `debug: var=...` task printed after a line containing ``marker`` (stdout callback default)."""
+    start = stdout.index(marker)
+    brace = stdout.index("{", start)
+    decoder = json.JSONDecoder()
+    value, _ = decoder.raw_decode(stdout[brace:])
+    return value
+
+
+class PlaybookRun:
+    """A finished ansible-playbook run with the json stdout callback: results per task and host, stats."""
+
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.returncode = completed.returncode
+        self.stderr = completed.stderr
+        self.raw = completed.stdout
+        try:
+            self.data = json.loads(completed.stdout[completed.stdout.index("{"):])
+        except ValueError as exc:
+            raise AssertionError(f"no JSON from ansible-playbook: {completed.stdout}\n{completed.stderr}") from exc
+
+    def results(self, task_name_part: str) -> dict:
+        """{host: result} of the first task whose name contains ``task_name_part`` (or whose action does)."""
+        for play in self.data["plays"]:
+            for task in play["tasks"]:
+                name = task["task"]["name"]
+                action = next(iter(task["hosts"].values()), {}).get("action", "")
+                if task_name_part in name or task_name_part == action:
+                    return task["hosts"]
+        raise KeyError(task_name_part)
+
+    def changed(self, host: str) -> int:
+        return self.data["stats"][host]["changed"]
+
+    def failed(self, host: str) -> int:
+        return self.data["stats"][host]["failures"]
+
+
+def run_json(inventory, path, *args, **extra_env) -> PlaybookRun:
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="results_json",
+                      ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "tests", "playbook", "callback_plugins"), **extra_env)
+    return PlaybookRun(run("ansible-playbook", "-i", inventory, path, *args, env=env, cwd=os.path.dirname(path)))

@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""win_cryptsvc: Cryptographic Services automatic and running, and the System Writer it hosts present."""
+
+from __future__ import annotations
+
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess
+from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
+from ansible_collections.backupready.windows.plugins.plugin_utils._vss import (
+    CRYPTSVC, plan_cryptsvc, writer_status_after)
+
+CODES = ("cryptsvc_state", "system_writer_missing", "system_writer_failed")
+
+
+def _cryptsvc(state: dict) -> dict | None:
+    service = find_service(state, CRYPTSVC)
+    return None if service is None else {"state": service["state"], "start_mode": service["start_mode"]}
+
+
+class ActionModule(BackupReadyAction):
+    ARGUMENT_SPEC = {
+        "start_mode": {"type": "str", "default": "auto", "choices": ["auto", "manual"]},
+        "state": {"type": "str", "default": "started", "choices": ["started", "restarted"]},
+        "ensure_system_writer": {"type": "bool", "default": True},
+    }
+
+    def wanted_paths(self, state, args):
+        return []  # nothing here depends on file existence: one module call to read, one to apply
+
+    def plan(self, state, args):
+        planned = plan_cryptsvc(state, args["start_mode"], args["state"], args["ensure_system_writer"])
+        if planned["errors"]:
+            raise ValueError("; ".join(planned["errors"]))
+        codes = CODES if args["ensure_system_writer"] else ("cryptsvc_state",)
+        self._collected_at = state["collected_at"]
+        result = {
+            "cryptsvc": _cryptsvc(state),
+            "reasons": planned["reasons"],
+            "restart_for_writer": planned["restart_for_writer"],
+            "system_writer": writer_status_after(state) if args["ensure_system_writer"] else None,
+        }
+        return Plan(operations=planned["operations"], findings=assess(state, codes), result=result,
+                    recheck=lambda after: assess(after, codes))
+
+    def after_apply(self, backend, predicted, plan, args, result):
+        """A (re)start cannot be predicted: look at the host again, and report the writer and the events since."""
+        if not any(op["op"] == "service_state" for op in plan.operations):
+            result["cryptsvc"] = _cryptsvc(predicted)
+            return predicted
+        state = backend.probe()
+        result["cryptsvc"] = _cryptsvc(state)
+        if args["ensure_system_writer"]:
+            result["system_writer"] = writer_status_after(state, since=self._collected_at)
+        return state

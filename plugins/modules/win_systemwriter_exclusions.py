@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file holds documentation only: the module is the action plugin of the same name.
+
+DOCUMENTATION = r"""
+---
+module: win_systemwriter_exclusions
+short_description: Manage the System Writer's ExcludedBinaryPaths list
+version_added: 0.1.0
+description:
+  - Manages the REG_MULTI_SZ value C(ExcludedBinaryPaths) under
+    C(HKLM\SYSTEM\CurrentControlSet\Control\SystemWriter), which tells the VSS System Writer to leave service
+    binaries out of a System State backup. KB 980794 uses it for services whose binary sits on a volume absent
+    from this node (a passive cluster node), which otherwise fails the backup with "Enumeration of the files
+    failed. The parameter is incorrect."
+  - Every given path is validated first, with KB 980794's rules - an absolute drive path, no environment
+    variable, no quotes, no wildcards, no C(.) or C(..) segments, no trailing space or dot, ending in a file name
+    with an extension. Any invalid entry fails the task, naming each bad entry and why, and nothing is written.
+  - Comparison is case-insensitive and order is kept. Valid entries already on the host that the task does not
+    mention are kept (except with O(state=exact)). Invalid entries already on the host are reported as
+    C(exclusion_invalid) findings and removed only with O(remove_invalid=true).
+  - B(Which Windows versions honour the value is not established.) KB 980794 documents it for Windows Server 2008
+    and 2008 R2 with its hotfix; later versions are presumed, not verified, to read it, and the decompiled System
+    Writer of a recent build shows no trace of it (reference dossier §E). An exclusion also leaves the binary out
+    of the System State backup, so back it up another way.
+  - When the System Writer reads the value (each backup, or at CryptSvc start) is not known either, so restart CryptSvc
+    after a change (RV(cryptsvc_restart_needed); the C(systemwriter) role's handler does it).
+options:
+  paths:
+    description: Binary paths, for example C(D:\ProgramFolder\bin\program.exe).
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - C(present) adds the paths that are missing; C(absent) removes the listed paths; C(exact) makes the value
+        equal to the list.
+    type: str
+    default: present
+    choices: [present, absent, exact]
+  exclude_unreachable:
+    description:
+      - Also add the binaries of this host's C(missing_volume) findings (services whose binary is on a volume that
+        is not on this host), as the writer would need them.
+    type: bool
+    default: false
+  include_missing_file:
+    description:
+      - With O(exclude_unreachable), also add the binaries of C(missing_file) findings. Off by default - a missing
+        file usually means a stale service that should be removed or repaired, not excluded.
+    type: bool
+    default: false
+  remove_invalid:
+    description: Remove invalid entries (and duplicates) already on the host.
+    type: bool
+    default: false
+  replace_wrong_kind:
+    description: When the value exists with another kind than REG_MULTI_SZ, replace it (its valid paths are kept).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    description: Shows the list before and after, one entry per line.
+  platform:
+    platforms: windows
+seealso:
+  - module: backupready.windows.win_service_imagepath
+  - module: backupready.windows.win_cryptsvc
+author:
+  - backupready.windows developers
+"""
+
+EXAMPLES = r"""
+- name: Exclude a clustered service's binary on a passive node (KB 980794)
+  backupready.windows.win_systemwriter_exclusions:
+    paths:
+      - S:\Program Files\ClusterApp\bin\clusapp.exe
+  notify: Restart Cryptographic Services
+
+- name: Exclude every binary that sits on a volume absent from this node
+  backupready.windows.win_systemwriter_exclusions:
+    exclude_unreachable: true
+
+- name: Clean up invalid entries and make the list exactly this
+  backupready.windows.win_systemwriter_exclusions:
+    paths:
+      - D:\ProgramFolder\bin\program.exe
+    state: exact
+"""
+
+RETURN = r"""
+before:
+  description: The entries before the task.
+  returned: success
+  type: list
+  elements: str
+after:
+  description: The entries after the task (what would be written in check mode).
+  returned: success
+  type: list
+  elements: str
+added:
+  description: Entries added.
+  returned: success
+  type: list
+  elements: str
+removed:
+  description: Entries removed.
+  returned: success
+  type: list
+  elements: str
+invalid_existing:
+  description: Entries on the host that break the rules.
+  returned: success
+  type: list
+  elements: str
+wrong_kind:
+  description: The value's kind when it is not REG_MULTI_SZ, else null.
+  returned: success
+  type: str
+notes:
+  description: What the task decided and why (for example an invalid entry kept).
+  returned: success
+  type: list
+  elements: str
+cryptsvc_restart_needed:
+  description: True when the value changed (or would), so CryptSvc should be restarted.
+  returned: success
+  type: bool
+findings:
+  description: The exclusion_invalid findings that remain after the task.
+  returned: success
+  type: list
+  elements: dict
+backup_path:
+  description: Where the previous value was saved.
+  returned: when changed outside check mode
+  type: str
+"""
