@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# This file holds documentation only: the module is the action plugin of the same name.
+
+DOCUMENTATION = r"""
+---
+module: win_writer_access
+short_description: Let the System Writer's account register with VSS and read every driver's configuration
+version_added: 0.1.0
+description:
+  - >-
+    O(vss_access_control) (KB 2009272, VSS event 8213):
+    C(HKLM\SYSTEM\CurrentControlSet\Services\VSS\VssAccessControl) must allow NETWORK SERVICE, the account
+    CryptSvc runs as, with a REG_DWORD of 1. Both spellings of the value name (C(NT AUTHORITY\NETWORK SERVICE)
+    in the KB, C(NT Authority\NetworkService) on real systems) are read; the KB spelling is written only when
+    neither exists.
+  - >-
+    O(service_descriptors) (KB 3209092): a driver service whose security descriptor does not grant
+    SERVICE_QUERY_CONFIG to the writer's account (the MSLLDP case) logs CAPI2 513
+    C(AddLegacyDriverFiles: Unable to back up image of binary <display name>) on every backup. The fix inserts
+    C((A;;CCLCSWLOCRRC;;;SU)) at the end of the DACL and keeps the rest of the descriptor, SACL included, byte for
+    byte. A descriptor that cannot be parsed, or where a deny ACE for the writer's account comes first, is
+    reported and not changed. Services without a stored descriptor use the SCM default and are not touched.
+options:
+  vss_access_control:
+    description: Check and fix VssAccessControl.
+    type: bool
+    default: true
+  service_descriptors:
+    description: Check and fix the security descriptors of driver services.
+    type: bool
+    default: true
+  services:
+    description: Service name patterns (shell style, case-insensitive) for O(service_descriptors).
+    type: list
+    elements: str
+    default: ["*"]
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    description: Shows the value, and each descriptor one ACE per line, before and after.
+  platform:
+    platforms: windows
+notes:
+  - >-
+    The writer's account is taken to hold NETWORK SERVICE, SERVICE, Authenticated Users, Everyone and Users;
+    that is an inference from KB 3209092, not a documented list.
+seealso:
+  - module: backupready.windows.win_filemaps_acl
+author:
+  - backupready.windows developers
+"""
+
+EXAMPLES = r"""
+- name: VssAccessControl and every driver's descriptor
+  backupready.windows.win_writer_access:
+
+- name: Only the MSLLDP driver (KB 3209092)
+  backupready.windows.win_writer_access:
+    vss_access_control: false
+    services: [MSLLDP]
+"""
+
+RETURN = r"""
+targets:
+  description: What changes for VssAccessControl and each service descriptor (C(before), C(after), C(changes)), or why it is skipped.
+  returned: success
+  type: list
+  elements: dict
+findings:
+  description: The vss_access_control and service_sd_blocks_writer findings that remain after the task.
+  returned: success
+  type: list
+  elements: dict
+fixed:
+  description: The findings this task fixed.
+  returned: when something was (or would be) changed
+  type: list
+  elements: dict
+backup_path:
+  description: Where the host saved what was replaced.
+  returned: when changed outside check mode
+  type: str
+"""
