@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waivers: a finding the owner of a host has accepted, with a reason and, optionally, an end date.
+
+A waiver file is a YAML (or JSON) list of entries::
+
+    - host: "sql-node*"          # fnmatch pattern on the inventory host name (required)
+      code: missing_volume       # a finding code, or an fnmatch pattern matching at least one code (required)
+      subject: "service:clus*"   # fnmatch pattern on the finding subject (default "*")
+      reason: "passive cluster node; the volume belongs to the active node (KB 980794)"   # required
+      expires: 2026-12-31        # optional: the waiver counts up to and including this day
+
+Matching is case-insensitive (host names and Windows service names are). A waived finding is never dropped:
+the report shows it as ``waived`` with the reason. An expired waiver stops counting: the finding is open
+again and the report says on which day the waiver expired.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from ._findings import CODES
+
+WAIVER_KEYS = ("host", "code", "subject", "reason", "expires")
+REQUIRED_KEYS = ("host", "code", "reason")
+
+OPEN = "open"
+WAIVED = "waived"
+EXPIRED = "expired"  # a waiver matched but its end date has passed: the finding counts as open
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class WaiverError(ValueError):
+    """A waiver file that cannot be trusted; the message names the file, the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    host: str
+    code: str
+    subject: str
+    reason: str
+    expires: datetime.date | None = None
+    index: int = 0  # position in the file, for messages
+
+    def matches(self, host: str, finding: Mapping[str, Any]) -> bool:
+        return (_match(host, self.host) and _match(str(finding.get("code", "")), self.code)
+                and _match(str(finding.get("subject", "")), self.subject))
+
+    def expired_on(self, today: datetime.date) -> bool:
+        return self.expires is not None and today > self.expires
+
+
+def _match(value: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _is_pattern(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _parse_date(value: Any, where: str) -> datetime.date:
+    # YAML reads an unquoted 2026-12-31 as a date already; JSON and quoted YAML give a string.
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise WaiverError(f"{where}: field 'expires': {value!r} is not a date in the form YYYY-MM-DD")
+
+
+def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
+    """The waivers of ``data`` (already parsed YAML/JSON), or a WaiverError naming what is wrong.
+
+    Every error names ``source``, the entry index (from 0) and the field, so that the author can fix the file.
+    """
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise WaiverError(f"{source}: expected a list of waivers, got {type(data).__name__}")
+    waivers = []
+    for index, entry in enumerate(data):
+        where = f"{source}: waiver #{index}"
+        if not isinstance(entry, Mapping):
+            raise WaiverError(f"{where}: expected a mapping with {', '.join(REQUIRED_KEYS)}, got {type(entry).__name__}")
+        unknown = sorted(str(k) for k in entry if k not in WAIVER_KEYS)
+        if unknown:
+            raise WaiverError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(WAIVER_KEYS)})")
+        for key in REQUIRED_KEYS:
+            if key not in entry:
+                raise WaiverError(f"{where}: field {key!r} is required")
+        for key in ("host", "code", "subject", "reason"):
+            if key in entry and not isinstance(entry[key], str):
+                raise WaiverError(f"{where}: field {key!r}: expected a string, got {type(entry[key]).__name__}")
+        host, code = entry["host"].strip(), entry["code"].strip()
+        subject = entry.get("subject", "*").strip()
+        reason = entry["reason"].strip()
+        for key, value in (("host", host), ("code", code), ("subject", subject)):
+            if not value:
+                raise WaiverError(f"{where}: field {key!r} is empty (use \"*\" to match everything)")
+        if not reason:
+            raise WaiverError(f"{where}: field 'reason' is empty: say why this finding is accepted")
+        known = [c for c in CODES if _match(c, code)]
+        if not known:
+            what = "matches no known finding code" if _is_pattern(code) else "is not a known finding code"
+            raise WaiverError(f"{where}: field 'code': {code!r} {what} (known: {', '.join(sorted(CODES))})")
+        expires = _parse_date(entry["expires"], where) if entry.get("expires") is not None else None
+        waivers.append(Waiver(host=host, code=code, subject=subject, reason=reason, expires=expires, index=index))
+    return waivers
+
+
+def parse_waivers_text(text: str, source: str) -> list[Waiver]:
+    """Parse a waiver file's text (YAML, of which JSON is a subset) and validate it."""
+    import yaml  # pylint: disable=import-outside-toplevel  (PyYAML comes with ansible-core)
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise WaiverError(f"{source}: not valid YAML/JSON: {exc}") from None
+    return validate_waivers(data, source)
+
+
+def waiver_for(host: str, finding: Mapping[str, Any], waivers: Iterable[Waiver],
+               today: datetime.date) -> tuple[Waiver | None, str]:
+    """The waiver that decides ``finding`` and the resulting status (open, waived or expired).
+
+    An unexpired waiver wins over an expired one; among several, the first in the file. When only expired
+    waivers match, the one that expired last is reported.
+    """
+    expired: Waiver | None = None
+    for waiver in waivers:
+        if not waiver.matches(host, finding):
+            continue
+        if not waiver.expired_on(today):
+            return waiver, WAIVED
+        if expired is None or (waiver.expires or datetime.date.min) > (expired.expires or datetime.date.min):
+            expired = waiver
+    if expired is not None:
+        return expired, EXPIRED
+    return None, OPEN
+
+
+def apply_waivers(host: str, findings: Iterable[Mapping[str, Any]], waivers: Iterable[Waiver],
+                  today: datetime.date) -> list[tuple[Mapping[str, Any], Waiver | None, str]]:
+    """Each finding with the waiver that decides it (or None) and its status; nothing is dropped."""
+    waivers = list(waivers)
+    return [(finding, *waiver_for(host, finding, waivers, today)) for finding in findings]
