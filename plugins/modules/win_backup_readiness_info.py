@@ -45,6 +45,19 @@ options:
       - system_writer_missing
       - unquoted_spaces
       - vss_access_control
+  waivers:
+    description:
+      - >-
+        Accepted findings. A finding that a waiver matches is returned with RV(findings[].waived=true) and the
+        waiver's reason, and does not make the host not ready; it is never dropped. A waiver stops counting the
+        day after its C(expires) date, and the finding then says when its waiver expired.
+      - >-
+        Each waiver is a dict with C(code) (a finding code or a shell pattern), C(reason) (required), C(host) and
+        C(subject) (shell patterns, case-insensitive, default C(*)), and C(expires) (YYYY-MM-DD, optional).
+        A bad waiver fails the task, naming the entry and the field, before the host is contacted.
+    type: list
+    elements: dict
+    default: []
   include_state:
     description:
       - Return the whole host state document as RV(state). It holds every service, so it is large; turn it off
@@ -80,6 +93,16 @@ EXAMPLES = r"""
     that: readiness.ready
     fail_msg: "{{ readiness.findings | map(attribute='message') | list }}"
 
+- name: Accept the passive cluster node's unreachable binary until the end of the year
+  backupready.windows.win_backup_readiness_info:
+    include_state: false
+    waivers:
+      - host: "sql-node*"
+        code: missing_volume
+        subject: "service:ClusSvcApp"
+        reason: passive node; the volume belongs to the active node (KB 980794)
+        expires: "2026-12-31"
+
 - name: Only look at Cryptographic Services, and treat warnings as blocking
   backupready.windows.win_backup_readiness_info:
     codes: [cryptsvc_state]
@@ -89,7 +112,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ready:
-  description: True when no finding reaches O(fail_on).
+  description: True when no finding that is not waived reaches O(fail_on).
   returned: success
   type: bool
   sample: false
@@ -131,6 +154,18 @@ findings:
       description: The KB article or public issue behind the rule.
       type: str
       sample: seed 002, KB 2009272
+    waived:
+      description: Whether a waiver accepts this finding.
+      type: bool
+    waiver_reason:
+      description: The reason of the waiver, when waived.
+      type: str
+    waiver_expires:
+      description: The last day the waiver counts, when it has one.
+      type: str
+    waiver_expired:
+      description: The day the matching waiver expired, when it has (the finding then counts again).
+      type: str
 summary:
   description: Counts for this host.
   returned: success

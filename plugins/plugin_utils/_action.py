@@ -77,7 +77,7 @@ class BackupReadyAction(ActionBase):
 
         result.update(plan.result)
         result["backend"] = backend.name
-        result["findings"] = findings_as_dicts(plan.findings)
+        result["findings"] = plan.marked_findings if plan.marked_findings is not None else findings_as_dicts(plan.findings)
         result["changed"] = False
         if plan.operations and self.READ_ONLY:
             raise AnsibleActionFail("internal error: a read-only module planned operations")

@@ -28,6 +28,7 @@ class Plan:
     findings: list[Finding] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
     recheck: Callable[[dict], list[Finding]] | None = None
+    marked_findings: list[dict] | None = None  # findings already as dicts (e.g. with waivers applied)
 
 
 def _visible(text: str) -> str:

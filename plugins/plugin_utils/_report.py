@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from xml.sax.saxutils import escape as _xml_escape
 
 from ._findings import CODES, SEVERITIES
-from ._waivers import EXPIRED, WAIVED, Waiver, apply_waivers
+from ._waivers import EXPIRED, OPEN, WAIVED, Waiver, apply_waivers
 
 REPORT_FORMAT = "backupready.report/1"
 FINDING_KEYS = ("code", "severity", "subject", "message", "evidence", "fix", "fixable", "source")
@@ -64,6 +64,10 @@ def slim_finding(finding: Any) -> dict[str, Any] | None:
     slim["fix"] = None if slim["fix"] is None else str(slim["fix"])
     slim["fixable"] = bool(slim["fixable"])
     slim["source"] = str(slim["source"] or (row.source if row else ""))
+    if finding.get("waived") is True and finding.get("waiver_reason"):
+        # Waived by the module itself (its ``waivers`` option): keep the decision and the reason.
+        slim["module_waiver"] = {"reason": str(finding["waiver_reason"]),
+                                 "expires": finding.get("waiver_expires")}
     return slim
 
 
@@ -168,6 +172,12 @@ class HostReport:
 
 
 def reported_finding(finding: Mapping[str, Any], waiver: Waiver | None, status: str) -> dict[str, Any]:
+    module_waiver = finding.get("module_waiver")
+    if status == OPEN and module_waiver:
+        # No waiver of the report's own file decides it: the module's waiver stands.
+        waiver = Waiver(host="*", code=str(finding.get("code")), subject="*", reason=module_waiver["reason"],
+                        expires=datetime.date.fromisoformat(module_waiver["expires"]) if module_waiver.get("expires") else None)
+        status = WAIVED
     reported = {key: finding.get(key) for key in FINDING_KEYS}
     reported["waived"] = status == WAIVED
     reported["waiver_reason"] = waiver.reason if waiver is not None and status == WAIVED else None

@@ -19,8 +19,11 @@ def host_lines(result: Mapping[str, Any]) -> list[str]:
              f"({summary.get('os', 'unknown OS')})"]
     for finding in result["findings"]:
         fix = " [fixable]" if finding.get("fixable") else ""
-        lines.append(f"{finding['severity'].upper():8} {finding['code']:25} {finding['subject']}: "
-                     f"{finding['message']}{fix} ({finding['source']})")
+        level = "WAIVED" if finding.get("waived") else finding["severity"].upper()
+        waiver = f" [waived: {finding.get('waiver_reason')}]" if finding.get("waived") else ""
+        expired = f" [waiver expired {finding['waiver_expired']}]" if finding.get("waiver_expired") else ""
+        lines.append(f"{level:8} {finding['code']:25} {finding['subject']}: "
+                     f"{finding['message']}{fix}{waiver}{expired} ({finding['source']})")
     return lines
 
 

@@ -191,3 +191,41 @@ def test_readiness_info_reports_cryptsvc_and_ready():
     assert result["state"]["host"]["name"] == "testhost"
     relaxed = make_action(ReadinessInfo, {"fail_on": "critical", "include_state": False}, FakeHost(big_state(3, cryptsvc_state="stopped")))
     assert relaxed.run(task_vars=VARS)["ready"] is True
+
+
+def test_waivers_mark_findings_and_make_the_host_ready():
+    host = FakeHost(big_state(3, cryptsvc_state="stopped"))
+    waivers = [{"host": "ws0*", "code": "cryptsvc_state", "reason": "maintenance window", "expires": "2999-01-01"}]
+    result = make_action(ReadinessInfo, {"include_state": False, "waivers": waivers}, host).run(task_vars=VARS)
+    assert result["ready"] is True and result["summary"]["waived"] == 1 and result["summary"]["blocking"] == 0
+    (finding,) = result["findings"]
+    assert finding["waived"] is True and finding["waiver_reason"] == "maintenance window"
+    assert finding["waiver_expires"] == "2999-01-01" and finding["waiver_expired"] is None
+
+
+def test_an_expired_waiver_stops_counting_and_says_when():
+    host = FakeHost(big_state(3, cryptsvc_state="stopped"))
+    waivers = [{"host": "*", "code": "cryptsvc_*", "reason": "old", "expires": "2020-01-31"}]
+    result = make_action(ReadinessInfo, {"include_state": False, "waivers": waivers}, host).run(task_vars=VARS)
+    assert result["ready"] is False
+    assert result["findings"][0]["waived"] is False and result["findings"][0]["waiver_expired"] == "2020-01-31"
+
+
+def test_a_waiver_for_another_host_does_not_apply():
+    host = FakeHost(big_state(3, cryptsvc_state="stopped"))
+    waivers = [{"host": "sql-*", "code": "cryptsvc_state", "reason": "not this host"}]
+    result = make_action(ReadinessInfo, {"include_state": False, "waivers": waivers}, host).run(task_vars=VARS)
+    assert result["ready"] is False and result["findings"][0]["waived"] is False
+
+
+@pytest.mark.parametrize("waiver, message", [
+    ({"code": "cryptsvc_state"}, "reason"),
+    ({"code": "no_such_code", "reason": "x"}, "no_such_code"),
+    ({"code": "cryptsvc_state", "reason": "x", "expires": "next week"}, "expires"),
+    ({"code": "cryptsvc_state", "reason": "x", "colour": "red"}, "colour"),
+])
+def test_a_bad_waiver_fails_before_any_module_call(waiver, message):
+    host = FakeHost(big_state(1))
+    with pytest.raises(AnsibleActionFail, match=message):
+        make_action(ReadinessInfo, {"waivers": [waiver]}, host).run(task_vars=VARS)
+    assert host.calls == []
