@@ -28,7 +28,10 @@ def ansible_env(collections_path: str = COLLECTIONS, **extra: str) -> dict:
 
 
 def run(tool: str, *args: str, env: dict | None = None, cwd: str = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([os.path.join(BIN, tool), *args], cwd=cwd, env=env or ansible_env(), capture_output=True,
+    env = dict(env or ansible_env())
+    if cwd != ROOT:
+        env.setdefault("BACKUPREADY_REPORT_DIR", os.path.join(cwd, "backupready-report"))
+    return subprocess.run([os.path.join(BIN, tool), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
@@ -85,7 +88,7 @@ class PlaybookRun:
         self.stderr = completed.stderr
         self.raw = completed.stdout
         try:
-            self.data = json.loads(completed.stdout[completed.stdout.index("{"):])
+            self.data, _ = json.JSONDecoder().raw_decode(completed.stdout[completed.stdout.index("{"):])
         except ValueError as exc:
             raise AssertionError(f"no JSON from ansible-playbook: {completed.stdout}\n{completed.stderr}") from exc
 
