@@ -607,10 +607,15 @@ def _filemaps_acl(b: Builder) -> None:
         backup_517("2026-11-01T23:00:41Z", "2026-11-01T23:00:02.000000000Z",
                    "2155348226", "System writer is not found in the backup."),
     ]
-    # A restart alone does not help: the writer stays missing and OnIdentify fails again.
+    # KB 2009272: fix the ACL, then restart CryptSvc, and the writer is back. A restart alone does not help:
+    # while filemaps_acl remains, the writer stays missing and OnIdentify fails again.
     b.doc["simulation"] = {"on_cryptsvc_restart": {
-        "vssadmin": b.vssadmin(with_system_writer=False, generation="after-restart"),
-        "events": [capi2_513("2026-11-02T08:05:00Z", ACL_513_DETAILS, "Access is denied.", wording="old")],
+        "vssadmin": b.vssadmin(True, "after-restart"),
+        "if_findings_remain": {
+            "codes": ["filemaps_acl"],
+            "vssadmin": b.vssadmin(with_system_writer=False, generation="after-restart"),
+            "events": [capi2_513("2026-11-02T08:05:00Z", ACL_513_DETAILS, "Access is denied.", wording="old")],
+        },
     }}
 
 
@@ -630,8 +635,12 @@ def _vss_access_control(b: Builder) -> None:
     }
     b.doc["vssadmin"] = b.vssadmin(with_system_writer=False)
     b.doc["events"].append(vss_8213("2026-11-02T07:58:12Z"))
-    # Assumes the DWORD is fixed before the restart (the order a remediation uses).
-    b.doc["simulation"] = {"on_cryptsvc_restart": {"vssadmin": b.vssadmin(True, "after-restart")}}
+    # KB 2009272: once NETWORK SERVICE is allowed, a restart registers the writer; until then it stays missing.
+    b.doc["simulation"] = {"on_cryptsvc_restart": {
+        "vssadmin": b.vssadmin(True, "after-restart"),
+        "if_findings_remain": {"codes": ["vss_access_control"],
+                               "vssadmin": b.vssadmin(with_system_writer=False, generation="after-restart")},
+    }}
 
 
 def _missing_driver(b: Builder) -> None:
@@ -685,7 +694,7 @@ def hosts(more_rows: list[dict]) -> list[Host]:
              "seed 002, KB 2009272, reference §C.3", ("system_writer_missing",), apply=_writer_missing),
         Host("acl-broken", "2016",
              "filemaps owner an unknown user, SYSTEM/Users grants gone, Users denied; CAPI2 513 AddCoreCsiFiles; "
-             "System Writer absent, a restart does not help (simulation); Backup 517 2155348226",
+             "System Writer absent; a restart brings it back only once the ACL is fixed (simulation); Backup 517 2155348226",
              "KB 2009272 (reference §B.1)", ("filemaps_acl", "system_writer_missing"), apply=_filemaps_acl),
         Host("lldp", "2016",
              "MSLLDP service SD without `(A;;CCLCSWLOCRRC;;;SU)`; CAPI2 513 AddLegacyDriverFiles (non-fatal)",

@@ -655,8 +655,15 @@ _MESSAGES = {
 }
 
 
+def excluded_binary_paths(state: dict) -> set[str]:
+    """The lower-cased entries of the SystemWriter ExcludedBinaryPaths value (REG_MULTI_SZ only)."""
+    value = state["system_writer"]["excluded_binary_paths"]
+    return {entry.lower() for entry in value["data"]} if value["kind"] == "REG_MULTI_SZ" else set()
+
+
 def imagepath_findings(state: dict) -> Iterator[Finding]:
     """invalid_syntax, quoted_driver, embedded_nul, missing_volume, missing_file, unquoted_spaces per service."""
+    excluded = excluded_binary_paths(state)
     for service in state["services"]:
         diagnosis = diagnose_service(service, state)
         if diagnosis is None or not diagnosis.defects:
@@ -686,7 +693,17 @@ def imagepath_findings(state: dict) -> Iterator[Finding]:
                 fix = "report only: no fix can be derived with confidence"
             message = _MESSAGES[code].format(writer=diagnosis.writer_path, reason=diagnosis.reason(code),
                                              exclusion=diagnosis.exclusion_path, executable=diagnosis.executable)
-            yield Finding(code, f"service:{service['name']}", f"{service['name']}: {message}",
+            severity = ""
+            if code in REPORTED_CODES and diagnosis.exclusion_path and diagnosis.exclusion_path.lower() in excluded:
+                # KB 980794: an excluded binary is left out of System State, so it no longer fails the backup
+                # where the value is honoured; reference §E: honoured beyond 2008 R2 + hotfix is not established,
+                # so the finding stays, as a warning rather than an error.
+                severity = "warning"
+                code_evidence["excluded"] = True
+                message += "; it is listed in ExcludedBinaryPaths (honoured on 2008 / 2008 R2 with KB 980794, unverified later)"
+                fix = "none needed where ExcludedBinaryPaths is honoured; back the binary up another way"
+                fixable = False
+            yield Finding(code, f"service:{service['name']}", f"{service['name']}: {message}", severity=severity,
                           evidence=code_evidence, fix=fix, fixable=fixable)
 
 

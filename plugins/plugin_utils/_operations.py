@@ -308,10 +308,19 @@ def _set_ci(mapping: dict, name: str, value: Any) -> None:
 
 
 def _simulate_restart(state: dict, op: dict) -> None:
-    """Snapshots may say what ``vssadmin list writers`` shows once CryptSvc has (re)started."""
+    """Snapshots may say what ``vssadmin list writers`` shows once CryptSvc has (re)started.
+
+    ``if_findings_remain`` (optional): when a finding of one of its ``codes`` is still there at the restart
+    (the cause was not fixed, e.g. filemaps_acl), its ``vssadmin`` / ``events`` apply instead.
+    """
     after = (state.get("simulation") or {}).get("on_cryptsvc_restart") or {}
     if op["service"].lower() != CRYPTSVC.lower():
         return
+    branch = after.get("if_findings_remain")
+    if branch:
+        from ._findings import assess  # pylint: disable=import-outside-toplevel  (the checks import this module)
+        if assess(state, branch["codes"]):
+            after = branch
     if "vssadmin" in after:
         state["vssadmin"] = copy.deepcopy(after["vssadmin"])
     if "events" in after:

@@ -271,6 +271,11 @@ STATE_SPEC = {
             "on_cryptsvc_restart": {"type": "object", "optional": True, "fields": {
                 "vssadmin": {"type": "any", "optional": True},
                 "events": {"type": "list", "items": _EVENT, "optional": True},
+                "if_findings_remain": {"type": "object", "optional": True, "fields": {
+                    "codes": {"type": "list", "items": "str"},
+                    "vssadmin": {"type": "any", "optional": True},
+                    "events": {"type": "list", "items": _EVENT, "optional": True},
+                }},
             }},
         }},
     },

@@ -293,7 +293,7 @@ def _restart_cryptsvc(doc: dict) -> dict:
     return after
 
 
-@pytest.mark.parametrize("name", ("crypt-off", "writer-missing", "vss-acl"))
+@pytest.mark.parametrize("name", ("crypt-off", "writer-missing"))
 def test_missing_writer_comes_back_after_a_restart(name):
     doc = snapshot(name)
     assert not has_system_writer(doc["vssadmin"])
@@ -395,3 +395,15 @@ def test_mslldp_carries_the_published_fix_everywhere_else(name):
 def test_writer_path(name, type_, value, expected):
     entry = generator.make_service(name, value, type_, "manual", "stopped")
     assert generator.writer_path(entry) == expected
+
+
+@pytest.mark.parametrize("name, planner", [("acl-broken", "plan_filemaps"), ("vss-acl", "plan_vss_access_control")])
+def test_writer_comes_back_only_when_the_cause_is_fixed_before_the_restart(name, planner):
+    from ansible_collections.backupready.windows.plugins.plugin_utils import _acl
+
+    doc = snapshot(name)
+    assert not has_system_writer(_restart_cryptsvc(doc)["vssadmin"])  # a restart alone does not help
+    operations, _ = getattr(_acl, planner)(doc)
+    fixed, outcome = _operations.apply_to_state(doc, operations)
+    assert operations and not outcome.refused
+    assert has_system_writer(_restart_cryptsvc(fixed)["vssadmin"])

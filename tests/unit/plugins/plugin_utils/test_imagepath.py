@@ -407,3 +407,19 @@ def test_plan_selects_codes_and_services():
         _imagepath.plan_imagepath_fixes(state, codes=["nope"])
     with pytest.raises(ImagePathError, match="^include:"):
         _imagepath.plan_imagepath_fixes(state, include="Mp*")
+
+
+def test_a_missing_volume_binary_listed_in_excluded_binary_paths_is_a_warning_not_an_error():
+    from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import imagepath_findings
+    from statedoc import make_service, make_state
+
+    service = make_service("ClusApp", "S:\\Apps\\clusapp.exe -service", kind="REG_SZ")
+    state = make_state(services=[service])
+    (before,) = [f for f in imagepath_findings(state) if f.code == "missing_volume"]
+    assert before.severity == "error" and before.evidence["exclusion_path"] == "S:\\Apps\\clusapp.exe"
+    state["system_writer"]["excluded_binary_paths"] = {"kind": "REG_MULTI_SZ", "data": ["s:\\apps\\CLUSAPP.exe"]}
+    (after,) = [f for f in imagepath_findings(state) if f.code == "missing_volume"]
+    assert after.severity == "warning" and after.evidence["excluded"] is True and not after.fixable
+    state["system_writer"]["excluded_binary_paths"] = {"kind": "REG_SZ", "data": "S:\\Apps\\clusapp.exe"}
+    (wrong_kind,) = [f for f in imagepath_findings(state) if f.code == "missing_volume"]
+    assert wrong_kind.severity == "error"  # only a REG_MULTI_SZ value counts
