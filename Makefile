@@ -24,7 +24,7 @@ $(COLLECTION):
 	ln -sfn $(CURDIR) $(COLLECTION)
 
 demo: setup
-	$(BIN)/ansible-playbook -i examples/fleet/inventory.yml backupready.windows.assess -e backupready_gate=false
+	$(BIN)/ansible-playbook -i examples/fleet/inventory.yml backupready.windows.assess -e backupready_gate=false -e backupready_waivers_file=examples/fleet/waivers.yml
 
 test: setup
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from collections import Counter
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
@@ -12,7 +13,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._findings impo
     CODES, SEVERITIES, assess, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
-    EXPIRED, WAIVED, apply_waivers, validate_waivers)
+    EXPIRED, WAIVED, apply_waivers, parse_waivers_text, validate_waivers)
 
 
 def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[dict]:
@@ -34,6 +35,7 @@ class ActionModule(BackupReadyAction):
         "fail_on": {"type": "str", "default": "error", "choices": list(SEVERITIES)},
         "codes": {"type": "list", "elements": "str", "choices": sorted(CODES)},
         "waivers": {"type": "list", "elements": "dict", "default": []},
+        "waivers_file": {"type": "path"},
         "include_state": {"type": "bool", "default": True},
     }
 
@@ -42,6 +44,15 @@ class ActionModule(BackupReadyAction):
         # ``host`` defaults to every host here (a waiver in a host's own vars); waiver files must name it.
         waivers = [dict({"host": "*"}, **w) if isinstance(w, dict) else w for w in args["waivers"]]
         self._waivers = validate_waivers(waivers, "waivers")
+        path = args["waivers_file"]
+        if path:
+            path = os.path.abspath(path)  # relative to where ansible-playbook runs, like the report's file
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError as exc:
+                raise ValueError(f"waivers_file: cannot read {path}: {exc.strerror or exc}") from None
+            self._waivers += parse_waivers_text(text, path)
 
     def plan(self, state, args):
         findings = assess(state, args["codes"])

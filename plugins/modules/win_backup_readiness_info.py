@@ -58,6 +58,14 @@ options:
     type: list
     elements: dict
     default: []
+  waivers_file:
+    description:
+      - >-
+        A YAML or JSON file on the controller holding a list of waivers (the format of O(waivers), with C(host)
+        required), added to O(waivers). A relative path is taken from the directory ansible-playbook runs in. The
+        fleet report callback reads the same format from C(BACKUPREADY_WAIVERS_FILE).
+      - A file that cannot be read or validated fails the task, naming the file, the entry and the field.
+    type: path
   include_state:
     description:
       - Return the whole host state document as RV(state). It holds every service, so it is large; turn it off

@@ -229,3 +229,19 @@ def test_a_bad_waiver_fails_before_any_module_call(waiver, message):
     with pytest.raises(AnsibleActionFail, match=message):
         make_action(ReadinessInfo, {"waivers": [waiver]}, host).run(task_vars=VARS)
     assert host.calls == []
+
+
+def test_waivers_file_is_read_on_the_controller_and_a_bad_one_is_named(tmp_path):
+    good = tmp_path / "waivers.yml"
+    good.write_text("- host: 'ws0*'\n  code: cryptsvc_state\n  reason: 'planned: CryptSvc work this week'\n")
+    host = FakeHost(big_state(1, cryptsvc_state="stopped"))
+    result = make_action(ReadinessInfo, {"include_state": False, "waivers_file": str(good)}, host).run(task_vars=VARS)
+    assert result["ready"] is True and result["findings"][0]["waiver_reason"] == "planned: CryptSvc work this week"
+
+    missing_host = tmp_path / "bad.yml"
+    missing_host.write_text("- code: cryptsvc_state\n  reason: x\n")
+    for path, message in ((tmp_path / "absent.yml", "waivers_file: cannot read"), (missing_host, "bad.yml")):
+        host = FakeHost(big_state(1))
+        with pytest.raises(AnsibleActionFail, match=message):
+            make_action(ReadinessInfo, {"waivers_file": str(path)}, host).run(task_vars=VARS)
+        assert host.calls == []
