@@ -15,6 +15,7 @@ $spec = @{
     options = @{
         operations = @{ type = 'list'; elements = 'dict'; required = $true }
         backup_dir = @{ type = 'path'; default = '%ProgramData%\backupready\backups' }
+        label = @{ type = 'dict'; default = @{} }
     }
     supports_check_mode = $true
 }
@@ -778,8 +779,13 @@ if ($toApply -gt 0) {
     $backupPath = Join-Path -Path $backupDir -ChildPath ("{0}-{1}" -f $stamp, [Guid]::NewGuid().ToString('N').Substring(0, 8))
     try {
         $null = [System.IO.Directory]::CreateDirectory($backupPath)
-        Write-JsonFile -Path (Join-Path -Path $backupPath -ChildPath 'undo.json') -Value $undo
+        # undo.json last: win_backup_state lists only folders holding it, so a listed backup is complete.
+        $label = $module.Params.label
+        if ($null -ne $label -and $label.Count -gt 0) {
+            Write-JsonFile -Path (Join-Path -Path $backupPath -ChildPath 'label.json') -Value $label
+        }
         Write-JsonFile -Path (Join-Path -Path $backupPath -ChildPath 'operations.json') -Value $operations
+        Write-JsonFile -Path (Join-Path -Path $backupPath -ChildPath 'undo.json') -Value $undo
     }
     catch {
         $module.Result.changed = $false

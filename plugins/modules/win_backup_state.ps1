@@ -18,6 +18,8 @@ $spec = @{
         event_days = @{ type = 'int'; default = 30 }
         vssadmin = @{ type = 'bool'; default = $true }
         filemaps_samples = @{ type = 'int'; default = 5 }
+        backups = @{ type = 'int'; default = 0 }
+        backup_dir = @{ type = 'path'; default = '%ProgramData%\backupready\backups' }
     }
     supports_check_mode = $true
 }
@@ -473,6 +475,43 @@ Function Test-PathList {
     @{ map = $result }
 }
 
+Function Get-BackupList {
+    # The $Count newest backup folders win_backup_apply made under $Path: named <yyyyMMddTHHmmssZ>-<8 hex>, holding
+    # undo.json (written last, so its presence means the backup is complete). Newest first: by the stamp in the
+    # name, then by creation time (two applies in the same second). undo.json and label.json are returned as text:
+    # the controller parses them (no ConvertFrom-Json here, its 5.1 output types differ from 7's).
+    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][int]$Count)
+    $list = [System.Collections.Generic.List[object]]@()
+    if (-not [System.IO.Directory]::Exists($Path)) {
+        return @{ list = $list }
+    }
+    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+    $found = (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Path).GetDirectories() |
+        Where-Object -FilterScript {
+            $_.Name -match '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$' -and [System.IO.File]::Exists([System.IO.Path]::Combine($_.FullName, 'undo.json'))
+        } |
+        Sort-Object -Property @{ Expression = { $_.Name.Substring(0, 16) }; Descending = $true }, @{ Expression = { $_.CreationTimeUtc }; Descending = $true } |
+        Select-Object -First $Count
+    foreach ($backup in @($found)) {
+        if ($null -eq $backup) { continue }
+        $entry = @{ id = $backup.Name; created = $null; undo = $null; label = $null; error = $null }
+        try {
+            $entry.created = $backup.CreationTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", $Invariant)
+            $entry.undo = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($backup.FullName, 'undo.json'), $utf8)
+            $labelPath = [System.IO.Path]::Combine($backup.FullName, 'label.json')
+            if ([System.IO.File]::Exists($labelPath)) {
+                $entry.label = [System.IO.File]::ReadAllText($labelPath, $utf8)
+            }
+        }
+        catch {
+            $entry.undo = $null
+            $entry.error = "$($backup.FullName) cannot be read: $($_.Exception.Message)"
+        }
+        $list.Add($entry)
+    }
+    @{ list = $list }
+}
+
 Function Invoke-Section {
     # Run one section; on failure warn with its name and keep a valid empty value, so the others survive.
     param([Parameter(Mandatory = $true)][string]$Name, [Parameter(Mandatory = $true)][scriptblock]$Gather, [AllowNull()][object]$Empty)
@@ -487,6 +526,20 @@ Function Invoke-Section {
 
 if ($module.Params.paths.Count -gt 0) {
     $module.Result.paths = (Test-PathList -Paths $module.Params.paths).map
+}
+
+if ($module.Params.backups -lt 0) {
+    $module.FailJson("backups must be 0 (none) or more, not $($module.Params.backups)")
+}
+if ($module.Params.backups -gt 0) {
+    # Not a section: an empty list on failure would read as "no backup" and a rollback would do nothing silently.
+    $backupDir = [System.Environment]::ExpandEnvironmentVariables($module.Params.backup_dir)
+    try {
+        $module.Result.backups = (Get-BackupList -Path $backupDir -Count $module.Params.backups).list
+    }
+    catch {
+        $module.FailJson("the backups under $backupDir could not be listed: $($_.Exception.Message)", $_)
+    }
 }
 
 if ($module.Params.gather) {

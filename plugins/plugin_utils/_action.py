@@ -23,7 +23,7 @@ from ansible.plugins.action import ActionBase
 
 from ._backend import BackendError, select_backend
 from ._findings import Finding, is_ready, wanted_paths
-from ._operations import OperationError, apply_to_state
+from ._operations import ApplyOutcome, OperationError, apply_to_state
 from ._plan import Plan, diff_for
 from ._state import StateError
 
@@ -67,7 +67,7 @@ class BackupReadyAction(ActionBase):
         try:
             self.check_arguments(args)
             backend = select_backend(task_vars, self._module_call(task_vars))
-            state = backend.probe()
+            state = self.read_state(backend, args)
             paths = self.wanted_paths(state, args)
             if paths:
                 state = merge_paths(state, backend.path_exists(paths))
@@ -83,7 +83,7 @@ class BackupReadyAction(ActionBase):
             raise AnsibleActionFail("internal error: a read-only module planned operations")
         if plan.operations:
             try:
-                outcome = backend.apply(plan.operations, check_mode=bool(self._task.check_mode))
+                outcome = self.apply_plan(backend, plan)
             except BackendError as exc:
                 raise AnsibleActionFail(str(exc)) from None
             result["operations"] = plan.operations
@@ -110,6 +110,14 @@ class BackupReadyAction(ActionBase):
                 result["fixed"] = findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
         result["module_calls"] = len(backend.calls)
         return result
+
+    def read_state(self, backend, args: dict) -> dict:  # pylint: disable=unused-argument
+        """The host state document (default: the probe, one module call). Override to ask the same call for more."""
+        return backend.probe()
+
+    def apply_plan(self, backend, plan: Plan) -> ApplyOutcome:
+        """Apply the plan's operations (one module call). Override to label the backup the apply saves."""
+        return backend.apply(plan.operations, check_mode=bool(self._task.check_mode))
 
     def after_apply(self, backend, predicted: dict, plan: Plan, args: dict, result: dict) -> dict:
         """After a real change: the state to judge the result on (default: the exact in-memory prediction).
