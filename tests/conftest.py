@@ -1,7 +1,6 @@
 """Make ``ansible_collections.backupready.windows`` importable from this checkout (as ansible.windows does)."""
 
 import os
-import sys
 
 import pytest
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time and peak memory of the fleet report for a large fleet (default: 2,000 hosts x ~8 findings).
 
 Feeds synthetic win_backup_readiness_info results (each with a host state document of ~300 services, which
@@ -76,7 +75,7 @@ def one_run(hosts: int, out: str) -> dict:
     stats.processed = dict.fromkeys(names, 1)
     callback.v2_playbook_on_stats(stats)
     finished = time.perf_counter()
-    (line,), _ = display.display.call_args
+    (line,), _unused = display.display.call_args
     return {"collect": collected - started, "write": finished - collected, "line": line,
             "findings": sum(len(r.findings) for r in callback.collector.hosts.values())}
 
@@ -92,7 +91,7 @@ def main() -> int:
         timed = one_run(args.hosts, out)
         tracemalloc.start()
         one_run(args.hosts, out)
-        _, peak = tracemalloc.get_traced_memory()
+        _unused, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         sizes = {name: os.path.getsize(os.path.join(out, name)) for name in sorted(os.listdir(out))}
     print(f"hosts: {args.hosts}, findings: {timed['findings']}")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build the demo fleet: one host state document (snapshot) per host, from real-world cases.
@@ -751,7 +750,7 @@ def render_all(data_dir: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="folder with the imagepaths-*.jsonl files")
     parser.add_argument("--out", default=DEFAULT_OUT, help="fleet folder to write (inventory.yml, snapshots/)")
     parser.add_argument("--check", action="store_true", help="compare with --out instead of writing")

@@ -112,7 +112,9 @@ services:
       new: '"C:\Program Files (x86)\Trend Micro\BM\TMBMSRV.exe" /service'
       kind: REG_EXPAND_SZ
 findings:
-  description: The ImagePath findings that remain after the task (evidence includes the writer path and, for missing_volume / missing_file, the C(exclusion_path)).
+  description: >-
+    The ImagePath findings that remain after the task (evidence includes the writer path and, for
+    missing_volume / missing_file, the C(exclusion_path)).
   returned: success
   type: list
   elements: dict

@@ -63,7 +63,7 @@ class BackupReadyAction(ActionBase):
         del tmp
         task_vars = task_vars or {}
 
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS)
         try:
             self.check_arguments(args)
             backend = select_backend(task_vars, self._module_call(task_vars))
@@ -98,7 +98,7 @@ class BackupReadyAction(ActionBase):
             if self._task.diff and outcome.changed:
                 result["diff"] = diff_for(state, plan.operations)
             if plan.recheck is not None:
-                after, _ = apply_to_state(state, plan.operations)
+                after, _outcome = apply_to_state(state, plan.operations)
                 if outcome.changed and not self._task.check_mode:
                     try:
                         after = self.after_apply(backend, after, plan, args, result)

@@ -71,7 +71,7 @@ class ApplyOutcome:
 
 def normalise_key(key: str) -> str:
     """``HKEY_LOCAL_MACHINE\\System\\...`` -> ``HKLM\\System\\...`` (case kept beyond the hive; no trailing \\)."""
-    parts = [p for p in key.replace("/", "\\").split("\\")]
+    parts = key.replace("/", "\\").split("\\")
     if not parts or parts[0].lower() not in _HIVE_ALIASES:
         return key
     return "\\".join(["HKLM"] + parts[1:]).rstrip("\\")
@@ -318,7 +318,7 @@ def _simulate_restart(state: dict, op: dict) -> None:
         return
     branch = after.get("if_findings_remain")
     if branch:
-        from ._findings import assess  # pylint: disable=import-outside-toplevel  (the checks import this module)
+        from ._findings import assess  # pylint: disable=import-outside-toplevel  # the checks import this module
         if assess(state, branch["codes"]):
             after = branch
     if "vssadmin" in after:
@@ -358,8 +358,12 @@ def _partition(descriptor: dict, names: set[str]) -> tuple[dict | None, dict | N
         return None, descriptor
     moved = [n for n in descriptor["names"] if n.lower() in names]
     rest = [n for n in descriptor["names"] if n.lower() not in names]
-    make = lambda ns: {"count": len(ns), "samples": ns[:5], "names": ns} if ns else None  # noqa: E731
-    return make(moved), make(rest)
+    return _descriptor_group(moved), _descriptor_group(rest)
+
+
+def _descriptor_group(names: list[str]) -> dict | None:
+    """A descriptor group of the files ``names`` (None when there are none)."""
+    return {"count": len(names), "samples": names[:5], "names": names} if names else None
 
 
 def _files_changed(section: dict, op: dict) -> list[str] | None:

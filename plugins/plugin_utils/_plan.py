@@ -69,7 +69,7 @@ def _render_sddl(sddl: str) -> str:
     """One line per section header and per ACE, so that a diff shows which ACE changed."""
     lines = []
     for name, body in split_sddl(sddl).items():
-        head, _, rest = body.partition("(")
+        head, _paren, rest = body.partition("(")
         lines.append(f"{name}:{head}")
         if rest:
             for ace in ("(" + rest).replace(")(", ")\n(").split("\n"):

@@ -465,7 +465,8 @@ main{max-width:1200px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4p
 table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line)}
 th,td{text-align:left;padding:6px 9px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:#eef1f5;font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:var(--mute)}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}code{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;overflow-wrap:anywhere}code.id{white-space:nowrap}td.subject{min-width:12em}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;overflow-wrap:anywhere}code.id{white-space:nowrap}td.subject{min-width:12em}
 .sev{display:inline-block;padding:1px 7px;border-radius:10px;font-size:11px;font-weight:600;color:#fff;text-transform:uppercase}
 .sev.critical{background:var(--crit)}.sev.error{background:var(--bad)}.sev.warning{background:var(--warn)}.sev.info{background:var(--info)}
 .st{font-weight:600}.st.ready{color:var(--ok)}.st.not-ready{color:var(--bad)}.st.not-assessed{color:var(--warn)}

@@ -197,7 +197,7 @@ SID_DOMAIN_ALIASES: dict[str, tuple[int, str]] = {
 # The TrustedInstaller service SID (NT SERVICE\TrustedInstaller, well known: reference §B.2).
 TRUSTED_INSTALLER_SID = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
 
-_SID_NAMES = {sid: name for sid, name in SID_ALIASES.values()}
+_SID_NAMES = dict(SID_ALIASES.values())
 _SID_NAMES[TRUSTED_INSTALLER_SID] = "TrustedInstaller"
 
 _SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]{1,12}|\d+)(?:-\d+)*")

@@ -120,7 +120,7 @@ def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
 
 def parse_waivers_text(text: str, source: str) -> list[Waiver]:
     """Parse a waiver file's text (YAML, of which JSON is a subset) and validate it."""
-    import yaml  # pylint: disable=import-outside-toplevel  (PyYAML comes with ansible-core)
+    import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
 
     try:
         data = yaml.safe_load(text)

@@ -76,7 +76,7 @@ def task_result(stdout: str, marker: str) -> dict:
     start = stdout.index(marker)
     brace = stdout.index("{", start)
     decoder = json.JSONDecoder()
-    value, _ = decoder.raw_decode(stdout[brace:])
+    value, _unused = decoder.raw_decode(stdout[brace:])
     return value
 
 
@@ -88,7 +88,7 @@ class PlaybookRun:
         self.stderr = completed.stderr
         self.raw = completed.stdout
         try:
-            self.data, _ = json.JSONDecoder().raw_decode(completed.stdout[completed.stdout.index("{"):])
+            self.data, _unused = json.JSONDecoder().raw_decode(completed.stdout[completed.stdout.index("{"):])
         except ValueError as exc:
             raise AssertionError(f"no JSON from ansible-playbook: {completed.stdout}\n{completed.stderr}") from exc
 

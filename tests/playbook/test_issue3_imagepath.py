@@ -78,7 +78,7 @@ def test_unquoted_paths_are_quoted_keeping_arguments_and_kind(tmp_path):
     for row in run.results(MODULE)["app-unquoted"]["services"]:
         old, new = image_path(original, row["service"]), image_path(after, row["service"])
         assert new["kind"] == old["kind"] == "REG_SZ"
-        executable, _, arguments = old["data"].partition(".exe")
+        executable, _unused, arguments = old["data"].partition(".exe")
         assert new["data"] == f'"{executable}.exe"{arguments}'
 
 
@@ -120,7 +120,7 @@ def test_findings_flow_into_the_readiness_module_and_an_exclusion_turns_the_erro
 """)
     run = run_json(inventory, pb)
     results = [task["hosts"]["sql-node2"] for task in run.data["plays"][0]["tasks"]]
-    before, _, after = results
+    before, _unused, after = results
     assert before["ready"] is False and before["module_calls"] == 2
     assert [f["code"] for f in before["findings"]] == ["missing_volume"]
     assert after["ready"] is True

@@ -72,7 +72,7 @@ def read_png(path: str, rows: int) -> tuple[int, int, list[bytes]]:
             break
         pos += 12 + length
     assert header is not None, "no IHDR"
-    width, height, depth, colour, _, _, interlace = header
+    width, height, depth, colour, _unused1, _unused2, interlace = header
     assert depth == 8 and colour in (2, 6) and interlace == 0, header
     channels = 4 if colour == 6 else 3
     stride = width * channels
@@ -196,7 +196,7 @@ def test_chromium_renders_the_summary_numbers_and_the_hosts(page):
 
 
 def test_chromium_screenshot_is_a_full_page_not_a_blank_one(page, tmp_path):
-    path, _ = page
+    path, _unused = page
     shot = tmp_path / "report.png"
     result = run_chromium(chromium(), f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}", f"file://{path}")
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
@@ -256,7 +256,7 @@ def test_assess_with_the_callback_writes_the_report(playbook_report):
 
 
 def test_chromium_renders_the_report_of_the_playbook(playbook_report):
-    _, report_dir = playbook_report
+    _unused, report_dir = playbook_report
     result = run_chromium(chromium(), "--dump-dom", f"file://{report_dir / 'report.html'}")
     assert result.returncode == 0, result.stderr[-2000:]
     cards = Cards()

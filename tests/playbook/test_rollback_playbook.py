@@ -154,7 +154,7 @@ def test_a_whole_remediation_is_undone_one_rollback_at_a_time(tmp_path):
     remediated = run_json(inventory, REMEDIATE)
     assert all(remediated.changed(h) >= 1 for h in REMEDIATED), remediated.data["stats"]
     assert any(undoable_sections(load(tmp_path, h)) != undoable_sections(original(h)) for h in REMEDIATED)
-    for _ in range(5):
+    for _attempt in range(5):
         run = run_json(inventory, ROLLBACK)
         assert run.returncode == 0, run.stderr
         if not any(run.changed(h) for h in REMEDIATED):

@@ -140,7 +140,7 @@ def test_regenerating_gives_byte_identical_files(tmp_path):
             pytest.fail(f"generator input {SHARED_DATA} not present (CI has shared/ beside the checkout)")
         pytest.skip(f"generator input {SHARED_DATA} not present")
     assert generator.main(["--data", SHARED_DATA, "--out", str(tmp_path)]) == 0
-    generated = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _, fs in os.walk(tmp_path) for f in fs)
+    generated = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _unused, fs in os.walk(tmp_path) for f in fs)
     assert "inventory.yml" in generated and len(generated) == len(HOST_NAMES) + 1
     for relative in generated:
         with open(tmp_path / relative, "rb") as new, open(os.path.join(FLEET, relative), "rb") as committed:
@@ -271,7 +271,7 @@ def test_app_unquoted_uses_the_labelled_real_values_as_reg_sz():
     for name, value in expected.items():
         entry = service(doc, name)
         assert entry["image_path"] == {"kind": "REG_SZ", "data": value}
-        assert not value.startswith('"') and " " in value.split(".exe")[0]
+        assert not value.startswith('"') and " " in value.split(".exe", maxsplit=1)[0]
 
 
 def test_excl_bad_has_each_kind_of_bad_exclusion_beside_the_valid_one():
@@ -403,7 +403,7 @@ def test_writer_comes_back_only_when_the_cause_is_fixed_before_the_restart(name,
 
     doc = snapshot(name)
     assert not has_system_writer(_restart_cryptsvc(doc)["vssadmin"])  # a restart alone does not help
-    operations, _ = getattr(_acl, planner)(doc)
+    operations, _unused = getattr(_acl, planner)(doc)
     fixed, outcome = _operations.apply_to_state(doc, operations)
     assert operations and not outcome.refused
     assert has_system_writer(_restart_cryptsvc(fixed)["vssadmin"])

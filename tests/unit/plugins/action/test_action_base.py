@@ -90,7 +90,7 @@ def test_assessment_makes_at_most_two_module_calls(services):
     host = FakeHost(big_state(services))
     result = make_action(ReadinessInfo, {"include_state": False}, host).run(task_vars=VARS)
     assert len(host.calls) <= 2
-    assert [name for name, _ in host.calls] == ["backupready.windows.win_backup_state"] * len(host.calls)
+    assert [name for name, _unused in host.calls] == ["backupready.windows.win_backup_state"] * len(host.calls)
     assert result["module_calls"] == len(host.calls)
     assert result["changed"] is False and result["backend"] == "live"
 
@@ -100,7 +100,7 @@ def test_remediation_makes_at_most_three_module_calls(services):
     host = FakeHost(big_state(services, cryptsvc_state="stopped", start_mode="disabled"))
     result = make_action(FixCryptSvc, {}, host).run(task_vars=VARS)
     assert result["changed"] is True
-    names = [name.rsplit(".", 1)[1] for name, _ in host.calls]
+    names = [name.rsplit(".", 1)[1] for name, _unused in host.calls]
     assert len(names) <= 3 and names[-1] == "win_backup_apply" and names.count("win_backup_apply") == 1
     crypt = find_service(host.state, "CryptSvc")
     assert (crypt["state"], crypt["start_mode"]) == ("running", "auto")
@@ -108,7 +108,7 @@ def test_remediation_makes_at_most_three_module_calls(services):
     host.calls.clear()
     again = make_action(FixCryptSvc, {}, host).run(task_vars=VARS)
     assert again["changed"] is False
-    assert "win_backup_apply" not in " ".join(name for name, _ in host.calls)
+    assert "win_backup_apply" not in " ".join(name for name, _unused in host.calls)
 
 
 def test_check_mode_reports_the_change_writes_nothing_and_diffs_exactly():

@@ -70,7 +70,7 @@ def stats(*hosts):
 
 
 def test_the_plugin_is_an_aggregate_callback_that_must_be_enabled(make_callback):
-    callback, _ = make_callback()
+    callback, _unused = make_callback()
     assert (callback.CALLBACK_TYPE, callback.CALLBACK_NEEDS_ENABLED) == ("aggregate", True)
     assert callback.get_option("fail_on") == "error"
     assert callback.get_option("formats") == ["json", "junit", "markdown", "html"]
@@ -114,13 +114,13 @@ def test_a_run_writes_the_four_files_and_says_where(make_callback, tmp_path):
     assert report["summary"]["not_assessed"] == 3
     root = ET.parse(out / "junit.xml").getroot()
     assert (root.get("failures"), root.get("errors")) == ("1", "3")
-    (line,), _ = display.display.call_args
+    (line,), _unused = display.display.call_args
     assert line == (f"backupready report: 5 hosts, 1 ready, 1 not ready, 3 not assessed; written to {out} "
                     f"(report.json, junit.xml, report.md, report.html)")
 
 
 def test_the_last_result_wins_and_a_full_assessment_resets(make_callback, tmp_path):
-    callback, _ = make_callback(formats=["json"])
+    callback, _unused = make_callback(formats=["json"])
     callback.v2_runner_on_ok(result("h", info("WS", finding("cryptsvc_state", "service:CryptSvc", "first"))))
     callback.v2_runner_on_ok(result("h", {"findings": [finding("cryptsvc_state", "service:cryptsvc", "second"),
                                                        finding("embedded_nul", "service:x")]},
@@ -132,7 +132,7 @@ def test_the_last_result_wins_and_a_full_assessment_resets(make_callback, tmp_pa
         ("cryptsvc_state", "second"), ("embedded_nul", "m"), ("quoted_driver", "m")]
     assert sorted(os.listdir(tmp_path / "report")) == ["report.json"]
 
-    callback, _ = make_callback(formats=["json"])
+    callback, _unused = make_callback(formats=["json"])
     callback.v2_runner_on_ok(result("h", {"findings": [finding("embedded_nul", "service:x")]},
                                     action="backupready.windows.win_service_imagepath"))
     callback.v2_runner_on_ok(result("h", info("WS")))  # a full re-assessment: nothing left
@@ -142,7 +142,7 @@ def test_the_last_result_wins_and_a_full_assessment_resets(make_callback, tmp_pa
 
 
 def test_loop_items_and_failed_results_with_findings_are_collected(make_callback, tmp_path):
-    callback, _ = make_callback(formats=["json"])
+    callback, _unused = make_callback(formats=["json"])
     loop = {"changed": False, "results": [
         {"findings": [finding("filemaps_acl", "path:a")], "state": {"huge": "x"}, "item": "a"},
         {"findings": [finding("filemaps_acl", "path:b")], "item": "b"}]}
@@ -161,7 +161,7 @@ def test_waivers_from_the_file_are_applied(make_callback, tmp_path):
     waivers = tmp_path / "waivers.yml"
     waivers.write_text("- host: FS*\n  code: cryptsvc_state\n  reason: CryptSvc is restarted by the backup job\n"
                        "- {host: fs01, code: embedded_nul, reason: vendor, expires: 2001-01-31}\n")
-    callback, _ = make_callback(waivers_file=str(waivers))
+    callback, _unused = make_callback(waivers_file=str(waivers))
     callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"),
                                                  finding("embedded_nul", "service:x"))))
     callback.v2_playbook_on_stats(stats("fs01"))
@@ -180,7 +180,7 @@ def test_a_bad_waivers_file_is_reported_and_nothing_is_waived(make_callback, tmp
     callback, display = make_callback(waivers_file=str(waivers))
     callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
     callback.v2_playbook_on_stats(stats("fs01"))
-    (message,), _ = display.error.call_args
+    (message,), _unused = display.error.call_args
     assert "waiver #0: field 'reason' is empty" in message
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert "field 'reason' is empty" in report["run"]["waivers"]["error"]
@@ -188,7 +188,7 @@ def test_a_bad_waivers_file_is_reported_and_nothing_is_waived(make_callback, tmp
 
 
 def test_fail_on_decides_readiness(make_callback, tmp_path):
-    callback, _ = make_callback(fail_on="critical", formats=["json"])
+    callback, _unused = make_callback(fail_on="critical", formats=["json"])
     callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
     callback.v2_playbook_on_stats(stats("fs01"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
@@ -200,7 +200,7 @@ def test_a_run_without_any_backupready_task_writes_nothing(make_callback, tmp_pa
     callback.v2_runner_on_ok(result("h", {"msg": "x"}, action="ansible.builtin.debug"))
     callback.v2_playbook_on_stats(stats("h"))
     assert not (tmp_path / "report").exists()
-    (line,), _ = display.display.call_args
+    (line,), _unused = display.display.call_args
     assert "no report written" in line
 
 
@@ -209,5 +209,5 @@ def test_an_unwritable_report_dir_is_an_error_not_a_crash(make_callback, tmp_pat
     callback, display = make_callback(report_dir=str(tmp_path / "file" / "sub"))
     callback.v2_runner_on_ok(result("h", info("WS")))
     callback.v2_playbook_on_stats(stats("h"))
-    (message,), _ = display.error.call_args
+    (message,), _unused = display.error.call_args
     assert message.startswith(f"backupready report: could not write the report to {tmp_path / 'file' / 'sub'}")

@@ -318,7 +318,7 @@ def test_same_owner_and_dacl_with_different_sacls_is_one_operation():
 
 
 def test_scope_limits_the_plan():
-    ops, _ = plan_filemaps(broken_state(), DEFAULT_FILEMAPS_POLICY, {"pending_renames"})
+    ops, _unused = plan_filemaps(broken_state(), DEFAULT_FILEMAPS_POLICY, {"pending_renames"})
     assert [op["path"] for op in ops] == ["C:\\Windows\\winsxs\\temp\\PendingRenames"]
     with pytest.raises(ValueError, match="unknown filemaps scope registry"):
         plan_filemaps(broken_state(), DEFAULT_FILEMAPS_POLICY, {"registry"})
@@ -356,7 +356,7 @@ def test_domain_controller_with_domain_admins_owner():
     ops, rows = plan_filemaps(state, unknown, {"folder"})
     assert ops == [] and "domain SID is unknown" in rows[0]["skipped"]
     known = FilemapsPolicy(dc_owner="domain_admins", domain_sid=DOMAIN)
-    ops, _ = plan_filemaps(state, known, {"folder", "files", "pending_renames"})
+    ops, _unused = plan_filemaps(state, known, {"folder", "files", "pending_renames"})
     after, outcome = apply_to_state(state, ops)
     assert not outcome.refused
     assert after["filemaps"]["sddl"].startswith(f"O:{DOMAIN}-512")
@@ -397,7 +397,7 @@ def test_vss_access_control_evidence_and_plan_for_a_zero_value():
     (finding,) = vss_access_control_findings(state)
     assert finding.subject == f"registry:{VSS_ACCESS_CONTROL_KEY}"
     assert finding.evidence["events"][0]["system_writer"] is True
-    ops, _ = plan_vss_access_control(state)
+    ops, _unused = plan_vss_access_control(state)
     assert ops == [{"op": "registry_value", "key": VSS_ACCESS_CONTROL_KEY, "name": "NT Authority\\NetworkService",
                     "expect": {"kind": "REG_DWORD", "data": 0}, "set": {"kind": "REG_DWORD", "data": 1}}]
     after, outcome = apply_to_state(state, ops)
@@ -407,7 +407,7 @@ def test_vss_access_control_evidence_and_plan_for_a_zero_value():
 
 def test_vss_access_control_writes_the_kb_spelling_when_no_value_exists():
     state = make_state(vss_access_control={"key_exists": False, "values": {}})
-    ops, _ = plan_vss_access_control(state)
+    ops, _unused = plan_vss_access_control(state)
     assert (ops[0]["name"], ops[0]["expect"]) == ("NT AUTHORITY\\NETWORK SERVICE", {"kind": "missing", "data": None})
     after, outcome = apply_to_state(state, ops)
     assert not outcome.refused and after["vss_access_control"]["key_exists"]
@@ -490,7 +490,7 @@ def test_default_descriptors_are_not_flagged_and_unparseable_ones_are_reported_o
 def test_plan_service_security_can_be_limited_to_named_services():
     one = make_service("One", "\\SystemRoot\\a.sys", type_=1, sddl=MSLLDP_DEFAULT)
     two = make_service("Two", "\\SystemRoot\\b.sys", type_=1, sddl=MSLLDP_DEFAULT.replace(NLASVC, "SY"))
-    ops, _ = plan_service_security(service_state(one, two), services=["two"])
+    ops, _unused = plan_service_security(service_state(one, two), services=["two"])
     assert [op["service"] for op in ops] == ["Two"]
 
 

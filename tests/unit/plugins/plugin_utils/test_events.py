@@ -32,7 +32,7 @@ Access is denied."""
 KSQCRAES_DATA = ("\nDetails:\nAddLegacyDriverFiles: Unable to back up image of binary ksqcraes.\n\nSystem Error:\n"
                  "The system cannot find the file specified.\n")
 # ASSUMED French rendering (unverified: no French capture was available). The detail stays the writer's English literal.
-FRENCH_MESSAGE = """Les services de chiffrement ont échoué lors du traitement de l’appel OnIdentity() dans l’objet System Writer.
+FRENCH_MESSAGE = """Les services de chiffrement ont échoué lors du traitement de l\u2019appel OnIdentity() dans l\u2019objet System Writer.
 
 Détails :
 AddLegacyDriverFiles: Unable to back up image of binary Protocole de découverte de couche de liaison Microsoft.
@@ -194,5 +194,5 @@ def test_parsers_never_raise_on_malformed_events(event):
 
 @given(st.text(max_size=200))
 def test_detail_text_from_arbitrary_lines_never_raises(text):
-    detail, _ = split_details("Details:\n" + text + "\nSystem Error:\n" + text)
+    detail, _unused = split_details("Details:\n" + text + "\nSystem Error:\n" + text)
     classify_detail(detail)

@@ -248,7 +248,7 @@ def test_missing_value_is_created_with_the_key():
 
 @pytest.mark.parametrize("mode, paths", [("absent", [A]), ("exact", []), ("present", [])])
 def test_missing_value_stays_missing_when_nothing_is_wanted(mode, paths):
-    _, result = plan(MISSING, paths, mode, key_exists=False)
+    _unused, result = plan(MISSING, paths, mode, key_exists=False)
     assert result["operations"] == [] and result["after"] == []
 
 
@@ -261,7 +261,7 @@ def test_missing_value_stays_missing_when_nothing_is_wanted(mode, paths):
 ])
 def test_invalid_given_paths_give_errors_and_no_operation(paths, errors):
     for mode in ("present", "absent", "exact"):
-        _, result = plan(multi(B), paths, mode)
+        _unused, result = plan(multi(B), paths, mode)
         assert result["errors"] == errors
         assert result["operations"] == []
         assert result["after"] == result["before"] == [B]
@@ -303,7 +303,7 @@ def test_a_write_never_keeps_empty_strings_or_duplicates():
 
 def test_no_change_leaves_empty_strings_alone():
     # Nothing asked: the value is not rewritten (the check reports the empty string).
-    _, result = plan(multi(A, "", B), [B])
+    _unused, result = plan(multi(A, "", B), [B])
     assert result["operations"] == []
 
 
@@ -346,7 +346,7 @@ def test_unreachable_paths_are_added_when_asked(include_missing_file, expected):
     assert any("G:\\bad\\\\x.exe" in n and "not excluded" in n for n in result["notes"])
     replan(state, result, [A], "present", exclude_unreachable=True, include_missing_file=include_missing_file,
            unreachable_paths=UNREACHABLE)
-    _, ignored = plan(MISSING, [A], unreachable_paths=UNREACHABLE)
+    _unused, ignored = plan(MISSING, [A], unreachable_paths=UNREACHABLE)
     assert ignored["after"] == [A]
 
 

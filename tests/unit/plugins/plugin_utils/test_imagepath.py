@@ -401,7 +401,7 @@ def test_plan_selects_codes_and_services():
     ops, rows = _imagepath.plan_imagepath_fixes(state, codes=["unquoted_spaces"])
     assert [op["key"].rsplit("\\", 1)[1] for op in ops] == ["AppUnquoted"]
     assert next(r for r in rows if r["service"] == "vdrvroot")["reason"] == "not selected: invalid_syntax"
-    ops, _ = _imagepath.plan_imagepath_fixes(state, include=["k*", "v*"], exclude=["KPROCESS*"])
+    ops, _unused = _imagepath.plan_imagepath_fixes(state, include=["k*", "v*"], exclude=["KPROCESS*"])
     assert [op["key"].rsplit("\\", 1)[1] for op in ops] == ["vdrvroot"]
     with pytest.raises(ImagePathError, match="^codes:"):
         _imagepath.plan_imagepath_fixes(state, codes=["nope"])

@@ -68,9 +68,9 @@ def fixture_fleet():
     return hosts, summarize(hosts)
 
 
-def render(writer, hosts, summary, run=RUN):
+def render(writer, hosts, summary, run=None):
     out = io.StringIO()
-    writer(out, run, hosts, summary)
+    writer(out, RUN if run is None else run, hosts, summary)
     return out.getvalue()
 
 
@@ -125,7 +125,7 @@ def test_loop_results_are_collected_item_by_item():
     collector = FleetCollector()
     collector.add_result("h", "backupready.windows.win_filemaps_acl", {"results": [
         {"findings": [f("filemaps_acl", "path:a")]}, {"findings": [f("filemaps_acl", "path:b")]}, "junk"]})
-    assert sorted(s for _, s in collector.hosts["h"].findings) == ["path:a", "path:b"]
+    assert sorted(s for _unused, s in collector.hosts["h"].findings) == ["path:a", "path:b"]
 
 
 def test_a_host_of_the_play_with_no_result_is_not_assessed():

@@ -22,7 +22,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._backend impor
 from ansible_collections.backupready.windows.plugins.plugin_utils._operations import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import (
     RollbackError, effective_rollbacks, plan_rollback, why_not_undoable)
-from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service, load_state_file
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 
 from statedoc import make_service, make_state
 
@@ -331,7 +331,7 @@ def test_live_probe_lists_backups_in_the_same_call_and_parses_them():
     host.folders = [{"id": "20261102T080001Z-00000002", "undo": json.dumps([imagepath_undo()]),
                      "label": '{"rollback_of": "20261102T080000Z-00000001"}'},
                     {"id": "20261102T080000Z-00000001", "undo": "[{\"op\": ", "label": None}]
-    backend = LiveBackend(lambda m, a: host.execute_module(m, a), "ws01", backup_dir="D:\\backups")
+    backend = LiveBackend(host.execute_module, "ws01", backup_dir="D:\\backups")
     backend.probe(backups=5)
     listed = backend.list_backups(5)
     assert host.calls == [("backupready.windows.win_backup_state", {"gather": True, "backups": 5, "backup_dir": "D:\\backups"})]
@@ -346,7 +346,7 @@ def test_live_probe_lists_backups_in_the_same_call_and_parses_them():
 
 def test_live_probe_without_backups_asks_as_before():
     host = FakeWindows(trend_state())
-    LiveBackend(lambda m, a: host.execute_module(m, a), "ws01").probe()
+    LiveBackend(host.execute_module, "ws01").probe()
     assert host.calls == [("backupready.windows.win_backup_state", {"gather": True})]
 
 
@@ -358,7 +358,7 @@ def test_live_listing_without_backups_key_is_an_error():
 
 def test_live_apply_passes_the_label_only_when_there_is_one():
     host = FakeWindows(trend_state())
-    backend = LiveBackend(lambda m, a: host.execute_module(m, a), "ws01")
+    backend = LiveBackend(host.execute_module, "ws01")
     backend.apply([FIX], check_mode=False)
     assert "label" not in host.calls[-1][1]
     backend.apply([imagepath_undo()], check_mode=False, label={"rollback_of": "b1"})
@@ -390,7 +390,7 @@ def run_rollback(host, args=None, check_mode=False, diff=False):
 def fixed_host():
     """A host where an apply fixed the av-trend ImagePath and saved its backup."""
     host = FakeWindows(trend_state())
-    LiveBackend(lambda m, a: host.execute_module(m, a), "ws01").apply([FIX], check_mode=False)
+    LiveBackend(host.execute_module, "ws01").apply([FIX], check_mode=False)
     return host
 
 
@@ -401,7 +401,7 @@ def test_rollback_makes_two_module_calls_and_labels_its_backup(fixed_host):
     assert checked["diff"][0]["before"] == f"[REG_EXPAND_SZ] {TREND_FIXED}\n"
     result = run_rollback(fixed_host, diff=True)
     assert result["changed"] is True and result["diff"] == checked["diff"]
-    assert [name.rsplit(".", 1)[1] for name, _ in fixed_host.calls] == ["win_backup_state", "win_backup_apply"]
+    assert [name.rsplit(".", 1)[1] for name, _args in fixed_host.calls] == ["win_backup_state", "win_backup_apply"]
     assert fixed_host.calls[0][1] == {"gather": True, "backups": BACKUP_WINDOW}
     assert fixed_host.calls[1][1]["label"] == {"rollback_of": fixed_id}
     assert result["backup_id"] == fixed_id and result["rolled_back"] == [imagepath_undo()]
@@ -409,7 +409,7 @@ def test_rollback_makes_two_module_calls_and_labels_its_backup(fixed_host):
     assert find_service(fixed_host.state, "TMBMServer")["image_path"] == {"kind": "REG_EXPAND_SZ", "data": TREND_RAW}
     again = run_rollback(fixed_host)
     assert again["changed"] is False and "no backup to roll back" in again["msg"]
-    assert "win_backup_apply" not in " ".join(name for name, _ in fixed_host.calls)
+    assert "win_backup_apply" not in " ".join(name for name, _args in fixed_host.calls)
 
 
 def test_rollback_after_a_change_is_refused_and_writes_nothing(fixed_host):

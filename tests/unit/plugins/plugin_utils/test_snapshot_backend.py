@@ -115,7 +115,7 @@ def test_files_undo_restores_exactly_the_files_changed(snapshot):
     op = APPLIED[-1].values[0]
     outcome = SnapshotBackend(snapshot, "host").apply([op], check_mode=False)
     assert outcome.undo[0]["names"] == ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms"]
-    restored, _ = apply_to_state(load_state_file(snapshot), outcome.undo)
+    restored, _unused = apply_to_state(load_state_file(snapshot), outcome.undo)
     groups = {g["sddl"]: sorted(g["names"]) for g in restored["filemaps"]["files"]["descriptors"]}
     assert groups == {f"{BROKEN_FILES}{SACL}": ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms"],
                       f"{GOOD_FILES}{SACL}": ["e.cdf-ms", "f.cdf-ms", "g.cdf-ms"]}

@@ -301,8 +301,8 @@ def test_failed_writer(state_line, last_error, severity, fixable):
     expected_number = int(state_line[1:state_line.index("]")]) if state_line.startswith("[") else None
     assert finding.evidence["state_number"] == expected_number
     assert finding.evidence["last_error"] == last_error
-    assert ("restart CryptSvc once, re-check, report events" in finding.fix) is (severity == "error" or fixable
-                                                                                or "Waiting" in state_line)
+    assert ("restart CryptSvc once, re-check, report events" in finding.fix) is (
+        severity == "error" or fixable or "Waiting" in state_line)
 
 
 def test_french_failed_writer_keys_on_the_number():
@@ -416,7 +416,7 @@ def test_restart_brings_the_writer_back_and_the_plan_settles():
 def test_a_writer_that_stays_missing_is_restarted_again_on_the_next_run():
     # "Once" is per run: the module restarts, re-checks and reports; it does not loop.
     state = cryptsvc_state(stdout=REGISTRY_BLOCK)
-    after, _ = _operations.apply_to_state(state, _vss.plan_cryptsvc(state)["operations"])
+    after, _unused = _operations.apply_to_state(state, _vss.plan_cryptsvc(state)["operations"])
     assert _vss.writer_status_after(after)["verdict"] == "missing"
     assert ops(_vss.plan_cryptsvc(after)) == [("service_state", "running", "restarted")]
 

@@ -106,7 +106,7 @@ def test_matching_table(host, found, status, reason, expired_on):
     (datetime.date(2026, 11, 1), EXPIRED),
 ])
 def test_expiry_boundary(today, status):
-    ((_, _, got),) = apply_waivers("fs01", [finding(code="unquoted_spaces", subject="service:AppSvc")], W, today)
+    ((_unused1, _unused2, got),) = apply_waivers("fs01", [finding(code="unquoted_spaces", subject="service:AppSvc")], W, today)
     assert got == status
 
 
@@ -114,7 +114,7 @@ def test_an_active_waiver_wins_over_an_expired_one_whatever_the_order():
     expired = {"host": "h", "code": "cryptsvc_state", "reason": "old", "expires": "2020-01-01"}
     active = {"host": "h", "code": "cryptsvc_state", "reason": "new"}
     for order in ([expired, active], [active, expired]):
-        ((_, waiver, status),) = apply_waivers("h", [finding("cryptsvc_state")], validate_waivers(order, "w"), TODAY)
+        ((_unused, waiver, status),) = apply_waivers("h", [finding("cryptsvc_state")], validate_waivers(order, "w"), TODAY)
         assert (status, waiver.reason) == (WAIVED, "new")
 
 
@@ -128,7 +128,7 @@ def test_nothing_is_dropped():
 @given(host=st.text(max_size=20), subject=st.text(max_size=30), code=st.sampled_from(sorted(CODES)))
 def test_a_catch_all_waiver_waives_everything_and_no_waiver_waives_nothing(host, subject, code):
     everything = validate_waivers([{"host": "*", "code": "*", "reason": "accepted"}], "w")
-    ((_, _, status),) = apply_waivers(host, [finding(code, subject)], everything, TODAY)
+    ((_unused1, _unused2, status),) = apply_waivers(host, [finding(code, subject)], everything, TODAY)
     assert status == WAIVED
-    ((_, waiver, status),) = apply_waivers(host, [finding(code, subject)], [], TODAY)
+    ((_unused, waiver, status),) = apply_waivers(host, [finding(code, subject)], [], TODAY)
     assert (waiver, status) == (None, OPEN)

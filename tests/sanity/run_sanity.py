@@ -1,0 +1,187 @@
+"""Run ``ansible-test sanity`` on this checkout, offline except for the package index.
+
+    .venv/bin/python tests/sanity/run_sanity.py              # every sanity test that can run here
+    .venv/bin/python tests/sanity/run_sanity.py --test pep8  # only these
+
+Three things stand between this checkout and a plain ``ansible-test sanity`` run:
+
+* ansible-test wants the collection at ``.../ansible_collections/<namespace>/<name>/`` and takes the working
+  directory from ``os.getcwd()``, which resolves symlinks: the ``.venv/collections`` link that ``make setup``
+  makes is rejected ("No ansible_collections parent directory was found"). So the files git knows (tracked, and
+  untracked ones that are not ignored) are copied into a temporary ``ansible_collections/<namespace>/<name>/``,
+  which also keeps ``.venv``, build output and caches out of the test.
+* Each sanity test with requirements gets a virtual environment created without pip, into which ansible-test
+  bootstraps pip with a get-pip script downloaded from a server this project cannot reach. The script it keeps
+  in its cache is used instead of the download: ``get_pip_standin.py`` is put there (see that file).
+* ``validate-modules`` and ``pslint`` need pwsh (PowerShell 7), which is not available here: they are skipped.
+
+No test here needs Docker (all run on this machine's Python); the tests with requirements install them from PyPI
+into ``~/.ansible/test/venv`` once, then reuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+STANDIN = os.path.join(HERE, "get_pip_standin.py")
+STANDIN_MARKER = "Stand-in for the get-pip bootstrap script"
+
+# Sanity tests that cannot run here, with the reason.
+SKIPPED = {
+    "validate-modules": "needs pwsh, not available here",
+    "pslint": "needs pwsh, not available here",
+}
+PYTHON_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+TIMEOUT_SECONDS = 1800
+
+
+class SanityUnavailable(RuntimeError):
+    """Something the sanity run needs is missing from this machine."""
+
+
+@dataclass(frozen=True)
+class SanityRun:
+    returncode: int
+    output: str
+    tests: tuple[str, ...]
+    skipped: dict[str, str]
+
+
+def ansible_test_executable() -> str:
+    path = os.path.join(os.path.dirname(sys.executable), "ansible-test")
+    if not os.path.isfile(path):
+        raise SanityUnavailable(f"ansible-test not found next to {sys.executable} (install ansible-core in that venv)")
+    return path
+
+
+def get_pip_cache_path() -> str:
+    """Where ansible-test looks for its cached get-pip script, by its own code (pip version and file name)."""
+    import ansible_test  # pylint: disable=import-outside-toplevel
+
+    package = os.path.dirname(ansible_test.__file__)
+    with open(os.path.join(package, "_internal", "python_requirements.py"), encoding="utf-8") as handle:
+        pip_version = re.search(r"^\s*pip='([0-9.]+)',$", handle.read(), re.MULTILINE)
+    with open(os.path.join(package, "_util", "target", "setup", "requirements.py"), encoding="utf-8") as handle:
+        cache_scheme = "'~/.ansible/test/cache/get_pip_%s.py' % pip_version.replace(\".\", \"_\")" in handle.read()
+    if not pip_version or not cache_scheme:
+        raise SanityUnavailable(f"this ansible-test ({package}) no longer names its get-pip cache file as expected: "
+                                "read _util/target/setup/requirements.py (bootstrap) and update run_sanity.py")
+    return os.path.expanduser(f"~/.ansible/test/cache/get_pip_{pip_version.group(1).replace('.', '_')}.py")
+
+
+def place_get_pip_standin() -> str:
+    """Put the stand-in where ansible-test looks; a real get-pip script already cached there is left alone."""
+    path = get_pip_cache_path()
+    if os.path.exists(path):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if STANDIN_MARKER not in handle.read():
+                return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.copyfile(STANDIN, path)
+    return path
+
+
+def collection_name() -> tuple[str, str]:
+    import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
+
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        galaxy = yaml.safe_load(handle)
+    return galaxy["namespace"], galaxy["name"]
+
+
+def checkout_files() -> list[str]:
+    """The files git knows in this checkout: tracked (unless deleted) and untracked but not ignored."""
+    if not shutil.which("git"):
+        raise SanityUnavailable("git is needed to list the collection's files")
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, check=False)
+    if listing.returncode != 0:
+        raise SanityUnavailable(f"{ROOT} is not a git checkout: {listing.stderr.decode(errors='replace').strip()}")
+    names = sorted(set(listing.stdout.decode("utf-8").split("\0")) - {""})
+    return [name for name in names if os.path.lexists(os.path.join(ROOT, name))]
+
+
+def copy_collection(destination_root: str) -> str:
+    """Copy the checkout's files into ``<destination_root>/ansible_collections/<namespace>/<name>``; returns it."""
+    namespace, name = collection_name()
+    target = os.path.join(destination_root, "ansible_collections", namespace, name)
+    for relative in checkout_files():
+        source = os.path.join(ROOT, relative)
+        destination = os.path.join(target, relative)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        shutil.copy2(source, destination, follow_symlinks=False)
+    return target
+
+
+def sanity_environment() -> dict:
+    """This environment less what would point ansible at the checkout instead of the copy under test."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS", "ANSIBLE_CONFIG")}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def available_tests(ansible_test: str, collection: str) -> list[str]:
+    listing = subprocess.run([ansible_test, "sanity", "--list-tests"], cwd=collection, env=sanity_environment(),
+                             capture_output=True, text=True, check=False)
+    tests = [line.strip() for line in listing.stdout.splitlines() if line.strip()]
+    if listing.returncode != 0 or not tests:
+        raise SanityUnavailable(f"ansible-test sanity --list-tests failed:\n{listing.stdout}\n{listing.stderr}")
+    return tests
+
+
+def run(tests: list[str] | None = None) -> SanityRun:
+    """Run the sanity tests (all that can run here, or ``tests``) on a copy of this checkout."""
+    ansible_test = ansible_test_executable()
+    place_get_pip_standin()
+    with tempfile.TemporaryDirectory(prefix="backupready-sanity-") as temporary:
+        collection = copy_collection(temporary)
+        listed = available_tests(ansible_test, collection)
+        unknown = sorted(set(tests or ()) - set(listed))
+        if unknown:
+            raise ValueError(f"unknown sanity test(s) {unknown}; this ansible-test has: {', '.join(listed)}")
+        selected = [test for test in (tests or listed) if test not in SKIPPED]
+        skipped = {test: reason for test, reason in SKIPPED.items() if test in (tests or listed)}
+        if not selected:  # without --test, ansible-test would run every test, the skipped ones included
+            raise ValueError(f"nothing to run: {', '.join(f'{t} {r}' for t, r in skipped.items())}")
+        command = [ansible_test, "sanity", "--python", PYTHON_VERSION, "--color", "no"]
+        for test in selected:
+            command += ["--test", test]
+        completed = subprocess.run(command, cwd=collection, env=sanity_environment(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_SECONDS, check=False)
+    return SanityRun(completed.returncode, completed.stdout, tuple(selected), skipped)
+
+
+PIP_CHATTER = re.compile(r"^(Collecting |  Downloading |Processing /|Looking in |WARNING: Location |Installing collected "
+                         r"|Successfully installed |Using cached pip |Installing requirements |\s*\u2501)")  # \u2501: the progress bar
+
+
+def condensed(output: str) -> str:
+    """The run's output less pip's progress chatter (pip's errors and warnings are kept)."""
+    return "\n".join(line for line in output.splitlines() if not PIP_CHATTER.match(line))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--test", action="append", help="a sanity test to run (repeatable); default: all that can run here")
+    parser.add_argument("--full-output", action="store_true", help="also show pip's progress while it installs requirements")
+    arguments = parser.parse_args(argv)
+    result = run(arguments.test)
+    print(result.output if arguments.full_output else condensed(result.output))
+    for test, reason in result.skipped.items():
+        print(f"skipped sanity test {test}: {reason}")
+    print(f"ansible-test sanity ran {len(result.tests)} test(s): {' '.join(result.tests)}; exit code {result.returncode}")
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
