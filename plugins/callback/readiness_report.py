@@ -205,6 +205,33 @@ class CallbackModule(CallbackBase):
         self.playbook = getattr(playbook, "_file_name", None)
         self._load_waivers()
 
+    # A host counts as "not assessed" only when it took part in a play that ran a task of this collection
+    # (a host of a set-up play on localhost is not part of the fleet).
+    def _close_play(self) -> None:
+        if getattr(self, "_play_runs_collection", False):
+            for host in sorted(self._play_hosts):
+                self.collector.add_seen_host(host)
+        self._play_runs_collection = False
+        self._play_hosts = set()
+
+    def v2_playbook_on_play_start(self, play):
+        self._close_play()
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        if _action_of(task).startswith("backupready.windows."):
+            self._play_runs_collection = True
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
+
+    def _seen(self, result) -> None:
+        if not hasattr(self, "_play_hosts"):
+            self._play_hosts = set()
+        self._play_hosts.add(_host_of(result))
+
+    def v2_runner_on_skipped(self, result):
+        self._seen(result)
+
     def _collect(self, result, failed: bool) -> None:
         task = _task_of(result)
         action = _action_of(task)
@@ -215,20 +242,22 @@ class CallbackModule(CallbackBase):
         self.collector.add_result(_host_of(result), action, _result_of(result), failed=failed, full_assessment=full)
 
     def v2_runner_on_ok(self, result):
+        self._seen(result)
         self._collect(result, failed=False)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._seen(result)
         self._collect(result, failed=True)
 
     def v2_runner_on_unreachable(self, result):
+        self._seen(result)
         self.collector.add_unreachable(_host_of(result), str(_result_of(result).get("msg") or ""))
 
     def v2_playbook_on_stats(self, stats):
         if not self.collector.results_seen:
             self._display.display("backupready report: no backupready.windows task ran; no report written")
             return
-        for host in sorted(getattr(stats, "processed", {}) or {}):
-            self.collector.add_seen_host(host)
+        self._close_play()
         self._load_waivers()
         fail_on = self._fail_on()
         run = {

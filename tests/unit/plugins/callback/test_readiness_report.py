@@ -90,6 +90,16 @@ def test_a_run_writes_the_four_files_and_says_where(make_callback, tmp_path):
     playbook = MagicMock()
     playbook._file_name = "assess.yml"
     callback.v2_playbook_on_start(playbook)
+    setup = MagicMock()
+    setup.action = "ansible.builtin.debug"
+    callback.v2_playbook_on_play_start(MagicMock())  # a set-up play on localhost: not part of the fleet
+    callback.v2_playbook_on_task_start(setup, False)
+    callback.v2_runner_on_ok(result("localhost", {"msg": "set up"}, action="ansible.builtin.debug"))
+    callback.v2_playbook_on_play_start(MagicMock())
+    assessment = MagicMock()
+    assessment.action = "backupready.windows.win_backup_readiness_info"
+    callback.v2_playbook_on_task_start(assessment, False)
+    callback.v2_runner_on_skipped(result("skipped01", {"skipped": True}))
     big_state = {"services": [{"name": f"svc{i}", "image_path": "x" * 200} for i in range(300)]}
     callback.v2_runner_on_ok(result("fs01", info("Windows Server 2019", finding("cryptsvc_state", "service:CryptSvc"),
                                                  state=big_state)))
@@ -97,7 +107,7 @@ def test_a_run_writes_the_four_files_and_says_where(make_callback, tmp_path):
     callback.v2_runner_on_failed(result("bad01", {"failed": True, "msg": "snapshot bad01.json: not JSON"}))
     callback.v2_runner_on_unreachable(result("down01", {"unreachable": True, "msg": "winrm: connection refused"}))
     callback.v2_runner_on_ok(result("fs01", {"msg": "hello"}, action="ansible.builtin.debug"))
-    callback.v2_playbook_on_stats(stats("fs01", "dc01", "bad01", "down01", "skipped01"))
+    callback.v2_playbook_on_stats(stats("fs01", "dc01", "bad01", "down01", "skipped01", "localhost"))
 
     out = tmp_path / "report"
     assert sorted(os.listdir(out)) == ["junit.xml", "report.html", "report.json", "report.md"]
