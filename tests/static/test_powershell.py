@@ -218,7 +218,7 @@ def test_ps7_detector_finds(tmp_path, snippet, construct):
     path = tmp_path / "snippet.ps1"
     path.write_text(snippet + "\n", encoding="utf-8")
     found = ps7_constructs(path.read_bytes())
-    assert construct in [what for what, _ in found], found
+    assert construct in [what for what, _unused in found], found
     assert found[0][1] == (2 if "\n" in snippet else 1)
 
 
@@ -246,7 +246,7 @@ def test_ps7_detector_accepts_51_code(tmp_path):
     source = path.read_bytes()
     assert first_syntax_error(source) is None
     assert ps7_constructs(source) == []
-    assert [n for n, _ in command_names(source) if n.lower() in ALIASES] == []
+    assert [n for n, _unused in command_names(source) if n.lower() in ALIASES] == []
 
 
 def test_parse_gate_reports_line(tmp_path):
@@ -521,8 +521,8 @@ REAL_VALUES = [
 
 
 def test_decode_real_values(harness):
-    lines = harness([f"decode {t} {data.hex()}" for t, data, _ in REAL_VALUES])
-    assert [json.loads(line) for line in lines] == [expected for _, _, expected in REAL_VALUES]
+    lines = harness([f"decode {t} {data.hex()}" for t, data, _unused in REAL_VALUES])
+    assert [json.loads(line) for line in lines] == [expected for _unused1, _unused2, expected in REAL_VALUES]
 
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
