@@ -61,6 +61,7 @@ def make_action(cls, args, host, check_mode=False, diff=False):
     connection = MagicMock()
     connection._shell.tmpdir = None
     action = cls(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    action._load_name = task.action  # the plugin loader sets it in a real run (ansible-core 2.16 reads it)
     host.check_mode = check_mode
     action._execute_module = host.execute_module
     return action
