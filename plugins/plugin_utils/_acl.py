@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ._events import core_csi_events, legacy_driver_events, map_display_names, vss_access_events
+from ._events import core_csi_events, service_events, vss_access_events
 from ._findings import Check, Finding, register
 from ._operations import VSS_ACCESS_CONTROL_KEY
 from ._sddl import (
@@ -495,24 +495,12 @@ def fix_service_sddl(sddl: str) -> str:
     return format_sddl(fixed)
 
 
-def _driver_events_by_service(state: dict) -> dict[str, list[dict]]:
-    events = legacy_driver_events(state.get("events", []))
-    mapping = map_display_names(state, {e.display_name for e in events if e.display_name})
-    by_service: dict[str, list[dict]] = {}
-    for event in events:
-        service = mapping.get(event.display_name or "")
-        if service:
-            by_service.setdefault(service.lower(), []).append(
-                {"time_created": event.time_created, "detail": event.detail, "system_error": event.system_error})
-    return by_service
-
-
 def service_sd_findings(state: dict) -> Iterator[Finding]:
     """service_sd_blocks_writer for every driver service with its own descriptor. Source: KB 3209092 (§B.2).
 
     Descriptors with source "default" (the SCM default) are not flagged; "unreadable" ones cannot be judged.
     """
-    events = _driver_events_by_service(state)
+    events = service_events(state)
     for service in state["services"]:
         security = service["security"]
         if not is_driver(service) or security["source"] != "registry" or security["sddl"] is None:
@@ -520,7 +508,7 @@ def service_sd_findings(state: dict) -> Iterator[Finding]:
         sddl = security["sddl"]
         subject = f"service:{service['name']}"
         evidence = {"display_name": service["display_name"], "sddl": sddl,
-                    "events": events.get(service["name"].lower(), [])}
+                    "capi2_513": events.get(service["name"].lower(), [])}
         try:
             blocked = service_sd_blocks_writer(sddl)
         except SddlError as exc:

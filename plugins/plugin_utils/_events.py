@@ -294,3 +294,21 @@ def unmapped_display_names(state: dict, names: Iterable[str]) -> dict[str, str]:
         else:
             reasons[name] = "no service has this display name"
     return reasons
+
+
+def service_events(state: dict) -> dict[str, list[dict]]:
+    """Per-service CAPI2 events: ``{service name lower-cased: [{time_created, detail, system_error}]}``.
+
+    ``AddLegacyDriverFiles`` / ``AddWin32ServiceFiles`` name the service by its display name (reference §A.3
+    [RE]), so each is mapped to the service key; a display name that maps to no service is left out.
+    """
+    events = [e for e in writer_events(state.get("events", []))
+              if e.kind in ("legacy_driver", "win32_service") and e.display_name]
+    mapping = map_display_names(state, {e.display_name for e in events})
+    by_service: dict[str, list[dict]] = {}
+    for event in events:
+        service = mapping.get(event.display_name or "")
+        if service:
+            by_service.setdefault(service.lower(), []).append(
+                {"time_created": event.time_created, "detail": event.detail, "system_error": event.system_error})
+    return by_service

@@ -143,8 +143,26 @@ def assess(state: dict, codes: Iterable[str] | None = None) -> list[Finding]:
         for finding in check.detect(state):
             if wanted is None or finding.code in wanted:
                 findings.append(finding)
+    findings = _with_service_events(state, findings)
     findings.sort(key=lambda f: (-severity_rank(f.severity), f.code, f.subject.lower()))
     return findings
+
+
+def _with_service_events(state: dict, findings: list[Finding]) -> list[Finding]:
+    """Add the CAPI2 513 events that name a service to every finding about that service (evidence ``capi2_513``)."""
+    from ._events import service_events  # pylint: disable=import-outside-toplevel
+
+    by_service = service_events(state)
+    if not by_service:
+        return findings
+    result = []
+    for finding in findings:
+        kind, _sep, name = finding.subject.partition(":")
+        events = by_service.get(name.lower()) if kind == "service" else None
+        if events and "capi2_513" not in finding.evidence:
+            finding = dataclasses.replace(finding, evidence=dict(finding.evidence, capi2_513=events))
+        result.append(finding)
+    return result
 
 
 def is_ready(findings: Iterable[Finding], fail_on: str = "error") -> bool:

@@ -466,7 +466,7 @@ def test_service_findings_map_the_513_display_name():
     assert finding.subject == "service:MsLldp" and finding.fixable and finding.source == "KB 3209092"
     assert finding.evidence["display_name"] == "Microsoft Link-Layer Discovery Protocol"
     assert finding.evidence["sddl"] == MSLLDP_DEFAULT
-    assert finding.evidence["events"][0]["system_error"] == "Access is denied."
+    assert finding.evidence["capi2_513"][0]["system_error"] == "Access is denied."
     ops, rows = plan_service_security(state)
     assert ops == [{"op": "service_security", "service": "MsLldp", "expect": MSLLDP_DEFAULT, "set": MSLLDP_JUSTWORKS_FIX}]
     after, outcome = apply_to_state(state, ops)

@@ -196,3 +196,24 @@ def test_parsers_never_raise_on_malformed_events(event):
 def test_detail_text_from_arbitrary_lines_never_raises(text):
     detail, _unused = split_details("Details:\n" + text + "\nSystem Error:\n" + text)
     classify_detail(detail)
+
+
+def test_every_finding_about_a_service_gets_the_capi2_events_that_name_it():
+    from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess
+    from statedoc import make_service, make_state
+
+    message = ("Cryptographic Services failed while processing the OnIdentity() call in the System Writer Object.\r\n\r\n"
+               "Details:\r\nAddLegacyDriverFiles: Unable to back up image of binary KSQ Driver.\r\n\r\n"
+               "System Error:\r\nThe system cannot find the file specified.\r\n")
+    event = {"log": "Application", "provider": "Microsoft-Windows-CAPI2", "id": 513, "time_created": "2026-11-01T23:00:00Z",
+             "message": message, "properties": []}
+    state = make_state(events=[event])
+    state["services"].append(make_service("ksqcraes", "System32\\drivers\\ksqcraes.sys", type_=1, display_name="KSQ Driver"))
+    state["paths"] = {"C:\\Windows\\System32\\drivers\\ksqcraes.sys": False}
+    (finding,) = [f for f in assess(state) if f.code == "missing_file"]
+    assert finding.evidence["capi2_513"] == [{"time_created": "2026-11-01T23:00:00Z",
+                                              "detail": "AddLegacyDriverFiles: Unable to back up image of binary KSQ Driver.",
+                                              "system_error": "The system cannot find the file specified."}]
+    state["events"] = []
+    (quiet,) = [f for f in assess(state) if f.code == "missing_file"]
+    assert "capi2_513" not in quiet.evidence
