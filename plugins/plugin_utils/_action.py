@@ -22,7 +22,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ._backend import BackendError, select_backend
-from ._findings import Finding, is_ready, wanted_paths
+from ._findings import Finding, wanted_paths
 from ._operations import ApplyOutcome, OperationError, apply_to_state
 from ._plan import Plan, diff_for
 from ._state import StateError
@@ -134,7 +134,3 @@ class BackupReadyAction(ActionBase):
             return self._execute_module(module_name=module_name, module_args=dict(module_args),
                                         task_vars=task_vars)
         return call
-
-    @staticmethod
-    def ready(findings: list[Finding], fail_on: str = "error") -> bool:
-        return is_ready(findings, fail_on)

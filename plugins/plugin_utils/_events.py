@@ -192,11 +192,6 @@ def core_csi_events(events: Iterable[Any]) -> list[WriterEvent]:
     return [event for event in writer_events(events) if event.kind == "core_csi_files"]
 
 
-def legacy_driver_events(events: Iterable[Any]) -> list[WriterEvent]:
-    """The per-driver ``AddLegacyDriverFiles: Unable to back up image of binary <name>.`` events (KB 3209092)."""
-    return [event for event in writer_events(events) if event.kind == "legacy_driver" and event.display_name]
-
-
 def parse_vss_event(event: Any) -> VssEvent | None:
     """VSS 8213 (KB 2009272); ``system_writer`` when the System Writer's id or name appears in it."""
     if not isinstance(event, dict) or _provider(event) not in VSS_PROVIDERS or _event_id(event) != 8213:

@@ -163,9 +163,3 @@ def _with_service_events(state: dict, findings: list[Finding]) -> list[Finding]:
             finding = dataclasses.replace(finding, evidence=dict(finding.evidence, capi2_513=events))
         result.append(finding)
     return result
-
-
-def is_ready(findings: Iterable[Finding], fail_on: str = "error") -> bool:
-    """A host is ready when no finding reaches ``fail_on``."""
-    threshold = severity_rank(fail_on)
-    return all(severity_rank(f.severity) < threshold for f in findings)

@@ -10,7 +10,6 @@
 3. The writers (:func:`write_json`, :func:`write_junit`, :func:`write_markdown`, :func:`write_html`) write to an
    open text handle host by host: no writer builds the whole document in memory.
 
-:func:`gate` is the same decision for a playbook: the open findings that block, per host.
 The schema of ``report.json`` and the JUnit mapping are documented in ``docs/report.md``.
 """
 
@@ -245,24 +244,6 @@ def _code_row(by_code: dict, code: str, finding: Mapping[str, Any] | None = None
             "hosts": 0, "total": 0, "open": 0, "waived": 0,
         }
     return row
-
-
-def gate(hosts_findings: Mapping[str, Iterable[Mapping[str, Any]]], fail_on: str, waivers: Iterable[Waiver],
-         today: datetime.date) -> list[tuple[str, str, str]]:
-    """The open (not waived, or waiver expired) findings at or above ``fail_on``: (host, code, subject), sorted.
-
-    An empty list means the fleet passes. ``hosts_findings`` maps a host name to its findings (the
-    ``findings`` of a win_backup_readiness_info result).
-    """
-    if fail_on not in SEVERITIES:
-        raise ValueError(f"fail_on: {fail_on!r} is not one of {', '.join(SEVERITIES)}")
-    waivers = list(waivers)
-    blocking = set()
-    for host, findings in hosts_findings.items():
-        for finding, _waiver, status in apply_waivers(host, findings or [], waivers, today):
-            if status != WAIVED and severity_rank(str(finding.get("severity"))) >= severity_rank(fail_on):
-                blocking.add((host, str(finding.get("code")), str(finding.get("subject"))))
-    return sorted(blocking, key=lambda row: (row[0].lower(), row[1], row[2].lower()))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._events import (
-    WriterEvent, backup_events, classify_detail, core_csi_events, legacy_driver_events, map_display_names,
+    WriterEvent, backup_events, classify_detail, core_csi_events, map_display_names,
     parse_backup_event, parse_vss_event, parse_writer_event, split_details, unmapped_display_names, vss_access_events,
     writer_events)
 
@@ -114,7 +114,8 @@ def test_selectors_over_a_state_events_list():
               {"log": "Application", "provider": "VSS", "id": 8213, "time_created": None, "message": "m", "properties": []}]
     assert [e.kind for e in writer_events(events)] == ["core_csi_files", "legacy_driver"]
     assert len(core_csi_events(events)) == 1
-    assert [e.display_name for e in legacy_driver_events(events)] == ["Microsoft Link-Layer Discovery Protocol"]
+    assert [e.display_name for e in writer_events(events) if e.kind == "legacy_driver"] == [
+        "Microsoft Link-Layer Discovery Protocol"]
     assert writer_events(None) == []
 
 

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import CODES
 from ansible_collections.backupready.windows.plugins.plugin_utils._report import (
-    FleetCollector, build_hosts, gate, summarize, write_html, write_json, write_junit, write_markdown)
+    FleetCollector, build_hosts, summarize, write_html, write_json, write_junit, write_markdown)
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import validate_waivers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -155,31 +155,6 @@ def test_ready_waived_and_expired_on_the_small_fleet(fleet):
         "severity": "error", "summary": CODES["missing_volume"].summary, "source": "KB 980794",
         "hosts": 1, "total": 1, "open": 0, "waived": 1}
     assert summary["findings_by_severity"]["critical"] == {"total": 1, "open": 1, "waived": 0}
-
-
-@pytest.mark.parametrize("fail_on, expected", [
-    ("critical", [("app01", "filemaps_acl", "path:C:\\Windows\\winsxs\\filemaps")]),
-    ("error", [("app01", "filemaps_acl", "path:C:\\Windows\\winsxs\\filemaps"), ("fs01", "cryptsvc_state", "service:CryptSvc")]),
-    ("warning", [("app01", "filemaps_acl", "path:C:\\Windows\\winsxs\\filemaps"), ("fs01", "cryptsvc_state", "service:CryptSvc"),
-                 ("fs01", "unquoted_spaces", "service:AppSvc"), ("sql-node2", "exclusion_invalid", "exclusion:1")]),
-])
-def test_gate_lists_the_open_blocking_findings(fail_on, expected):
-    hosts_findings = {
-        "fs01": [f("cryptsvc_state", "service:CryptSvc"), f("unquoted_spaces", "service:AppSvc")],
-        "sql-node2": [f("missing_volume", "service:ClusDisk"), f("exclusion_invalid", "exclusion:1")],
-        "app01": [f("filemaps_acl", "path:C:\\Windows\\winsxs\\filemaps")],
-        "dc01": [],
-    }
-    assert gate(hosts_findings, fail_on, WAIVERS, TODAY) == expected
-
-
-def test_gate_passes_when_the_expired_waiver_was_still_valid():
-    assert gate({"app01": [f("filemaps_acl", "path:x")]}, "error", WAIVERS, datetime.date(2026, 9, 30)) == []
-
-
-def test_gate_refuses_an_unknown_severity():
-    with pytest.raises(ValueError, match="fail_on: 'fatal' is not one of info, warning, error, critical"):
-        gate({}, "fatal", [], TODAY)
 
 
 # ---- report.json -------------------------------------------------------------------------------------------
