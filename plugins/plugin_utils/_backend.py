@@ -43,6 +43,10 @@ class BackendError(Exception):
 
 def backup_entry(backup_id: str, created: Any, undo: Any, label: Any) -> dict:
     """One backup as ``list_backups`` returns it; a malformed ``undo`` or ``label`` gives an entry with ``error``."""
+    if isinstance(undo, dict) and "op" in undo:
+        # One operation written as a bare object rather than a list of one (how Windows PowerShell 5.1's
+        # ConvertTo-Json writes a one-item list is unverified here): the same undo list, unambiguously.
+        undo = [undo]
     entry: dict[str, Any] = {"id": backup_id, "created": created, "undo": undo, "label": {} if label is None else label}
     if not isinstance(undo, list) or not all(isinstance(op, dict) for op in undo):
         entry.update(undo=None, error=f"its undo list is not a list of operations ({type(undo).__name__})")

@@ -437,3 +437,12 @@ def test_a_value_put_back_by_hand_is_a_change_too(fixed_host):
 def test_bad_backup_argument_fails_naming_it(fixed_host, args, message):
     with pytest.raises(AnsibleActionFail, match=message):
         run_rollback(fixed_host, args)
+
+
+def test_a_one_operation_undo_written_as_a_bare_object_is_read_as_a_list_of_one():
+    from ansible_collections.backupready.windows.plugins.plugin_utils._backend import backup_entry
+
+    op = {"op": "service_start_mode", "service": "CryptSvc", "expect": "auto", "set": "disabled"}
+    assert backup_entry("20261121T000000Z-0a1b2c3d", None, op, None)["undo"] == [op]
+    assert backup_entry("20261121T000000Z-0a1b2c3d", None, {"no": "op"}, None)["undo"] is None
+    assert "error" in backup_entry("20261121T000000Z-0a1b2c3d", None, "text", None)
