@@ -4,19 +4,16 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
-from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess, matches_any
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (
     FIXABLE_CODES, IMAGEPATH_CODES, imagepath_wanted_paths, plan_imagepath_fixes)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 
 
 def _selected(subject: str, include: list[str], exclude: list[str]) -> bool:
-    name = subject.split(":", 1)[1].lower()
-    return (any(fnmatchcase(name, p.lower()) for p in include)
-            and not any(fnmatchcase(name, p.lower()) for p in exclude))
+    name = subject.split(":", 1)[1]
+    return matches_any(name, include) and not matches_any(name, exclude)
 
 
 class ActionModule(BackupReadyAction):

@@ -4,16 +4,11 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from ansible_collections.backupready.windows.plugins.plugin_utils._acl import (
     plan_service_security, plan_vss_access_control, service_sd_findings, vss_access_control_findings)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import matches_any
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
-
-
-def _selected(name: str, patterns: list[str]) -> bool:
-    return any(fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns)
 
 
 class ActionModule(BackupReadyAction):
@@ -40,7 +35,7 @@ class ActionModule(BackupReadyAction):
             if args["vss_access_control"]:
                 found.extend(vss_access_control_findings(doc))
             if args["service_descriptors"]:
-                found.extend(f for f in service_sd_findings(doc) if _selected(f.subject.split(":", 1)[1], patterns))
+                found.extend(f for f in service_sd_findings(doc) if matches_any(f.subject.split(":", 1)[1], patterns))
             return found
 
         operations, rows = [], []
@@ -49,7 +44,7 @@ class ActionModule(BackupReadyAction):
             operations += ops
             rows += vss_rows
         if args["service_descriptors"]:
-            names = [s["name"] for s in state["services"] if _selected(s["name"], patterns)]
+            names = [s["name"] for s in state["services"] if matches_any(s["name"], patterns)]
             ops, sd_rows = plan_service_security(state, names)
             operations += ops
             rows += sd_rows

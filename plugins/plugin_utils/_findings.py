@@ -11,6 +11,7 @@ source of the rule. Each concern (imagepath, exclusions, vss, acl, ...) contribu
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -19,6 +20,11 @@ SEVERITIES = ("info", "warning", "error", "critical")
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
+
+
+def matches_any(name: str, patterns: Iterable[str] | None) -> bool:
+    """Shell-style patterns, case-insensitive (Windows names: services, hosts, subjects)."""
+    return any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns or ())
 
 
 @dataclass(frozen=True)

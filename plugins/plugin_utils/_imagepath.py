@@ -24,12 +24,11 @@ Pure functions over plain data; :func:`diagnose` never raises on any string valu
 from __future__ import annotations
 
 import copy
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from ._findings import Check, Finding, register
+from ._findings import Check, Finding, matches_any, register
 from ._operations import SERVICES_KEY
 from ._state import is_driver, is_win32, local_drive_letters
 
@@ -727,10 +726,6 @@ register(Check("imagepath", IMAGEPATH_CODES, imagepath_findings, wanted_paths=im
 # The planner
 # ---------------------------------------------------------------------------------------------------
 
-def _matches(name: str, patterns: list[str] | None) -> bool:
-    return any(fnmatch.fnmatchcase(name.lower(), p.lower()) for p in patterns or ())
-
-
 def _check_patterns(argument: str, patterns: list[str] | None) -> None:
     if patterns is None:
         return
@@ -755,9 +750,9 @@ def plan_imagepath_fixes(state: dict, codes: Iterable[str] | None = None, includ
     rows: list[dict] = []
     for service in state["services"]:
         name = service["name"]
-        if include is not None and not _matches(name, include):
+        if include is not None and not matches_any(name, include):
             continue
-        if _matches(name, exclude):
+        if matches_any(name, exclude):
             continue
         image_path = service["image_path"]
         kind = image_path["kind"]

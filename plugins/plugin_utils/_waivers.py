@@ -18,12 +18,11 @@ again and the report says on which day the waiver expired.
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from ._findings import CODES
+from ._findings import CODES, matches_any
 
 WAIVER_KEYS = ("host", "code", "subject", "reason", "expires")
 REQUIRED_KEYS = ("host", "code", "reason")
@@ -49,15 +48,11 @@ class Waiver:
     index: int = 0  # position in the file, for messages
 
     def matches(self, host: str, finding: Mapping[str, Any]) -> bool:
-        return (_match(host, self.host) and _match(str(finding.get("code", "")), self.code)
-                and _match(str(finding.get("subject", "")), self.subject))
+        return (matches_any(host, [self.host]) and matches_any(str(finding.get("code", "")), [self.code])
+                and matches_any(str(finding.get("subject", "")), [self.subject]))
 
     def expired_on(self, today: datetime.date) -> bool:
         return self.expires is not None and today > self.expires
-
-
-def _match(value: str, pattern: str) -> bool:
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
 def _is_pattern(text: str) -> bool:
@@ -109,7 +104,7 @@ def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
                 raise WaiverError(f"{where}: field {key!r} is empty (use \"*\" to match everything)")
         if not reason:
             raise WaiverError(f"{where}: field 'reason' is empty: say why this finding is accepted")
-        known = [c for c in CODES if _match(c, code)]
+        known = [c for c in CODES if matches_any(c, [code])]
         if not known:
             what = "matches no known finding code" if _is_pattern(code) else "is not a known finding code"
             raise WaiverError(f"{where}: field 'code': {code!r} {what} (known: {', '.join(sorted(CODES))})")
