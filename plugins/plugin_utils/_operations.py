@@ -189,6 +189,9 @@ def refusal_outside_allow_list(op: dict, state: dict) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 
 _MISSING = {"kind": "missing", "data": None}
+# SystemWriter value names (lower-cased) -> the state document's attribute; other names go to other_values.
+_SYSTEM_WRITER_ATTRS = {"excludedbinarypaths": "excluded_binary_paths",
+                        "reportwin32servicesnonsystemstate": "report_win32_services_non_system_state"}
 
 
 def _service_for_key(state: dict, key: str) -> dict | None:
@@ -202,8 +205,7 @@ def read_current(op: dict, state: dict) -> Any:
         lowered = normalise_key(op["key"]).lower()
         if lowered == SYSTEM_WRITER_KEY.lower():
             section = state["system_writer"]
-            attr = {"excludedbinarypaths": "excluded_binary_paths",
-                    "reportwin32servicesnonsystemstate": "report_win32_services_non_system_state"}.get(op["name"].lower())
+            attr = _SYSTEM_WRITER_ATTRS.get(op["name"].lower())
             if attr is None:
                 extra = section.get("other_values", {})
                 return _lookup_ci(extra, op["name"]) or _MISSING
@@ -269,8 +271,7 @@ def _write(op: dict, state: dict) -> None:
         if lowered == SYSTEM_WRITER_KEY.lower():
             section = state["system_writer"]
             section["key_exists"] = True
-            attr = {"excludedbinarypaths": "excluded_binary_paths",
-                    "reportwin32servicesnonsystemstate": "report_win32_services_non_system_state"}.get(op["name"].lower())
+            attr = _SYSTEM_WRITER_ATTRS.get(op["name"].lower())
             if attr is None:
                 _set_ci(section.setdefault("other_values", {}), op["name"], new)
             else:
