@@ -74,16 +74,24 @@ class SnapshotBackend:
         self.backup_dir = backup_dir or os.path.join(os.path.dirname(path) or ".", "backups", host)
         self.calls: list[str] = []
         self._clock = clock
+        self._probed_paths: dict[str, bool | None] | None = None
 
     def probe(self, backups: int = 0) -> dict:  # pylint: disable=unused-argument
         """The snapshot; ``backups`` is accepted for symmetry (:meth:`list_backups` reads the backup files)."""
         self.calls.append("state")
-        return load_state_file(self.path)
+        state = load_state_file(self.path)
+        self._probed_paths = {key.lower(): value for key, value in state["paths"].items()}
+        return state
 
     def path_exists(self, paths: list[str]) -> dict[str, bool | None]:
-        """Answer from the snapshot's ``paths`` map, case-insensitively (Windows paths); None when not captured."""
+        """Answer from the snapshot's ``paths`` map, case-insensitively (Windows paths); None when not captured.
+
+        After :meth:`probe`, from the map it read (the file is not read and validated a second time).
+        """
         self.calls.append("paths")
-        known = {key.lower(): value for key, value in load_state_file(self.path)["paths"].items()}
+        known = self._probed_paths
+        if known is None:
+            known = {key.lower(): value for key, value in load_state_file(self.path)["paths"].items()}
         return {path: known.get(path.lower()) for path in paths}
 
     def apply(self, operations: list[dict], check_mode: bool, label: dict | None = None) -> ApplyOutcome:
