@@ -563,3 +563,64 @@ def deny_aces_for(descriptor: SecurityDescriptor | str, sids: Iterable[str], dom
         return []
     return [ace for ace in sd.dacl.aces
             if ace.is_deny and ace.sid(domain_sid) in wanted and (include_inherit_only or not ace.inherit_only)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Comparing descriptors by meaning (docs/write-path.md, "Descriptors are compared by meaning")
+# ---------------------------------------------------------------------------------------------------
+
+def _trustee_key(trustee: str | None) -> str | None:
+    if trustee is None:
+        return None
+    return resolve_sid(trustee) or trustee.upper()
+
+
+def ace_key(ace: Ace) -> tuple:
+    """What makes two ACEs the same: type, the set of flags, the numeric mask, GUIDs and the SID (aliases resolved)."""
+    return (ace.type, frozenset(ace.flags), rights_mask(ace.rights), ace.object_guid.lower(),
+            ace.inherit_object_guid.lower(), _trustee_key(ace.trustee), ace.extra)
+
+
+def _acl_key(acl: Acl | None) -> tuple | None:
+    if acl is None:
+        return None
+    return (frozenset(acl.flags), tuple(ace_key(ace) for ace in acl.aces))
+
+
+def descriptor_key(sddl: str, sections: str = "OGDS") -> tuple:
+    """A value equal for two SDDL strings exactly when they describe the same ``sections``. Raises SddlError."""
+    sd = parse_sddl(sddl)
+    parts = {"O": _trustee_key(sd.owner), "G": _trustee_key(sd.group), "D": _acl_key(sd.dacl), "S": _acl_key(sd.sacl)}
+    return tuple((name, parts[name]) for name in "OGDS" if name in sections)
+
+
+def same_descriptor(left: str | None, right: str | None, sections: str = "OGDS") -> bool:
+    """True when both parse and describe the same ``sections``; False when either cannot be parsed."""
+    if left is None or right is None:
+        return left is right
+    try:
+        return descriptor_key(left, sections) == descriptor_key(right, sections)
+    except (SddlError, ValueError):
+        return False
+
+
+def writable_key(sddl: str) -> tuple:
+    """The part of a file or folder descriptor that a write sets: owner, DACL protection, explicit ACEs in order.
+
+    Inherited (``ID``) ACEs are computed by Windows from the parent, never written. Raises SddlError.
+    """
+    sd = parse_sddl(sddl)
+    if sd.dacl is None:
+        return (_trustee_key(sd.owner), None, None)
+    explicit = tuple(ace_key(ace) for ace in sd.dacl.aces if not ace.inherited)
+    return (_trustee_key(sd.owner), "P" in sd.dacl.flags, explicit)
+
+
+def same_writable_part(left: str | None, right: str | None) -> bool:
+    """True when both parse and set the same owner, DACL protection and explicit ACEs."""
+    if left is None or right is None:
+        return left is right
+    try:
+        return writable_key(left) == writable_key(right)
+    except (SddlError, ValueError):
+        return False

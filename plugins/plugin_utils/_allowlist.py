@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the hands may write, whatever they are given: the semantic allow-list (docs/write-path.md, section 2).
+
+The brain plans only safe fixes, but the hands also apply what comes from elsewhere: a rollback applies the undo
+operations of a backup record, which is a file. So the allow-list checks *what* a write puts there, not only
+*where*:
+
+- a service's ``ImagePath`` may only be rewritten to the **same command** (the fixes ``_imagepath`` plans:
+  truncation at a NUL, quoting, ``\\SystemRoot\\`` prefix normalisation, ``\\??\\``, slashes, ``.``/``..``, and
+  their exact reverse);
+- ``ExcludedBinaryPaths`` may only gain absolute drive paths of at most 32,767 characters;
+- ``VssAccessControl`` may only hold the NETWORK SERVICE value;
+- a service's descriptor may only gain or lose the System Writer's query ACE (KB 3209092);
+- filemaps and PendingRenames may only be given an administrative owner and at most read & execute for anyone
+  but TrustedInstaller, SYSTEM, Administrators and Domain Admins.
+
+A rollback of a backup verified against the collection's own store (``rollback=True``) may restore what that
+backup recorded for ExcludedBinaryPaths, VssAccessControl and filemaps; the two symmetric rules (same command,
+writer ACE) hold in both directions. The PowerShell engine (``BackupReady.cs``) implements the same rules; the
+vectors in ``tests/vectors/allowlist.json`` run through both.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._operations import (
+    CRYPTSVC, SERVICES_KEY, SYSTEM_WRITER_KEY, VSS_ACCESS_CONTROL_KEY, normalise_key,
+)
+from ._sddl import (
+    FILE_ALL_ACCESS, FILE_READ_AND_EXECUTE, TRUSTED_INSTALLER_SID, SddlError, ace_key, parse_sddl, resolve_sid,
+)
+from ._state import SERVICE_DRIVER_MASK
+
+OUTSIDE = "outside what this collection may change"
+
+EXCLUDED_BINARY_PATHS = "ExcludedBinaryPaths"  # KB 980794
+MAX_PATH_CHARACTERS = 32767  # "Maximum Path Length Limitation" (Microsoft docs): the extended-length path limit
+MAX_EXCLUSION_ENTRIES = 4096
+# KB 2009272 names the value "NT AUTHORITY\NETWORK SERVICE"; real systems carry "NT Authority\NetworkService".
+NETWORK_SERVICE_VALUE_NAMES = ("NT AUTHORITY\\NETWORK SERVICE", "NT Authority\\NetworkService")
+WRITER_ACE = "(A;;CCLCSWLOCRRC;;;SU)"  # KB 3209092: "append it with (A;;CCLCSWLOCRRC;;;SU)"
+
+SYSTEM = "S-1-5-18"
+ADMINISTRATORS = "S-1-5-32-544"
+ADMINISTRATIVE_SIDS = frozenset({SYSTEM, ADMINISTRATORS, TRUSTED_INSTALLER_SID})
+_DOMAIN_ADMINS = re.compile(r"S-1-5-21-\d+-\d+-\d+-512")
+_SERVICE_NAME = re.compile(r"^[^\\/\x00]{1,256}$")
+_DRIVE = re.compile(r"^[a-z]:\\", re.IGNORECASE)
+_SYSTEMROOT_RUN = re.compile(r"^(?:\\+systemroot(?=\\))+\\")
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_NOT_IN_EXCLUSION = re.compile(r'["%*?<>|/]')
+
+
+# ---------------------------------------------------------------------------------------------------
+# Same command (ImagePath)
+# ---------------------------------------------------------------------------------------------------
+
+def _lower(text: str) -> str:
+    """One character for one character, as Windows lower-cases a path (str.lower() may lengthen a character)."""
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
+
+
+def _split(value: str, driver: bool) -> tuple[str, str] | None:
+    """(executable, arguments) of a binary path; None when a quote makes it ambiguous."""
+    if driver:
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        return (None if '"' in value else (value, ""))
+    if value.startswith('"'):
+        close = value.find('"', 1)
+        if close < 0:
+            return value[1:], ""  # a leading quote without its closing quote
+        return value[1:close], value[close + 1:]
+    found = _lower(value).find(".exe")
+    if found >= 0:
+        return value[:found + 4], value[found + 4:]
+    for index, char in enumerate(value):
+        if char in " \t":
+            return value[:index], value[index:]
+    return value, ""
+
+
+def _reduce_path(path: str, driver: bool, system_root: str) -> str | None:
+    """The executable reduced to one spelling per file (docs/write-path.md, "Same command"); None if it cannot be."""
+    if '"' in path:
+        return None
+    low = _lower(path.replace("/", "\\"))
+    root_low = _lower(system_root.rstrip("\\")) + "\\" if system_root else None
+    if low.startswith("\\??\\") and _DRIVE.match(low[4:]):
+        low = low[4:]
+    prefix = _SYSTEMROOT_RUN.match(low)
+    if prefix:
+        root, rest = "%systemroot%\\", low[prefix.end():]
+    elif low.startswith("%systemroot%\\") or low.startswith("%windir%\\"):
+        root, rest = "%systemroot%\\", low[low.index("\\") + 1:]
+    elif root_low and low.startswith(root_low):
+        root, rest = "%systemroot%\\", low[len(root_low):]
+    elif _DRIVE.match(low):
+        root, rest = low[:3], low[3:]
+    elif low.startswith("\\") or ":" in low:
+        return None  # UNC, \Device\..., \??\ without a drive, a colon elsewhere: never compared
+    elif driver:
+        root, rest = "%systemroot%\\", low  # a driver path without a root is relative to %SystemRoot%
+    else:
+        root, rest = "", low
+    kept: list[str] = []
+    for segment in rest.split("\\"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not kept:
+                return None
+            kept.pop()
+            continue
+        kept.append(segment)
+    if not kept:
+        return None
+    return root + "\\".join(kept)
+
+
+def command_of(value: str, driver: bool, system_root: str) -> tuple[str, str] | None:
+    """(reduced executable, arguments as written) of an ImagePath value; None when it cannot be reduced."""
+    value = value.partition("\x00")[0]  # systeminformer#111: what follows a NUL is not part of the command
+    parts = _split(value, driver)
+    if parts is None:
+        return None
+    executable = _reduce_path(parts[0], driver, system_root)
+    return None if executable is None else (executable, parts[1])
+
+
+def same_command(left: str, right: str, driver: bool, system_root: str) -> bool:
+    """True when both values run the same executable with the same arguments (docs/write-path.md)."""
+    a, b = command_of(left, driver, system_root), command_of(right, driver, system_root)
+    return a is not None and a == b
+
+
+def imagepath_problem(expect: Any, new: Any, driver: bool, system_root: str) -> str | None:
+    for value in (expect, new):
+        if not isinstance(value, dict) or value.get("kind") not in ("REG_SZ", "REG_EXPAND_SZ"):
+            kind = value.get("kind") if isinstance(value, dict) else type(value).__name__
+            return f"ImagePath is only rewritten between string values (REG_SZ, REG_EXPAND_SZ), not {kind}"
+    if expect["kind"] != new["kind"]:
+        return f"ImagePath keeps its kind ({expect['kind']}), it is not changed to {new['kind']}"
+    if not same_command(expect["data"], new["data"], driver, system_root):
+        return (f"{new['data']!r} does not run the same command as {expect['data']!r} "
+                "(only quoting, prefix normalisation and truncation at a NUL are made)")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# ExcludedBinaryPaths and VssAccessControl
+# ---------------------------------------------------------------------------------------------------
+
+def _entries(value: dict) -> list[str] | None:
+    kind, data = value.get("kind"), value.get("data")
+    if kind == "REG_MULTI_SZ" and isinstance(data, list):
+        return list(data)
+    if kind in ("REG_SZ", "REG_EXPAND_SZ") and isinstance(data, str):
+        return [data] if data else []
+    if kind == "missing":
+        return []
+    return None
+
+
+def exclusion_entry_problem(entry: str) -> str | None:
+    """Why ``entry`` may not be added to ExcludedBinaryPaths by the hands (a safety floor under the validator)."""
+    if not 1 <= len(entry) <= MAX_PATH_CHARACTERS:
+        return f"an entry must be 1 to {MAX_PATH_CHARACTERS} characters long, not {len(entry)}"
+    if not _DRIVE.match(entry):
+        return f"{entry[:80]!r} is not an absolute drive path (X:\\...)"
+    if _CONTROL.search(entry) or _NOT_IN_EXCLUSION.search(entry):
+        return f"{entry[:80]!r} holds a control character or one of \" % * ? < > | /"
+    return None
+
+
+def exclusions_problem(expect: dict, new: dict, rollback: bool) -> str | None:
+    if new.get("kind") not in ("REG_MULTI_SZ", "missing"):
+        if rollback and _entries(new) is not None:
+            return None
+        return f"{EXCLUDED_BINARY_PATHS} is written as REG_MULTI_SZ, not {new.get('kind')}"
+    entries = _entries(new) or []
+    if len(entries) > MAX_EXCLUSION_ENTRIES:
+        return f"{len(entries)} entries, more than the {MAX_EXCLUSION_ENTRIES} allowed"
+    if rollback:
+        return None
+    before = {_lower(e) for e in (_entries(expect) or [])}
+    for entry in entries:
+        if _lower(entry) not in before:
+            problem = exclusion_entry_problem(entry)
+            if problem:
+                return problem
+    return None
+
+
+def vss_access_problem(name: str, new: dict, rollback: bool) -> str | None:
+    if name.lower() not in {n.lower() for n in NETWORK_SERVICE_VALUE_NAMES}:
+        return f"only the NETWORK SERVICE value may be written under VssAccessControl, not {name!r}"
+    if new.get("kind") not in ("REG_DWORD", "missing") and not rollback:
+        return f"the NETWORK SERVICE value is a REG_DWORD, not {new.get('kind')}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Descriptors
+# ---------------------------------------------------------------------------------------------------
+
+def service_descriptor_problem(expect: str, new: str) -> str | None:
+    """KB 3209092: a service descriptor may only gain or lose the writer's query ACE; all else stays."""
+    if expect == "default" or new == "default":
+        return "the SCM default descriptor is never written"
+    try:
+        before, after = parse_sddl(expect), parse_sddl(new)
+        writer = ace_key(parse_sddl("D:" + WRITER_ACE).dacl.aces[0])  # type: ignore[union-attr]
+    except (SddlError, ValueError) as exc:
+        return f"the descriptor cannot be parsed: {exc}"
+    for name, left, right in (("owner", before.owner, after.owner), ("group", before.group, after.group)):
+        if (resolve_sid(left) if left else None) != (resolve_sid(right) if right else None) or \
+                (left is None) != (right is None):
+            return f"the {name} would change"
+    if before.dacl is None or after.dacl is None or set(before.dacl.flags) != set(after.dacl.flags):
+        return "the DACL is only changed by one ACE"
+    old = [ace_key(a) for a in before.dacl.aces]
+    new_aces = [ace_key(a) for a in after.dacl.aces]
+    longer, shorter = (new_aces, old) if len(new_aces) > len(old) else (old, new_aces)
+    if len(longer) != len(shorter) + 1:
+        return f"the DACL may only gain or lose the System Writer's ACE {WRITER_ACE}"
+    if not any(key == writer and longer[:index] + longer[index + 1:] == shorter for index, key in enumerate(longer)):
+        return f"the DACL may only gain or lose the System Writer's ACE {WRITER_ACE}"
+    same_sacl = (before.sacl is None) == (after.sacl is None) and (
+        before.sacl is None or [ace_key(a) for a in before.sacl.aces] == [ace_key(a) for a in after.sacl.aces]
+        and set(before.sacl.flags) == set(after.sacl.flags))
+    return None if same_sacl else "the SACL would change"
+
+
+def _administrative(sid: str | None) -> bool:
+    return sid is not None and (sid in ADMINISTRATIVE_SIDS or bool(_DOMAIN_ADMINS.fullmatch(sid)))
+
+
+def path_descriptor_problem(expect: str, new: str, rollback: bool) -> str | None:
+    """filemaps / PendingRenames: an administrative owner, and no new grant beyond read & execute for others."""
+    try:
+        before, after = parse_sddl(expect), parse_sddl(new)
+    except (SddlError, ValueError) as exc:
+        return f"the descriptor cannot be parsed: {exc}"
+    if after.dacl is None:
+        return "a descriptor without a DACL (everyone allowed) is never written"
+    if rollback:
+        return None
+    for ace in after.dacl.aces:
+        if ace.type not in ("A", "D"):
+            return f"only allow and deny ACEs are written, not {ace.format()}"
+    owner = resolve_sid(after.owner) if after.owner else None
+    if owner != (resolve_sid(before.owner) if before.owner else None) and not _administrative(owner):
+        return f"the owner may only become SYSTEM, Administrators, TrustedInstaller or Domain Admins, not {after.owner}"
+    granted: dict[tuple, int] = {}
+    for ace in (before.dacl.aces if before.dacl else ()):
+        if ace.type == "A" and not ace.inherited:
+            key = (resolve_sid(ace.trustee), frozenset(ace.flags) - {"ID"})
+            granted[key] = granted.get(key, 0) | ace.mask
+    for ace in after.dacl.aces:
+        if ace.type != "A" or ace.inherited:
+            continue
+        sid = resolve_sid(ace.trustee)
+        added = ace.mask & ~granted.get((sid, frozenset(ace.flags) - {"ID"}), 0)
+        if not added:
+            continue
+        ceiling = FILE_ALL_ACCESS if _administrative(sid) else FILE_READ_AND_EXECUTE
+        if ace.mask & ~ceiling:
+            return f"{ace.format()} would grant more than {'full control' if ceiling == FILE_ALL_ACCESS else 'read & execute'}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The allow-list
+# ---------------------------------------------------------------------------------------------------
+
+def allowed_folders(system_root: str) -> dict[str, str]:
+    """The folders whose security may be changed, keyed by lower-case path: filemaps and PendingRenames."""
+    root = system_root.rstrip("\\")
+    folders = (f"{root}\\winsxs\\filemaps", f"{root}\\winsxs\\temp\\PendingRenames")
+    return {p.lower(): p for p in folders}
+
+
+def _service_driver(state: dict, name: str) -> bool | None:
+    for service in state["services"]:
+        if service["name"].lower() == name.lower():
+            return bool(service["type"] & SERVICE_DRIVER_MASK)
+    return None
+
+
+def _where(op: dict, state: dict) -> str | None:
+    """Why the place ``op`` writes to is outside the allow-list (None when it is inside)."""
+    kind = op["op"]
+    if kind == "registry_value":
+        key = normalise_key(op["key"])
+        lowered = key.lower()
+        name = op["name"]
+        if lowered == SYSTEM_WRITER_KEY.lower():
+            return None if name.lower() == EXCLUDED_BINARY_PATHS.lower() else \
+                f"only {EXCLUDED_BINARY_PATHS} may be written under the SystemWriter key, not {name!r}"
+        if lowered == VSS_ACCESS_CONTROL_KEY.lower():
+            return None
+        prefix = SERVICES_KEY.lower() + "\\"
+        if lowered.startswith(prefix):
+            service = key[len(prefix):]
+            if "\\" in service or not _SERVICE_NAME.match(service):
+                return f"key {op['key']!r} is not a service key"
+            if name.lower() != "imagepath":
+                return f"only ImagePath may be written under a service key, not {name!r}"
+            return None
+        return f"registry key {op['key']!r} is outside the allow-list"
+    if kind in ("service_start_mode", "service_state"):
+        if op["service"].lower() != CRYPTSVC.lower():
+            return f"service {op['service']!r}: only {CRYPTSVC} may be reconfigured, started or restarted"
+        return None
+    if kind == "path_security":
+        if op["path"].rstrip("\\").lower() not in allowed_folders(state["host"]["system_root"]):
+            return f"path {op['path']!r} is outside the allow-list (filemaps and PendingRenames only)"
+        return None
+    if kind == "service_security":
+        if not _SERVICE_NAME.match(op["service"]):
+            return f"service name {op['service']!r} is not valid"
+        return None
+    return f"unknown op {kind!r}"
+
+
+def _what(op: dict, state: dict, rollback: bool) -> str | None:
+    """Why the value ``op`` writes is outside the allow-list (None when it is inside)."""
+    kind = op["op"]
+    if kind == "registry_value":
+        lowered = normalise_key(op["key"]).lower()
+        if lowered == SYSTEM_WRITER_KEY.lower():
+            return exclusions_problem(op["expect"], op["set"], rollback)
+        if lowered == VSS_ACCESS_CONTROL_KEY.lower():
+            return vss_access_problem(op["name"], op["set"], rollback)
+        driver = _service_driver(state, normalise_key(op["key"]).split("\\")[-1])
+        if driver is None:
+            return None  # not found: refused as such by the compare
+        return imagepath_problem(op["expect"], op["set"], driver, state["host"]["system_root"])
+    if kind == "service_security":
+        return service_descriptor_problem(op["expect"], op["set"])
+    if kind == "path_security":
+        return path_descriptor_problem(op["expect"], op["set"], rollback)
+    return None
+
+
+def refusal_outside_allow_list(op: dict, state: dict, rollback: bool = False) -> str | None:
+    """``outside what this collection may change: <why>`` for ``op`` on the host of ``state``, or None."""
+    why = _where(op, state) or _what(op, state, rollback)
+    return f"{OUTSIDE}: {why}" if why else None
