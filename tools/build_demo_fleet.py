@@ -71,8 +71,11 @@ HEALTHY_FILE_SDDLS = (
 # acl-broken (seed 002, KB 2009272 cause): owner an unknown user, SYSTEM and Users grants gone, Users denied read.
 BROKEN_FOLDER_SDDL = (f"O:{UNKNOWN_DOMAIN_USER}G:DUD:PAI(D;OICI;FR;;;BU)(A;OICI;FA;;;{TRUSTED_INSTALLER})"
                       "(A;OICI;0x1200a9;;;BA)")
-BROKEN_FILE_SDDL = (f"O:{UNKNOWN_DOMAIN_USER}G:DUD:AI(D;ID;FR;;;BU)(A;ID;FA;;;{TRUSTED_INSTALLER})"
-                    f"(A;ID;0x1200a9;;;BA){TIWORKER_SACL}")
+# The files inherit from the folder (Windows propagates a folder's inheritable ACEs to its files: "Automatic
+# Propagation of Inheritable ACEs", Microsoft docs); the user took ownership of most of them too.
+_BROKEN_INHERITED_DACL = f"D:AI(D;ID;FR;;;BU)(A;ID;FA;;;{TRUSTED_INSTALLER})(A;ID;0x1200a9;;;BA)"
+BROKEN_FILE_SDDL = f"O:{UNKNOWN_DOMAIN_USER}G:DU{_BROKEN_INHERITED_DACL}{TIWORKER_SACL}"
+BROKEN_TI_FILE_SDDL = f"O:{TRUSTED_INSTALLER}G:{TRUSTED_INSTALLER}{_BROKEN_INHERITED_DACL}{TIWORKER_SACL}"
 
 # Real FileMaps file names from public sources (reference §C.1; WinSxS\FileMaps listings in public scripts).
 FILEMAP_NAMES = (
@@ -596,9 +599,14 @@ def _filemaps_acl(b: Builder) -> None:
     filemaps = b.doc["filemaps"]
     filemaps["sddl"] = BROKEN_FOLDER_SDDL
     total = filemaps["files"]["count"]
+    # Every file is named here (a live probe reports samples only): a rollback then restores each file the fix
+    # changed, as the live engine does with the names it records. Invented names in the *.cdf-ms pattern.
+    names = list(FILEMAP_NAMES) + [f"$$_component_{stable_int(0, 16 ** 16 - 1, b.host.name, 'file', str(i)):016x}.cdf-ms"
+                                   for i in range(total - len(FILEMAP_NAMES))]
+    taken, kept = names[:total - 23], names[total - 23:]
     filemaps["files"]["descriptors"] = [
-        {"sddl": BROKEN_FILE_SDDL, "count": total - 23, "samples": list(FILEMAP_NAMES[:3])},
-        {"sddl": HEALTHY_FILE_SDDLS[0], "count": 23, "samples": list(FILEMAP_NAMES[6:9])},
+        {"sddl": BROKEN_FILE_SDDL, "count": len(taken), "samples": taken[:5], "names": taken},
+        {"sddl": BROKEN_TI_FILE_SDDL, "count": len(kept), "samples": kept[:5], "names": kept},
     ]
     b.doc["vssadmin"] = b.vssadmin(with_system_writer=False)
     b.doc["events"] += [

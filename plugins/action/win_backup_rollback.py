@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
+from ansible_collections.backupready.windows.plugins.plugin_utils._allowlist import OUTSIDE
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import LATEST, plan_rollback
 
@@ -30,19 +31,21 @@ class ActionModule(BackupReadyAction):
         return state
 
     def plan(self, state, args):
-        rollback = plan_rollback(self._backups, args["backup"].strip())
+        rollback = plan_rollback(self._backups, args["backup"].strip(), state)
         self._rollback = rollback
         return Plan(operations=rollback.operations, result={
             "backup_id": rollback.backup_id,
             "rolled_back": rollback.operations,
             "not_undoable": rollback.not_undoable,
             "passed_over": rollback.passed_over,
+            "notes": rollback.notes,
             "backup_path": None,
-            "msg": rollback.msg,
+            "msg": "; ".join([rollback.msg] + rollback.notes),
         })
 
     def apply_plan(self, backend, plan):
-        return backend.apply(plan.operations, check_mode=bool(self._task.check_mode), label=self._rollback.label)
+        return backend.apply(plan.operations, check_mode=bool(self._task.check_mode), label=self._rollback.label,
+                             rollback_of=self._rollback.backup_id)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -50,10 +53,21 @@ class ActionModule(BackupReadyAction):
         if not rollback.operations:
             return result  # nothing to roll back: the plan's message says why
         if result.get("failed"):
-            # Refused by the compare-and-swap guard: something changed since the backup; nothing was written.
-            result["rolled_back"] = []
-            result["msg"] = (f"backup {rollback.backup_id} was not rolled back: the host changed since the backup "
-                             f"was made; {result['msg']}")
+            applied = [r for r in result.get("apply_results", []) if r.get("status") in ("applied", "written_unverified")]
+            result["rolled_back"] = [rollback.operations[r["index"]] for r in applied]
+            why = result["msg"]
+            if not applied:
+                reasons = " ".join(r.get("reason") or "" for r in result.get("apply_results", []))
+                if OUTSIDE in why or OUTSIDE in reasons:
+                    cause = f"it asks for a change {OUTSIDE}"
+                elif "changed since" in reasons:
+                    cause = "the host changed since the backup was made"
+                else:
+                    cause = "nothing was written"
+                result["msg"] = f"backup {rollback.backup_id} was not rolled back: {cause}; {why}"
+            else:
+                result["msg"] = (f"backup {rollback.backup_id} was rolled back only in part ({len(applied)} of "
+                                 f"{len(rollback.operations)} operation(s)): {why}")
             return result
         applied = [r for r in result.get("apply_results", []) if r.get("status") in ("applied", "would_apply")]
         result["rolled_back"] = [rollback.operations[r["index"]] for r in applied]
@@ -61,4 +75,6 @@ class ActionModule(BackupReadyAction):
         result["msg"] = f"backup {rollback.backup_id}: {len(applied)} operation(s) {verb} rolled back"
         if rollback.not_undoable:
             result["msg"] += f", {len(rollback.not_undoable)} not undoable (recorded only, see not_undoable)"
+        if rollback.notes:
+            result["msg"] += "; " + "; ".join(rollback.notes)
         return result

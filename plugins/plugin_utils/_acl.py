@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from ._allowlist import NETWORK_SERVICE_VALUE_NAMES, WRITER_ACE
 from ._events import core_csi_events, service_events, vss_access_events
 from ._findings import Check, Finding, register
 from ._operations import VSS_ACCESS_CONTROL_KEY
@@ -31,6 +32,7 @@ from ._sddl import (
     SecurityDescriptor, format_file_rights, format_sddl, grants, owner_and_dacl, parse_sddl, resolve_sid, sid_name,
 )
 from ._state import is_driver
+from ._twin import TwinError, repropagated, written_descriptor
 
 SYSTEM = "S-1-5-18"
 ADMINISTRATORS = "S-1-5-32-544"
@@ -229,6 +231,10 @@ def plan_descriptor_fix(sddl: str, policy: FilemapsPolicy, is_folder: bool) -> D
         aces = list(dacl.aces)
         for sid, needed in policy.required_grants:
             for ace in _blocking_denies(aces, sid, needed, is_folder, policy.domain_sid):
+                if ace.inherited:
+                    # Windows recomputes inherited ACEs from the parent: only the parent's fix removes this one.
+                    raise FilemapsPolicyError(f"{sid_name(sid)} is denied by {ace.format()}, which it inherits from "
+                                              "its folder: it goes only when the folder is fixed")
                 aces.remove(ace)
                 changes.append(f"removed deny ACE {ace.format()} for {sid_name(sid)} (it takes away rights the writer needs)")
         for sid, needed in policy.required_grants:
@@ -277,6 +283,27 @@ def _fixable(sddl: str, policy: FilemapsPolicy, is_folder: bool) -> bool:
     return True
 
 
+def folder_after_fix(section: dict, policy: FilemapsPolicy) -> str | None:
+    """The folder's descriptor once its fix is written (as Windows stores it); None when it is not fixed."""
+    if not section["exists"] or section["sddl"] is None:
+        return None
+    try:
+        fix = plan_descriptor_fix(section["sddl"], policy, is_folder=True)
+        return written_descriptor(section["sddl"], fix.after, None, is_container=True) if fix.changed else None
+    except (FilemapsPolicyError, TwinError):
+        return None
+
+
+def file_after_folder_fix(sddl: str, folder: str | None) -> str:
+    """A file's descriptor once the folder fix has propagated to it (itself when the folder is not fixed)."""
+    if folder is None:
+        return sddl
+    try:
+        return repropagated(sddl, folder)
+    except SddlError:
+        return sddl
+
+
 def _unreadable(subject: str, what: str, error: str | None, events: list[dict]) -> Finding:
     return Finding("filemaps_acl", subject, f"the security of {what} could not be read" + (f": {error}" if error else ""),
                    evidence={"error": error, "events": events}, fixable=False,
@@ -306,6 +333,7 @@ def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POL
                           evidence={"sddl": filemaps["sddl"], "problems": problems, "events": events},
                           fixable=_fixable(filemaps["sddl"], policy, True))
         files = filemaps.get("files") or {}
+        folder_fixed = folder_after_fix(filemaps, policy)
         for descriptor in files.get("descriptors", []):
             subject = f"files:{path}\\*"
             what = f"{descriptor['count']} file(s) in {path} (e.g. {', '.join(descriptor['samples'][:3]) or 'no sample'})"
@@ -317,7 +345,7 @@ def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POL
                 yield Finding("filemaps_acl", subject, f"{what}: " + "; ".join(problems),
                               evidence={"count": descriptor["count"], "samples": descriptor["samples"],
                                         "problems": problems, "sddl": descriptor["sddl"], "events": events},
-                              fixable=_fixable(descriptor["sddl"], policy, False))
+                              fixable=_fixable(file_after_folder_fix(descriptor["sddl"], folder_fixed), policy, False))
     pending = state["pending_renames"]
     if not pending["exists"]:
         return  # KB 2009272 names it, but the folder exists only while renames are pending: absent is normal
@@ -347,7 +375,9 @@ def _folder_op(section: dict, target: str, policy: FilemapsPolicy) -> tuple[list
     return [op], [row]
 
 
-def _files_ops(section: dict, policy: FilemapsPolicy) -> tuple[list[dict], list[dict]]:
+def _files_ops(section: dict, policy: FilemapsPolicy, folder: str | None) -> tuple[list[dict], list[dict]]:
+    """One operation per distinct owner+DACL of the files, planned on the descriptors the files will have once
+    the folder fix (``folder``: the folder's descriptor after it, or None) has propagated to them."""
     path = section["path"]
     ops: list[dict] = []
     rows: list[dict] = []
@@ -360,7 +390,7 @@ def _files_ops(section: dict, policy: FilemapsPolicy) -> tuple[list[dict], list[
                          "samples": descriptor["samples"], "skipped": "security could not be read"})
             continue
         try:
-            fix = plan_descriptor_fix(descriptor["sddl"], policy, is_folder=False)
+            fix = plan_descriptor_fix(file_after_folder_fix(descriptor["sddl"], folder), policy, is_folder=False)
         except FilemapsPolicyError as exc:
             rows.append({"target": "files", "path": path, "count": descriptor["count"],
                          "samples": descriptor["samples"], "skipped": str(exc)})
@@ -384,7 +414,9 @@ def plan_filemaps(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POLICY,
                   scope: Iterable[str] = FILEMAPS_SCOPES) -> tuple[list[dict], list[dict]]:
     """``path_security`` operations that bring filemaps (folder, files) and PendingRenames to ``policy``.
 
-    One ``folder`` operation per folder, one ``files`` operation per distinct owner+DACL needing a change.
+    One ``folder`` operation per folder, then one ``files`` operation per distinct owner+DACL needing a change,
+    planned on the files as they will be once the folder fix has propagated to them (Windows recomputes their
+    inherited ACEs: docs/write-path.md §1), so a file operation only sets what the folder does not give it.
     Rows: per target, what changes (``changes``), or why it is skipped (``skipped``).
     """
     scope = set(scope)
@@ -398,7 +430,8 @@ def plan_filemaps(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POLICY,
     if "folder" in scope:
         parts.append(_folder_op(state["filemaps"], "folder", policy))
     if "files" in scope:
-        parts.append(_files_ops(state["filemaps"], policy))
+        folder = folder_after_fix(state["filemaps"], policy) if "folder" in scope else None
+        parts.append(_files_ops(state["filemaps"], policy, folder))
     if "pending_renames" in scope:
         parts.append(_folder_op(state["pending_renames"], "pending_renames", policy))
     for part_ops, part_rows in parts:
@@ -414,7 +447,7 @@ def plan_filemaps(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POLICY,
 # KB 2009272 names the value "NT AUTHORITY\NETWORK SERVICE"; real systems carry "NT Authority\NetworkService".
 # Assumption (unverified): VSS reads either spelling, so both are accepted, case-insensitively; a new value
 # is written with the KB's spelling, and only when neither exists.
-VSS_ACCESS_CONTROL_NAMES = ("NT AUTHORITY\\NETWORK SERVICE", "NT Authority\\NetworkService")
+VSS_ACCESS_CONTROL_NAMES = NETWORK_SERVICE_VALUE_NAMES
 _ALLOWED = {"kind": "REG_DWORD", "data": 1}  # KB 2009272: REG_DWORD, value 1
 
 
@@ -469,7 +502,6 @@ def plan_vss_access_control(state: dict) -> tuple[list[dict], list[dict]]:
 # Users). Inference from §B.2 ("NT AUTHORITY\SERVICE", "token contains SU"); the token also has more SIDs
 # (LOCAL, the service SID), which can only grant more, so a finding here may rarely be a false alarm.
 WRITER_TOKEN = frozenset({"S-1-5-20", "S-1-5-6", "S-1-5-11", "S-1-1-0", "S-1-5-32-545"})
-WRITER_ACE = "(A;;CCLCSWLOCRRC;;;SU)"  # KB 3209092: "append it with (A;;CCLCSWLOCRRC;;;SU)"
 
 
 def service_sd_blocks_writer(sddl: str) -> bool:

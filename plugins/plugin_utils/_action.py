@@ -11,7 +11,7 @@ implements :meth:`plan`. The base:
 4. applies the plan's operations (1 call, only if any; in check mode the apply step validates but writes
    nothing), and returns ``changed`` and ``diff`` computed from the plan, so ``--check`` and ``--diff`` are exact.
 
-Round trips stay constant per host whatever the number of services (DESIGN.md §4).
+Round trips stay constant per host whatever the number of services.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from ansible.plugins.action import ActionBase
 
 from ._backend import BackendError, select_backend
 from ._findings import Finding, wanted_paths
-from ._operations import ApplyOutcome, OperationError, apply_to_state
+from ._operations import ApplyOutcome, OperationError
 from ._plan import Plan, diff_for
 from ._state import StateError
+from ._twin import TwinError, apply_to_state
 
 
 def merge_paths(state: dict, found: dict[str, bool | None]) -> dict:
@@ -66,13 +67,13 @@ class BackupReadyAction(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS)
         try:
             self.check_arguments(args)
-            backend = select_backend(task_vars, self._module_call(task_vars))
+            backend = select_backend(task_vars, self._module_call(task_vars), check_mode=bool(self._task.check_mode))
             state = self.read_state(backend, args)
             paths = self.wanted_paths(state, args)
             if paths:
                 state = merge_paths(state, backend.path_exists(paths))
             plan = self.plan(state, args)
-        except (BackendError, StateError, OperationError, ValueError) as exc:
+        except (BackendError, StateError, OperationError, TwinError, ValueError) as exc:
             raise AnsibleActionFail(str(exc)) from None
 
         result.update(plan.result)
@@ -89,16 +90,23 @@ class BackupReadyAction(ActionBase):
             result["operations"] = plan.operations
             result["apply_results"] = outcome.results
             result["backup_path"] = outcome.backup_path
-            if outcome.refused:
+            result.setdefault("backup_id", outcome.backup_id)  # win_backup_rollback: the backup it undoes
+            if outcome.journal:
+                result["journal"] = outcome.journal
+            if outcome.pruned:
+                result["pruned"] = outcome.pruned
+            if outcome.refused or outcome.failed:
+                # A write that failed part-way: what was written is in the backup, and changed says so.
                 result["failed"] = True
-                result["msg"] = f"nothing was changed: {outcome.msg}"
+                result["changed"] = outcome.changed
+                result["msg"] = outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}"
                 result["module_calls"] = len(backend.calls)
                 return result
             result["changed"] = outcome.changed
             if self._task.diff and outcome.changed:
                 result["diff"] = diff_for(state, plan.operations)
             if plan.recheck is not None:
-                after, _outcome = apply_to_state(state, plan.operations)
+                after, _outcome = apply_to_state(state, plan.operations, check_mode=True)
                 if outcome.changed and not self._task.check_mode:
                     try:
                         after = self.after_apply(backend, after, plan, args, result)

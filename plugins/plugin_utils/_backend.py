@@ -2,34 +2,42 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where host state comes from and where operations go: a live host, or a snapshot file on the controller.
 
-Both backends offer the same calls, and count the module calls (DESIGN.md: at most 2 module calls per host for
-an assessment, 1 more for a remediation):
+Both backends offer the same calls, and count the module calls (at most 2 module calls per host for an
+assessment, 1 more for a remediation):
 
 ``probe(backups=0)``      the host state document (validated); with ``backups`` > 0 the live probe also lists
                           that many backups in the same call
 ``path_exists(paths)``    ``{path: True | False | None}`` (None: cannot say)
-``apply(ops, check, label=None)``  an :class:`ApplyOutcome`: all-or-nothing compare-and-swap, with a saved undo
-                          list; ``label`` (a dict, e.g. ``{"rollback_of": id}``) is saved with the backup
-``list_backups(n)``       the ``n`` newest backups, newest first, each ``{"id", "created", "undo", "label"}``
-                          (``label`` a dict, ``{}`` when none; an unreadable backup has ``undo`` None and ``error``)
+``apply(ops, check, label=None, rollback_of=None)``  an :class:`ApplyOutcome` (docs/write-path.md): checked
+                          all-or-nothing, journaled (a pending backup record before the first write, committed after
+                          the last), compare-and-swap again before each write; ``rollback_of`` names the backup a
+                          rollback undoes (its undo operations only, verified against the store)
+``list_backups(n)``       the ``n`` newest backups, newest first, as :func:`_journal.entry` dicts (``trusted``,
+                          ``error``, ``status``, ``undo``, ``operations``, ``label``)
 
 The live backend runs the ``win_backup_state`` / ``win_backup_apply`` PowerShell modules through a callable
-(the action plugin's ``_execute_module``). The snapshot backend reads the file, applies operations with
-:func:`_operations.apply_to_state` (the same contract as the PowerShell module), saves the undo list in a
-backup file next to the snapshots, then rewrites the snapshot atomically; check mode never touches a file.
+(the action plugin's ``_execute_module``); the journal there is the C# engine's. The snapshot backend runs
+:func:`_journal.journaled_apply` on :class:`SnapshotStore` (the snapshot file, a lock beside it, its backup
+folder), with the twin (``_twin.py``) as the model of Windows; check mode never touches a file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import stat
 import tempfile
-from datetime import datetime, timezone
-from typing import Any, Callable
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
 
-from ._operations import ApplyOutcome, OperationError, apply_to_state, check_shape
+from . import _journal
+from ._operations import ApplyOutcome, OperationError, check_shape
 from ._state import StateError, dump_state, load_state_file, validate_state
+from ._twin import TwinError
 
 STATE_MODULE = "backupready.windows.win_backup_state"
 APPLY_MODULE = "backupready.windows.win_backup_apply"
@@ -41,40 +49,177 @@ class BackendError(Exception):
     """A backend could not do what was asked; the message names the host and what failed."""
 
 
-def backup_entry(backup_id: str, created: Any, undo: Any, label: Any) -> dict:
-    """One backup as ``list_backups`` returns it; a malformed ``undo`` or ``label`` gives an entry with ``error``."""
-    if isinstance(undo, dict) and "op" in undo:
-        # One operation written as a bare object rather than a list of one (how Windows PowerShell 5.1's
-        # ConvertTo-Json writes a one-item list is unverified here): the same undo list, unambiguously.
-        undo = [undo]
-    entry: dict[str, Any] = {"id": backup_id, "created": created, "undo": undo, "label": {} if label is None else label}
-    if not isinstance(undo, list) or not all(isinstance(op, dict) for op in undo):
-        entry.update(undo=None, error=f"its undo list is not a list of operations ({type(undo).__name__})")
-    if not isinstance(entry["label"], dict):
-        entry.update(label={}, undo=None, error=f"its label is not an object ({type(label).__name__})")
-    return entry
-
-
-def _unreadable(backup_id: str, created: Any, why: str) -> dict:
-    return {"id": backup_id, "created": created, "undo": None, "label": {}, "error": why}
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+LOCK_TIMEOUT_SECONDS = 60.0
+_BACKUP_NAME = re.compile(r"^(\d{8}T\d{12}Z)\.json$")
+
+
+def _stamp(path: str) -> tuple:
+    info = os.stat(path)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _temp_prefix(path: str) -> str:
+    """Temporary files of ``path`` are named after it, so a clean-up only ever removes its own."""
+    return f".{os.path.basename(path)}.tmp-"
+
+
+class SnapshotStore(_journal.Store):
+    """A snapshot file and its backup folder, for :func:`_journal.journaled_apply`.
+
+    One writer at a time: ``flock`` on ``<snapshot>.lock`` around read-compare-write (another run, or anything
+    that takes the same lock, waits). Every file is written atomically (a temporary file beside it, renamed over
+    it); temporary files a crash left are named after their file and removed by the next writer.
+    """
+
+    def __init__(self, path: str, host: str, backup_dir: str, clock: Callable[[], datetime] = _now,
+                 lock_timeout: float = LOCK_TIMEOUT_SECONDS):
+        self.path = path
+        self.host = host
+        self.backup_dir = backup_dir
+        self._clock = clock
+        self._lock_timeout = lock_timeout
+        self._last_id: str | None = None
+        self._stamp: tuple | None = None  # the snapshot file as last read or written (inode, size, mtime)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        lock_path = self.path + ".lock"
+        try:
+            handle = open(lock_path, "a+b")  # pylint: disable=consider-using-with  # closed below
+        except OSError as exc:
+            raise BackendError(f"{self.host}: the lock file {lock_path} cannot be opened: {exc.strerror or exc}") from None
+        try:
+            deadline = time.monotonic() + self._lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise BackendError(f"{self.host}: {self.path} is being changed by another run (lock "
+                                           f"{lock_path} held for more than {self._lock_timeout:.0f} s); nothing "
+                                           "was changed") from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            handle.close()
+
+    def cleanup(self) -> list[str]:
+        removed = []
+        for folder, prefix in ((os.path.dirname(os.path.abspath(self.path)), _temp_prefix(self.path)),
+                               (self.backup_dir, ".")):
+            if not os.path.isdir(folder) or os.path.islink(folder):
+                continue
+            for name in os.listdir(folder):
+                if name.startswith(prefix) and ".tmp-" in name and name.endswith(".json"):
+                    os.unlink(os.path.join(folder, name))
+                    removed.append(os.path.join(folder, name))
+        return removed
+
+    def read_state(self) -> dict:
+        stamp = _stamp(self.path)
+        state = load_state_file(self.path)
+        self._stamp = stamp if _stamp(self.path) == stamp else None
+        return state
+
+    def _unchanged_since_read(self) -> None:
+        """Compare again right before the rename: a writer that does not take the lock (an editor, a script)
+        and changed the file since it was read makes this write stop, naming it, instead of losing that edit."""
+        if self._stamp is None or _stamp(self.path) != self._stamp:
+            raise BackendError(f"{self.host}: {self.path} was changed by something else while this run was writing "
+                               "it; the rest was not written (run again to see the host as it is now)")
+
+    def check_writable(self) -> None:
+        if os.path.islink(self.path):
+            raise BackendError(f"{self.host}: {self.path} is a symbolic link: the snapshot is not written through it; "
+                               "nothing was changed")
+        if not os.access(self.path, os.W_OK) or not os.stat(self.path).st_mode & stat.S_IWUSR:
+            raise BackendError(f"{self.host}: {self.path} is read-only: nothing was changed (make it writable, or "
+                               "run with --check)")
+        self._check_backup_dir()
+
+    def _check_backup_dir(self) -> None:
+        for folder in (os.path.dirname(self.backup_dir), self.backup_dir):
+            if os.path.islink(folder):
+                raise BackendError(f"{self.host}: the backup folder {folder} is a symbolic link: backups are not "
+                                   "written through it; nothing was changed")
+
+    def write_state(self, state: dict) -> None:
+        try:
+            write_atomically(self.path, dump_state(state), guard=self._unchanged_since_read)
+        except UnicodeEncodeError as exc:
+            raise BackendError(f"{self.host}: {self.path}: the new document cannot be written as UTF-8 "
+                               f"({exc.reason} at character {exc.start})") from None
+        self._stamp = _stamp(self.path)
+
+    def list_backups(self) -> list[dict]:
+        if not os.path.isdir(self.backup_dir):
+            return []
+        euid = os.geteuid()
+        folder_problem = _journal.posix_trust_problem(os.lstat(self.backup_dir).st_mode, os.lstat(self.backup_dir).st_uid,
+                                                      euid, f"the backup folder {self.backup_dir}")
+        entries = []
+        for name in sorted((n for n in os.listdir(self.backup_dir) if _BACKUP_NAME.match(n)), reverse=True):
+            backup_id = name[:-len(".json")]
+            path = os.path.join(self.backup_dir, name)
+            info = os.lstat(path)
+            problem = folder_problem or _journal.posix_trust_problem(info.st_mode, info.st_uid, euid, path)
+            if problem:
+                entries.append(_journal.entry(backup_id, None, trusted=False, error=problem))
+                continue
+            try:
+                with open(path, encoding="utf-8") as stream:
+                    record = json.load(stream)
+            except (OSError, ValueError) as exc:
+                entries.append(_journal.entry(backup_id, None, error=f"{name} cannot be read: {exc}"))
+                continue
+            entries.append(_journal.entry(backup_id, record))
+        return entries
+
+    def write_record(self, backup_id: str, record: dict) -> str:
+        self._check_backup_dir()
+        os.makedirs(self.backup_dir, exist_ok=True)
+        path = os.path.join(self.backup_dir, f"{backup_id}.json")
+        write_atomically(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+        return path
+
+    def delete_record(self, backup_id: str) -> None:
+        path = os.path.join(self.backup_dir, f"{backup_id}.json")
+        if os.path.lexists(path):
+            os.unlink(path)
+
+    def new_id(self) -> str:
+        stamp = self._clock().strftime("%Y%m%dT%H%M%S%fZ")
+        taken = set(os.listdir(self.backup_dir)) if os.path.isdir(self.backup_dir) else set()
+        while f"{stamp}.json" in taken or stamp == self._last_id:
+            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ") + timedelta(microseconds=1)
+            stamp = moment.strftime("%Y%m%dT%H%M%S%fZ")
+        self._last_id = stamp
+        return stamp
+
+    def now(self) -> datetime:
+        return self._clock()
+
+
 class SnapshotBackend:
-    """State from a snapshot file on the controller; operations rewrite it atomically."""
+    """State from a snapshot file on the controller; operations rewrite it atomically, journaled."""
 
     name = "snapshot"
 
-    def __init__(self, path: str, host: str, backup_dir: str | None = None, clock: Callable[[], datetime] = _now):
+    def __init__(self, path: str, host: str, backup_dir: str | None = None, clock: Callable[[], datetime] = _now,
+                 keep: int = _journal.DEFAULT_KEEP):
         self.path = path
         self.host = host
-        self.backup_dir = backup_dir or os.path.join(os.path.dirname(path) or ".", "backups", host)
+        self.backup_dir = backup_dir or os.path.join(os.path.dirname(path) or ".", "backups", safe_name(host))
         self.calls: list[str] = []
-        self._clock = clock
+        self.keep = keep
+        self.store = SnapshotStore(path, host, self.backup_dir, clock)
         self._probed_paths: dict[str, bool | None] | None = None
+        self.faults: dict[int, str] = {}  # tests only (fault injection at an operation index)
 
     def probe(self, backups: int = 0) -> dict:  # pylint: disable=unused-argument
         """The snapshot; ``backups`` is accepted for symmetry (:meth:`list_backups` reads the backup files)."""
@@ -94,67 +239,43 @@ class SnapshotBackend:
             known = {key.lower(): value for key, value in load_state_file(self.path)["paths"].items()}
         return {path: known.get(path.lower()) for path in paths}
 
-    def apply(self, operations: list[dict], check_mode: bool, label: dict | None = None) -> ApplyOutcome:
+    def apply(self, operations: list[dict], check_mode: bool, label: dict | None = None,
+              rollback_of: str | None = None) -> ApplyOutcome:
         self.calls.append("apply")
-        state = load_state_file(self.path)
         try:
-            new_state, outcome = apply_to_state(state, operations, check_mode=check_mode)
+            return _journal.journaled_apply(self.store, operations, check_mode=check_mode, label=label,
+                                            rollback_of=rollback_of, keep=self.keep, faults=self.faults)
         except OperationError as exc:
             raise BackendError(f"{self.host}: invalid operation list: {exc}") from None
-        if outcome.refused or check_mode or not outcome.changed:
-            return outcome
-        outcome.backup_path = self._save_backup(operations, outcome, label or {})
-        write_atomically(self.path, dump_state(new_state))
-        return outcome
-
-    def _save_backup(self, operations: list[dict], outcome: ApplyOutcome, label: dict) -> str:
-        """Save what will be replaced (the undo operations) before the snapshot is rewritten."""
-        os.makedirs(self.backup_dir, exist_ok=True)
-        now = self._clock()
-        stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-        path = os.path.join(self.backup_dir, f"{stamp}.json")
-        record = {"format": BACKUP_FORMAT, "host": self.host, "snapshot": os.path.abspath(self.path),
-                  "created": now.isoformat(), "operations": operations, "undo": outcome.undo, "label": label}
-        write_atomically(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-        return path
+        except (StateError, TwinError) as exc:
+            raise BackendError(f"{self.host}: {exc}; nothing was changed") from None
+        except OSError as exc:
+            raise BackendError(f"{self.host}: {exc.filename or self.path}: {exc.strerror or exc}") from None
 
     def list_backups(self, count: int) -> list[dict]:
-        """The ``count`` newest backup files of this host, newest first (their names are UTC stamps)."""
-        if not os.path.isdir(self.backup_dir):
-            return []
-        names = sorted((n for n in os.listdir(self.backup_dir) if _SNAPSHOT_BACKUP_NAME.match(n)), reverse=True)
-        return [self._read_backup(name) for name in names[:max(count, 0)]]
-
-    def _read_backup(self, name: str) -> dict:
-        backup_id = name[:-len(".json")]
-        try:
-            with open(os.path.join(self.backup_dir, name), encoding="utf-8") as stream:
-                record = json.load(stream)
-        except (OSError, ValueError) as exc:
-            return _unreadable(backup_id, None, f"{name} cannot be read: {exc}")
-        if not isinstance(record, dict) or record.get("format") != BACKUP_FORMAT:
-            return _unreadable(backup_id, None, f"{name} is not a {BACKUP_FORMAT} record")
-        return backup_entry(backup_id, record.get("created"), record.get("undo"), record.get("label"))
+        """The ``count`` newest backups of this host, newest first (:func:`_journal.entry` dicts)."""
+        return self.store.list_backups()[:max(count, 0)]
 
 
-BACKUP_FORMAT = "backupready.backup/1"
-_SNAPSHOT_BACKUP_NAME = re.compile(r"^\d{8}T\d{12}Z\.json$")
-
-
-def write_atomically(path: str, text: str) -> None:
+def write_atomically(path: str, text: str, guard: Callable[[], None] | None = None) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``.
 
-    A crash at any point leaves either the old file or the new one, never a truncated mix.
+    A crash at any point leaves either the old file or the new one, never a truncated mix; the temporary file
+    is named after ``path`` (``.<name>.tmp-*``), so the next writer can remove what a crash left. ``guard`` runs
+    right before the rename and may refuse it (by raising).
     """
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    data = text.encode("utf-8")  # before any file exists: a text that cannot be written leaves nothing behind
+    handle, temp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".json", dir=directory)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         if os.path.exists(path):
             os.chmod(temp, os.stat(path).st_mode & 0o777)
+        if guard is not None:
+            guard()
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
@@ -170,16 +291,20 @@ class LiveBackend:
 
     name = "live"
 
-    def __init__(self, call_module: ModuleCall, host: str, backup_dir: str | None = None):
+    def __init__(self, call_module: ModuleCall, host: str, backup_dir: str | None = None,
+                 keep: int = _journal.DEFAULT_KEEP, task_check_mode: bool = False):
         self._call = call_module
         self.host = host
         self.backup_dir = backup_dir
+        self.keep = keep
+        self.task_check_mode = task_check_mode
         self.calls: list[str] = []
+        self.store: dict | None = None  # the store's owner, DACL and whether it is secure, from the last listing
         self._listed: tuple[int, list[dict]] | None = None  # (count asked, backups) when probe() listed them
 
     def _run(self, module: str, args: dict) -> dict:
         result = self._call(module, args)
-        if result.get("failed") and not result.get("refused"):
+        if result.get("failed") and not result.get("refused") and not isinstance(result.get("results"), list):
             msg = result.get("msg") or "no message"
             raise BackendError(f"{self.host}: {module.rsplit('.', 1)[-1]} failed: {msg}")
         return result
@@ -213,25 +338,30 @@ class LiveBackend:
         return self._parse_backups(self._run(STATE_MODULE, self._state_args(False, count)))[:count]
 
     def _parse_backups(self, result: dict) -> list[dict]:
-        """win_backup_state returns undo.json and label.json as text: the controller parses them."""
+        """win_backup_state returns each backup.json as text (the controller parses it) with the engine's verdict
+        on its owner and DACL (``trusted``, docs/write-path.md §4)."""
         raw = result.get("backups")
         if not isinstance(raw, list):
             raise BackendError(f"{self.host}: win_backup_state returned no 'backups' list")
+        self.store = result.get("store") if isinstance(result.get("store"), dict) else None
         entries = []
         for item in raw:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 raise BackendError(f"{self.host}: win_backup_state returned a backup without an id: {item!r}")
-            backup_id, created = item["id"], item.get("created")
-            if item.get("error"):
-                entries.append(_unreadable(backup_id, created, str(item["error"])))
+            backup_id = item["id"]
+            if item.get("trusted") is not True:
+                entries.append(_journal.entry(backup_id, None, trusted=False,
+                                              error=str(item.get("error") or "its owner or DACL is not trusted")))
+                continue
+            if item.get("error") or not isinstance(item.get("record"), str):
+                entries.append(_journal.entry(backup_id, None, error=str(item.get("error") or "no backup.json")))
                 continue
             try:
-                undo = json.loads(item.get("undo") or "")
-                label = None if item.get("label") is None else json.loads(item["label"])
-            except (TypeError, ValueError) as exc:
-                entries.append(_unreadable(backup_id, created, f"undo.json or label.json is not valid JSON: {exc}"))
+                record = json.loads(item["record"])
+            except ValueError as exc:
+                entries.append(_journal.entry(backup_id, None, error=f"backup.json is not valid JSON: {exc}"))
                 continue
-            entries.append(backup_entry(backup_id, created, undo, label))
+            entries.append(_journal.entry(backup_id, record))
         return entries
 
     def path_exists(self, paths: list[str]) -> dict[str, bool | None]:
@@ -240,47 +370,93 @@ class LiveBackend:
         found = result.get("paths") or {}
         return {path: found.get(path) for path in paths}
 
-    def apply(self, operations: list[dict], check_mode: bool, label: dict | None = None) -> ApplyOutcome:
+    def apply(self, operations: list[dict], check_mode: bool, label: dict | None = None,
+              rollback_of: str | None = None) -> ApplyOutcome:
         self.calls.append("apply")
+        if check_mode and not self.task_check_mode:
+            # The module's check mode comes from the task only: a preview asked for in a real run would write.
+            raise BackendError(f"{self.host}: internal error: a check-mode apply was asked for in a task that is not "
+                               "in check mode; nothing was sent to the host")
         for index, op in enumerate(operations):
             try:
                 check_shape(op, index)
             except OperationError as exc:
                 raise BackendError(f"{self.host}: invalid operation list: {exc}") from None
-        args: dict[str, Any] = {"operations": operations}
+        args: dict[str, Any] = {"operations": operations, "keep_backups": self.keep}
         if self.backup_dir:
             args["backup_dir"] = self.backup_dir
         if label:
             args["label"] = label
+        if rollback_of:
+            args["rollback_of"] = rollback_of
         result = self._run(APPLY_MODULE, args)
-        return ApplyOutcome(changed=bool(result.get("changed")), refused=bool(result.get("refused")),
+        refused = bool(result.get("refused"))
+        return ApplyOutcome(changed=bool(result.get("changed")), refused=refused,
+                            failed=bool(result.get("failed")) and not refused,
                             results=list(result.get("results") or []), undo=list(result.get("undo") or []),
-                            backup_path=result.get("backup_path"), msg=result.get("msg") or "")
+                            backup_id=result.get("backup_id"), backup_path=result.get("backup_path"),
+                            journal=list(result.get("journal") or []), pruned=list(result.get("pruned") or []),
+                            msg=result.get("msg") or "")
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+SNAPSHOT_ROOT_VAR = "backupready_snapshot_root"
+KEEP_VAR = "backupready_keep_backups"
 
 
-def select_backend(task_vars: dict, call_module: ModuleCall) -> SnapshotBackend | LiveBackend:
+def safe_name(host: str) -> str:
+    """A host name as one safe path segment: a name cannot steer a backup folder (``../`` becomes ``.._``)."""
+    name = _UNSAFE.sub("_", host)
+    return "_" + name if name in ("", ".", "..") or name.startswith(".") else name
+
+
+def _within(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _keep(task_vars: dict, host: str) -> int:
+    keep = task_vars.get(KEEP_VAR, _journal.DEFAULT_KEEP)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise BackendError(f"{host}: host variable {KEEP_VAR} must be a whole number of backups, 1 or more; "
+                           f"got {keep!r}")
+    return keep
+
+
+def select_backend(task_vars: dict, call_module: ModuleCall, check_mode: bool = False) -> SnapshotBackend | LiveBackend:
     """The snapshot backend when the host has ``backupready_snapshot``, else the live one.
 
-    A relative snapshot path resolves against the directory of the inventory that defines the host.
+    A relative snapshot path resolves against the directory of the inventory that defines the host, and must
+    stay inside it (or inside ``backupready_snapshot_root``): a variable cannot make the collection rewrite a
+    file elsewhere. Backups go to ``backups/<host>`` beside the snapshot, the host name made one safe segment.
     """
     host = str(task_vars.get("inventory_hostname", "host"))
     backup_dir = task_vars.get(BACKUP_DIR_VAR)
-    snapshot = task_vars.get(SNAPSHOT_VAR)
-    if snapshot in (None, ""):
-        return LiveBackend(call_module, host, backup_dir)
+    keep = _keep(task_vars, host)
+    if SNAPSHOT_VAR not in task_vars or task_vars[SNAPSHOT_VAR] is None:
+        return LiveBackend(call_module, host, backup_dir, keep, task_check_mode=check_mode)
+    snapshot = task_vars[SNAPSHOT_VAR]
     if not isinstance(snapshot, str):
         raise BackendError(f"{host}: host variable {SNAPSHOT_VAR} must be a path (a string), "
                            f"got {type(snapshot).__name__}")
-    if not os.path.isabs(snapshot):
-        base = task_vars.get("inventory_dir") or task_vars.get("playbook_dir") or os.getcwd()
-        snapshot = os.path.normpath(os.path.join(base, snapshot))
-    if not os.path.isfile(snapshot):
+    if not snapshot.strip():
+        raise BackendError(f"{host}: host variable {SNAPSHOT_VAR} is empty: give the path of the host's snapshot, "
+                           "or remove the variable to reach the host itself over WinRM or PSRP")
+    base = task_vars.get("inventory_dir") or task_vars.get("playbook_dir") or os.getcwd()
+    path = os.path.normpath(os.path.join(base, snapshot))
+    roots = [os.path.realpath(base)]
+    extra = task_vars.get(SNAPSHOT_ROOT_VAR)
+    if extra is not None:
+        if not isinstance(extra, str) or not extra.strip():
+            raise BackendError(f"{host}: host variable {SNAPSHOT_ROOT_VAR} must be a folder path, got {extra!r}")
+        roots.append(os.path.realpath(os.path.join(base, extra)))
+    real = os.path.realpath(path)
+    if not any(_within(real, root) for root in roots):
+        raise BackendError(f"{host}: {SNAPSHOT_VAR} {snapshot!r} resolves to {real}, outside the inventory's folder "
+                           f"{roots[0]}; set {SNAPSHOT_ROOT_VAR} to the folder that holds the snapshots to allow it")
+    if not os.path.isfile(path):
         raise BackendError(f"{host}: {SNAPSHOT_VAR} {snapshot!r} does not exist or is not a file")
-    if backup_dir and not os.path.isabs(backup_dir):
-        backup_dir = os.path.join(task_vars.get("inventory_dir") or os.getcwd(), backup_dir)
-    if backup_dir:
-        backup_dir = os.path.join(backup_dir, _UNSAFE.sub("_", host))
-    return SnapshotBackend(snapshot, host, backup_dir)
+    if backup_dir is not None:
+        if not isinstance(backup_dir, str) or not backup_dir.strip():
+            raise BackendError(f"{host}: host variable {BACKUP_DIR_VAR} must be a folder path, got {backup_dir!r}")
+        backup_dir = os.path.join(os.path.join(base, backup_dir), safe_name(host))
+    return SnapshotBackend(path, host, backup_dir, keep=keep)

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A plan: the operations a module will apply, the findings behind them, and the exact ``--diff`` they make.
 
-The diff is computed from the operations and the state they apply to, with the same semantics the apply
-step has (:func:`_operations.apply_to_state`), so ``--check --diff`` shows exactly what a real run writes.
+The diff is computed from the operations and the state they apply to, with the semantics of the snapshot twin
+(:func:`_twin.apply_to_state`: what Windows stores, inherited ACEs included), so ``--check --diff`` shows exactly
+what a real run writes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ._findings import Finding
-from ._operations import describe, read_current
+from ._operations import describe
 from ._sddl import split_sddl
+from ._twin import apply_to_state, files_before_after, read_current
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,23 @@ def _render_sddl(sddl: str) -> str:
 
 
 def diff_for(state: dict, operations: list[dict]) -> list[dict]:
-    """Ansible diff entries (before/after with headers) for each operation that changes something."""
+    """Ansible diff entries (before/after with headers) for each operation that changes something.
+
+    "after" is what the twin predicts Windows stores once every operation is written (for a folder, the inherited
+    ACEs its files then get are in the files' entry).
+    """
+    predicted, _outcome = apply_to_state(state, operations, check_mode=True)
     diffs = []
     for op in operations:
-        before = read_current(op, state)
         if op["op"] == "path_security" and op["target"] == "files":
-            before, after = op["expect"], op["set"]
+            before, after = files_before_after(op, state, predicted)
             header = f"{describe(op)}: files with this descriptor"
         elif op["op"] == "service_state":
+            before = read_current(op, state)
             after = "running (restarted)" if op["set"] == "restarted" else "running"
             header = describe(op)
         else:
-            after = op["set"]
+            before, after = read_current(op, state), read_current(op, predicted)
             header = describe(op)
         before_text, after_text = render_value(op, before), render_value(op, after)
         if before_text == after_text and op["op"] != "service_state":

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _operations, _state
+from ansible_collections.backupready.windows.plugins.plugin_utils import _operations, _state, _twin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET = os.path.join(ROOT, "examples", "fleet")
@@ -288,7 +288,7 @@ def test_excl_bad_has_each_kind_of_bad_exclusion_beside_the_valid_one():
 
 def _restart_cryptsvc(doc: dict) -> dict:
     op = {"op": "service_state", "service": "CryptSvc", "expect": service(doc, "CryptSvc")["state"], "set": "restarted"}
-    after, outcome = _operations.apply_to_state(doc, [op])
+    after, outcome = _twin.apply_to_state(doc, [op])
     assert not outcome.refused, outcome.as_dict()
     return after
 
@@ -404,6 +404,6 @@ def test_writer_comes_back_only_when_the_cause_is_fixed_before_the_restart(name,
     doc = snapshot(name)
     assert not has_system_writer(_restart_cryptsvc(doc)["vssadmin"])  # a restart alone does not help
     operations, _unused = getattr(_acl, planner)(doc)
-    fixed, outcome = _operations.apply_to_state(doc, operations)
+    fixed, outcome = _twin.apply_to_state(doc, operations)
     assert operations and not outcome.refused
     assert has_system_writer(_restart_cryptsvc(fixed)["vssadmin"])

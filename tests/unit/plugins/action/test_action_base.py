@@ -12,7 +12,7 @@ from ansible.playbook.task import Task
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
-from ansible_collections.backupready.windows.plugins.plugin_utils._operations import apply_to_state
+from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 

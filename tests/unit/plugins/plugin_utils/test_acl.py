@@ -10,7 +10,8 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._acl import (
     check_descriptor, filemaps_findings, fix_descriptor, fix_service_sddl, plan_descriptor_fix, plan_filemaps,
     plan_service_security, plan_vss_access_control, service_sd_blocks_writer, service_sd_findings,
     vss_access_control_findings)
-from ansible_collections.backupready.windows.plugins.plugin_utils._operations import VSS_ACCESS_CONTROL_KEY, apply_to_state
+from ansible_collections.backupready.windows.plugins.plugin_utils._operations import VSS_ACCESS_CONTROL_KEY
+from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._sddl import (
     FILE_ALL_ACCESS, FILE_READ_AND_EXECUTE, SddlError, grants, parse_sddl, split_sddl)
 
@@ -21,7 +22,8 @@ from test_sddl import MSLLDP_DEFAULT, MSLLDP_JUSTWORKS_FIX, MSLLDP_KB_FIX, MUP, 
 
 SACL = "S:ARAI(AU;SAFA;0x1f0116;;;WD)"
 GOOD_FOLDER = f"O:BAG:SYD:PAI(A;OICI;FA;;;{TI})(A;OICI;0x1200a9;;;SY)(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)"
-GOOD_FILE = f"O:BAG:SYD:(A;;FA;;;{TI})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)(A;;0x1200a9;;;BU){SACL}"
+# A file as Windows keeps it under a healthy filemaps folder: every ACE inherited from the folder.
+GOOD_FILE = f"O:BAG:SYD:AI(A;ID;FA;;;{TI})(A;ID;0x1200a9;;;SY)(A;ID;0x1200a9;;;BA)(A;ID;0x1200a9;;;BU){SACL}"
 DOMAIN = "S-1-5-21-1004336348-1177238915-682003330"
 INTRUDER = DOMAIN + "-4711"  # a domain user who took ownership (demo acl-broken)
 
@@ -212,8 +214,11 @@ def test_fix_is_idempotent_and_leaves_nothing_to_report(sddl, policy, is_folder)
     problems = check_descriptor(sddl, policy, is_folder)
     try:
         fixed = fix_descriptor(sddl, policy, is_folder)
-    except FilemapsPolicyError:
-        assert problems and policy.owner_sid is None  # only the unknown Domain Admins owner stops a fix
+    except FilemapsPolicyError as exc:
+        # Only the unknown Domain Admins owner, or a deny a file inherits from its folder (only the folder's fix
+        # can remove it: Windows recomputes inherited ACEs), stops a fix.
+        inherited_deny = "which it inherits" in str(exc)
+        assert problems and (policy.owner_sid is None or inherited_deny)
         return
     assert check_descriptor(fixed, policy, is_folder) == []
     assert fix_descriptor(fixed, policy, is_folder) == fixed
@@ -244,9 +249,12 @@ def broken_state(**overrides):
         "sddl": f"O:{INTRUDER}G:SYD:PAI(A;OICI;FA;;;{TI})(A;OICI;0x1200a9;;;SY)(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)",
         "files": {"count": 12, "descriptors": [
             {"sddl": GOOD_FILE, "count": 5, "samples": ["$$.cdf-ms"]},
-            {"sddl": f"O:{TI}G:SYD:(A;;FA;;;{TI}){SACL}", "count": 4,
+            # Protected, TrustedInstaller only: the folder's grants do not reach these files.
+            {"sddl": f"O:{TI}G:SYD:PAI(A;;FA;;;{TI}){SACL}", "count": 4,
              "samples": ["_0000000000000000.cdf-ms", "$$_system32_21f9a9c4a2f8b514.cdf-ms"]},
-            {"sddl": f"O:BAG:SYD:(D;;FA;;;SY)(A;;FA;;;{TI})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)(A;;0x1200a9;;;BU){SACL}",
+            # An explicit deny ahead of the inherited grants.
+            {"sddl": f"O:BAG:SYD:AI(D;;FA;;;SY)(A;ID;FA;;;{TI})(A;ID;0x1200a9;;;SY)(A;ID;0x1200a9;;;BA)"
+                     f"(A;ID;0x1200a9;;;BU){SACL}",
              "count": 3, "samples": ["programdata_microsoft_windows_wer_temp_783673b09e921b6b.cdf-ms"]},
         ]},
     }
@@ -305,7 +313,8 @@ def test_plan_applies_keeps_the_sacl_and_replans_to_nothing():
 
 
 def test_same_owner_and_dacl_with_different_sacls_is_one_operation():
-    bad = f"O:BAG:SYD:(A;;FA;;;{TI})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)"
+    bad = f"O:BAG:SYD:PAI(A;;FA;;;{TI})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)"
+    fixed = f"O:BAG:SYD:PAI(A;;FA;;;{TI})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)(A;;0x1200a9;;;BU)"
     state = broken_state()
     state["filemaps"]["files"]["descriptors"] = [
         {"sddl": bad + SACL, "count": 2, "samples": ["a.cdf-ms"]}, {"sddl": bad, "count": 1, "samples": ["b.cdf-ms"]}]
@@ -313,8 +322,7 @@ def test_same_owner_and_dacl_with_different_sacls_is_one_operation():
     assert len(ops) == 1 and rows[0]["count"] == 3
     after, outcome = apply_to_state(state, ops)
     assert not outcome.refused
-    assert sorted(d["sddl"] for d in after["filemaps"]["files"]["descriptors"]) == sorted(
-        [GOOD_FILE, GOOD_FILE.replace(SACL, "")])
+    assert sorted(d["sddl"] for d in after["filemaps"]["files"]["descriptors"]) == sorted([fixed + SACL, fixed])
 
 
 def test_scope_limits_the_plan():

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _exclusions, _findings, _operations, _state
+from ansible_collections.backupready.windows.plugins.plugin_utils import _exclusions, _findings, _operations, _state, _twin
 from statedoc import make_state
 
 KB_EXAMPLE = "D:\\ProgramFolder\\bin\\program.exe"  # KB 980794's own example
@@ -183,7 +183,7 @@ def plan(value, paths, mode="present", key_exists=True, **kwargs):
 
 def applied(state, result):
     """Apply the plan's operations like the snapshot backend; the value must become ``after``."""
-    after, outcome = _operations.apply_to_state(state, result["operations"])
+    after, outcome = _twin.apply_to_state(state, result["operations"])
     assert not outcome.refused, outcome.msg
     assert outcome.changed is bool(result["operations"])
     value = after["system_writer"]["excluded_binary_paths"]

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _imagepath, _operations, _state
+from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _imagepath, _operations, _state, _twin
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (
     ImagePathError, diagnose, expand_environment, writer_environment, writer_path_of)
 from statedoc import make_service, make_state
@@ -385,7 +385,7 @@ def test_plan_fixes_apply_cleanly_and_replanning_is_empty():
         assert op["set"]["kind"] == op["expect"]["kind"]
     mp = next(op for op in operations if op["key"].endswith("\\MpKslDrv"))
     assert mp["set"] == {"kind": "REG_SZ", "data": MPKSL}
-    after, outcome = _operations.apply_to_state(state, operations)
+    after, outcome = _twin.apply_to_state(state, operations)
     assert not outcome.refused and outcome.changed
     assert _imagepath.plan_imagepath_fixes(after)[0] == []
     assert {f.code for f in _imagepath.imagepath_findings(after)} == {"invalid_syntax", "missing_file", "missing_volume"}

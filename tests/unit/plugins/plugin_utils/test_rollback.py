@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.backupready.windows.plugins.action.win_backup_rollback import (
     BACKUP_WINDOW, ActionModule as Rollback)
+from ansible_collections.backupready.windows.plugins.plugin_utils import _journal
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, LiveBackend, SnapshotBackend)
-from ansible_collections.backupready.windows.plugins.plugin_utils._operations import apply_to_state
+from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import (
     RollbackError, effective_rollbacks, plan_rollback, why_not_undoable)
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
@@ -45,8 +46,20 @@ START_UNDO = {"op": "service_state", "service": "CryptSvc", "expect": "stopped",
               "note": "not undoable: recorded only"}
 
 
-def backup(backup_id, undo, label=None):
-    return {"id": backup_id, "created": None, "undo": undo, "label": label or {}}
+def backup(backup_id, undo, label=None, operations=None, status="committed"):
+    """A backup as the backends list it (``_journal.entry``); ``operations``: what it applied."""
+    return {"id": backup_id, "created": None, "status": status, "undo": undo, "operations": operations or [],
+            "label": label or {}, "trusted": True, "error": None}
+
+
+def linked(backups):
+    """A rollback applied undo operations of the backup it names: give each its target's undo as operations."""
+    by_id = {b["id"]: b for b in backups}
+    for item in backups:
+        target = by_id.get((item["label"] or {}).get("rollback_of"))
+        if target is not None and not item["operations"]:
+            item["operations"] = [op for op in target["undo"] if why_not_undoable(op) is None]
+    return backups
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -64,7 +77,7 @@ CHOICES = [
     pytest.param([backup("r2", [START_MODE_UNDO], {"rollback_of": "b1"}),
                   backup("r1", [imagepath_undo()], {"rollback_of": "b2"}),
                   backup("b2", [imagepath_undo()]), backup("b1", [START_MODE_UNDO])], "latest", None,
-                 "each of the 4 newest backups is a rollback or was rolled back", id="all-rolled-back"),
+                 "each of the 4 newest backups is a rollback, was rolled back or cannot be trusted", id="all-rolled-back"),
     pytest.param([backup("b3", [START_UNDO]), backup("b2", [imagepath_undo()])], "latest", "b2", "b2: 1 undo",
                  id="restart-only-passed-over"),
     pytest.param([backup("b3", [START_UNDO])], "latest", None, "or holds nothing that can be undone (b3)",
@@ -87,7 +100,7 @@ CHOICES = [
 
 @pytest.mark.parametrize("backups, wanted, chosen, message", CHOICES)
 def test_which_backup_is_rolled_back(backups, wanted, chosen, message):
-    plan = plan_rollback(backups, wanted)
+    plan = plan_rollback(linked(copy.deepcopy(backups)), wanted)
     assert message in plan.msg
     if chosen is None:
         assert plan.backup_id is None and plan.operations == [] and plan.label == {}
@@ -148,22 +161,23 @@ def test_undoable_entries(op):
 
 
 def test_undo_runs_in_reverse_order():
-    """One apply that changed a value twice (A -> B, B -> C) is undone C -> B, then B -> A."""
-    a, b, c = TREND_RAW, "\\SystemRoot\\b.exe", TREND_FIXED
-    first, second = imagepath_undo(written=b, found=a), imagepath_undo(written=c, found=b)
-    plan = plan_rollback([backup("b1", [first, second])])
-    assert plan.operations == [second, first]
-    state = make_state()
-    state["services"].append(make_service("TMBMServer", c))
-    restored, outcome = apply_to_state(state, plan.operations)
-    assert not outcome.refused and find_service(restored, "TMBMServer")["image_path"]["data"] == a
+    """The last change is undone first: the owner of the files before the folder's DACL (whose propagation gives
+    the files their old inherited ACEs back)."""
+    folder = {"op": "path_security", "path": "C:\\Windows\\winsxs\\filemaps", "target": "folder",
+              "expect": "O:BAD:PAI(A;OICI;FA;;;SY)", "set": "O:SYD:PAI(A;OICI;FA;;;SY)"}
+    files = {"op": "path_security", "path": "C:\\Windows\\winsxs\\filemaps", "target": "files",
+             "expect": "O:BAD:AI(A;ID;FA;;;SY)", "set": "O:SYD:AI(A;ID;FA;;;SY)", "names": ["a.cdf-ms"]}
+    plan = plan_rollback([backup("b1", [folder, files])])
+    assert plan.operations == [files, folder]
 
 
 @pytest.mark.parametrize("backups, wanted, error", [
     ([backup("b1", [imagepath_undo()])], "20240501T100000Z-1a2b3c4d",
      "backup: no backup '20240501T100000Z-1a2b3c4d' among the 1 newest of this host (newest first: b1)"),
-    ([{"id": "b2", "created": None, "undo": None, "label": {}, "error": "undo.json is not valid JSON"},
-      backup("b1", [imagepath_undo()])], "latest", "backup b2 cannot be read: undo.json is not valid JSON"),
+    ([dict(backup("b2", None), error="backup.json is not valid JSON"),
+      backup("b1", [imagepath_undo()])], "latest", "backup b2 cannot be read: backup.json is not valid JSON"),
+    ([dict(backup("b2", None), trusted=False, error="C:\\x is owned by S-1-5-21-1-2-3-1001"),
+      backup("b1", [imagepath_undo()])], "b2", "backup b2 is not one this collection can trust"),
     ([backup("b1", [{"op": "service_start_mode", "service": "CryptSvc", "expect": "auto", "set": "unknown"}])],
      "latest", "backup b1: undo operation 0 (service_start_mode): 'set' must be one of"),
     ([backup("b1", [{"op": "registry_value", "key": "x"}])], "b1", "backup b1: undo operation 0 (registry_value)"),
@@ -175,7 +189,7 @@ def test_what_cannot_be_planned_is_an_error_naming_the_backup(backups, wanted, e
 
 
 def test_an_unreadable_backup_older_than_the_one_chosen_does_not_matter():
-    unreadable = {"id": "b1", "created": None, "undo": None, "label": {}, "error": "access denied"}
+    unreadable = dict(backup("b1", None), error="access denied")
     assert plan_rollback([backup("b2", [imagepath_undo()]), unreadable]).backup_id == "b2"
 
 
@@ -203,14 +217,14 @@ def test_latest_rolls_back_the_newest_change_in_force(events):
                 assert plan.operations == [] and plan.backup_id is None
                 continue
             assert plan.backup_id == in_force[-1] and plan.label == {"rollback_of": in_force[-1]}
-            backups.insert(0, backup(new_id, plan.operations, plan.label))
+            backups.insert(0, backup(new_id, plan.operations, plan.label, operations=plan.operations))
             standing_rollbacks.append((new_id, in_force.pop()))
         elif standing_rollbacks:
             rollback_id, apply_id = standing_rollbacks.pop()
             redone.add(rollback_id)
             plan = plan_rollback(backups, rollback_id)
             assert plan.backup_id == rollback_id and plan.operations
-            backups.insert(0, backup(new_id, plan.operations, plan.label))
+            backups.insert(0, backup(new_id, plan.operations, plan.label, operations=plan.operations))
             in_force.append(apply_id)
             in_force.sort()
         applies = {b["id"] for b in backups if not b["label"]}
@@ -249,13 +263,15 @@ FIX = imagepath_undo(written=TREND_RAW, found=TREND_FIXED)  # the forward fix: r
 def test_snapshot_apply_stores_the_label_and_lists_newest_first(snapshot):
     backend = SnapshotBackend(snapshot, "host", clock=ticking_clock())
     first = backend.apply([FIX], check_mode=False)  # an existing caller: no label
-    second = backend.apply([imagepath_undo()], check_mode=False, label={"rollback_of": "x"})
+    second = backend.apply([imagepath_undo()], check_mode=False, rollback_of=first.backup_id)
     assert json.load(open(first.backup_path, encoding="utf-8"))["label"] == {}
-    assert json.load(open(second.backup_path, encoding="utf-8"))["label"] == {"rollback_of": "x"}
+    assert json.load(open(second.backup_path, encoding="utf-8"))["label"] == {"rollback_of": first.backup_id}
     listed = backend.list_backups(20)
     assert [b["id"] for b in listed] == [os.path.basename(p)[:-5] for p in (second.backup_path, first.backup_path)]
-    assert listed[0] == {"id": os.path.basename(second.backup_path)[:-5], "created": "2026-11-02T08:00:02.123456+00:00",
-                         "undo": second.undo, "label": {"rollback_of": "x"}}
+    assert listed[0]["created"].startswith("2026-11-02T08:00:") and listed[0]["created"].endswith(".123456Z")
+    assert listed[0] == {"id": second.backup_id, "created": listed[0]["created"], "status": "committed",
+                         "undo": second.undo, "operations": [imagepath_undo()], "label": {"rollback_of": first.backup_id},
+                         "trusted": True, "error": None}
     assert listed[1]["undo"] == first.undo == [imagepath_undo()] and listed[1]["label"] == {}
     assert [b["id"] for b in backend.list_backups(1)] == [listed[0]["id"]]
     assert backend.calls == ["apply", "apply"]  # listing files is not a module call
@@ -268,15 +284,17 @@ def test_snapshot_listing_skips_other_files_and_reports_unreadable_ones(snapshot
     folder = os.path.dirname(good.backup_path)
     for name, text in {".tmp-abc.json": "{", "notes.txt": "x", "20991231T235959000000Z.json": "{not json",
                        "20991231T235958000000Z.json": json.dumps({"format": "other"}),
-                       "20991231T235957000000Z.json": json.dumps({"format": "backupready.backup/1", "undo": "x"})}.items():
+                       "20991231T235957000000Z.json": json.dumps({"format": "backupready.backup/2", "writer":
+                                                                  "backupready.windows", "status": "committed",
+                                                                  "undo": "x", "operations": [], "label": {}})}.items():
         with open(os.path.join(folder, name), "w", encoding="utf-8") as stream:
             stream.write(text)
     listed = backend.list_backups(20)
     assert [b["id"] for b in listed] == ["20991231T235959000000Z", "20991231T235958000000Z", "20991231T235957000000Z",
-                                         os.path.basename(good.backup_path)[:-5]]
+                                         good.backup_id]
     assert [b["undo"] is None for b in listed] == [True, True, True, False]
-    assert "cannot be read" in listed[0]["error"] and "not a backupready.backup/1 record" in listed[1]["error"]
-    assert "not a list of operations" in listed[2]["error"]
+    assert "cannot be read" in listed[0]["error"] and "not 'backupready.backup/2'" in listed[1]["error"]
+    assert "its undo is not a list" in listed[2]["error"]
 
 
 def test_check_mode_saves_no_backup(snapshot):
@@ -290,16 +308,21 @@ def test_check_mode_saves_no_backup(snapshot):
 # ---------------------------------------------------------------------------------------------------
 
 class FakeWindows:
-    """Plays win_backup_state / win_backup_apply on a state document, with backup folders in memory.
-
-    The backup folders follow the PowerShell contract: ``undo.json`` / ``label.json`` text, listed newest first.
-    """
+    """Plays win_backup_state / win_backup_apply (docs/write-path.md §5) on a state document: the store and the
+    journal are ``_journal``'s, as the C# engine implements them (the two are cross-checked in tests/csharp)."""
 
     def __init__(self, state):
-        self.state = state
-        self.folders: list[dict] = []  # newest first: {"id", "undo" (text), "label" (text or None)}
+        self.store = _journal.MemoryStore(state, host="ws01")
         self.calls: list[tuple[str, dict]] = []
         self.check_mode = False
+
+    @property
+    def state(self):
+        return self.store.state
+
+    @property
+    def records(self):
+        return [self.store.records[i] for i in sorted(self.store.records, reverse=True)]
 
     def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
         self.calls.append((module_name, copy.deepcopy(module_args)))
@@ -308,39 +331,45 @@ class FakeWindows:
             if module_args.get("gather", True):
                 result["state"] = copy.deepcopy(self.state)
             if module_args.get("backups", 0) > 0:
-                result["backups"] = [dict(f, created="2026-11-02T08:00:00.0000000Z", error=None)
-                                     for f in self.folders[:module_args["backups"]]]
+                result["backups"] = [{"id": r["id"], "created": r["created"], "record": json.dumps(r), "trusted": True,
+                                      "error": None} for r in self.records[:module_args["backups"]]]
             return result
         if module_name.endswith("win_backup_apply"):
-            new, outcome = apply_to_state(self.state, module_args["operations"], check_mode=self.check_mode)
+            outcome = _journal.journaled_apply(self.store, module_args["operations"], check_mode=self.check_mode,
+                                               label=module_args.get("label"), rollback_of=module_args.get("rollback_of"),
+                                               keep=module_args.get("keep_backups", 20))
             result = outcome.as_dict()
-            if not self.check_mode and outcome.changed:
-                self.state = new
-                folder = f"20261102T0800{len(self.folders):02d}Z-1a2b3c4d"
-                label = module_args.get("label") or {}
-                self.folders.insert(0, {"id": folder, "undo": json.dumps(outcome.undo),
-                                        "label": json.dumps(label) if label else None})
-                result["backup_path"] = f"C:\\ProgramData\\backupready\\backups\\{folder}"
-            result["failed"] = outcome.refused
+            if outcome.backup_id:
+                result["backup_path"] = f"C:\\ProgramData\\backupready\\backups\\{outcome.backup_id}"
+            result["failed"] = outcome.refused or outcome.failed
             return result
         raise AssertionError(f"unexpected module {module_name}")
 
 
 def test_live_probe_lists_backups_in_the_same_call_and_parses_them():
     host = FakeWindows(trend_state())
-    host.folders = [{"id": "20261102T080001Z-00000002", "undo": json.dumps([imagepath_undo()]),
-                     "label": '{"rollback_of": "20261102T080000Z-00000001"}'},
-                    {"id": "20261102T080000Z-00000001", "undo": "[{\"op\": ", "label": None}]
-    backend = LiveBackend(host.execute_module, "ws01", backup_dir="D:\\backups")
+    record = {"format": "backupready.backup/2", "writer": "backupready.windows", "id": "20261102T080001000Z-00000002",
+              "created": "2026-11-02T08:00:01.000Z", "status": "committed", "operations": [], "undo": [imagepath_undo()],
+              "results": [], "label": {"rollback_of": "20261102T080000000Z-00000001"}}
+    answer = {"state": trend_state(), "store": {"path": "D:\\backups", "secure": True}, "backups": [
+        {"id": record["id"], "created": record["created"], "record": json.dumps(record), "trusted": True, "error": None},
+        {"id": "20261102T080000000Z-00000001", "created": None, "record": "[{\"op\": ", "trusted": True, "error": None},
+        {"id": "20261102T075900000Z-00000000", "created": None, "record": None, "trusted": False,
+         "error": "owned by S-1-5-21-1-2-3-1001, not SYSTEM or Administrators"}]}
+    calls = []
+    backend = LiveBackend(lambda m, a: calls.append((m, a)) or copy.deepcopy(answer), "ws01", backup_dir="D:\\backups")
     backend.probe(backups=5)
     listed = backend.list_backups(5)
-    assert host.calls == [("backupready.windows.win_backup_state", {"gather": True, "backups": 5, "backup_dir": "D:\\backups"})]
-    assert listed[0] == {"id": "20261102T080001Z-00000002", "created": "2026-11-02T08:00:00.0000000Z",
-                         "undo": [imagepath_undo()], "label": {"rollback_of": "20261102T080000Z-00000001"}}
+    assert calls == [("backupready.windows.win_backup_state", {"gather": True, "backups": 5, "backup_dir": "D:\\backups"})]
+    assert listed[0] == {"id": record["id"], "created": record["created"], "status": "committed", "operations": [],
+                         "undo": [imagepath_undo()], "label": {"rollback_of": "20261102T080000000Z-00000001"},
+                         "trusted": True, "error": None}
     assert listed[1]["undo"] is None and "not valid JSON" in listed[1]["error"]
+    assert listed[2]["trusted"] is False and "S-1-5-21-1-2-3-1001" in listed[2]["error"]
+    assert backend.store == {"path": "D:\\backups", "secure": True}
     # More than the probe listed: one more call, without gathering the state.
     backend.list_backups(10)
-    assert host.calls[-1] == ("backupready.windows.win_backup_state", {"gather": False, "backups": 10, "backup_dir": "D:\\backups"})
+    assert calls[-1] == ("backupready.windows.win_backup_state", {"gather": False, "backups": 10, "backup_dir": "D:\\backups"})
     assert backend.calls == ["state", "backups"]
 
 
@@ -359,10 +388,20 @@ def test_live_listing_without_backups_key_is_an_error():
 def test_live_apply_passes_the_label_only_when_there_is_one():
     host = FakeWindows(trend_state())
     backend = LiveBackend(host.execute_module, "ws01")
-    backend.apply([FIX], check_mode=False)
-    assert "label" not in host.calls[-1][1]
-    backend.apply([imagepath_undo()], check_mode=False, label={"rollback_of": "b1"})
-    assert host.calls[-1][1]["label"] == {"rollback_of": "b1"}
+    first = backend.apply([FIX], check_mode=False)
+    assert "label" not in host.calls[-1][1] and "rollback_of" not in host.calls[-1][1]
+    assert host.calls[-1][1]["keep_backups"] == 20
+    backend.apply([imagepath_undo()], check_mode=False, label={"rollback_of": first.backup_id},
+                  rollback_of=first.backup_id)
+    assert host.calls[-1][1]["label"] == {"rollback_of": first.backup_id}
+    assert host.calls[-1][1]["rollback_of"] == first.backup_id
+
+
+def test_live_check_mode_apply_in_a_real_task_is_refused_before_any_call():
+    host = FakeWindows(trend_state())
+    with pytest.raises(BackendError, match="a check-mode apply was asked for in a task that is not in check mode"):
+        LiveBackend(host.execute_module, "ws01").apply([FIX], check_mode=True)
+    assert host.calls == []
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -395,7 +434,7 @@ def fixed_host():
 
 
 def test_rollback_makes_two_module_calls_and_labels_its_backup(fixed_host):
-    fixed_id = fixed_host.folders[0]["id"]
+    fixed_id = fixed_host.records[0]["id"]
     checked = run_rollback(fixed_host, check_mode=True, diff=True)
     assert checked["changed"] is True and find_service(fixed_host.state, "TMBMServer")["image_path"]["data"] == TREND_FIXED
     assert checked["diff"][0]["before"] == f"[REG_EXPAND_SZ] {TREND_FIXED}\n"
@@ -404,8 +443,9 @@ def test_rollback_makes_two_module_calls_and_labels_its_backup(fixed_host):
     assert [name.rsplit(".", 1)[1] for name, _args in fixed_host.calls] == ["win_backup_state", "win_backup_apply"]
     assert fixed_host.calls[0][1] == {"gather": True, "backups": BACKUP_WINDOW}
     assert fixed_host.calls[1][1]["label"] == {"rollback_of": fixed_id}
-    assert result["backup_id"] == fixed_id and result["rolled_back"] == [imagepath_undo()]
-    assert result["module_calls"] == 2 and result["backup_path"].endswith(fixed_host.folders[0]["id"])
+    assert result["rolled_back"] == [imagepath_undo()] and fixed_host.records[0]["label"] == {"rollback_of": fixed_id}
+    assert result["module_calls"] == 2 and result["backup_path"].endswith(fixed_host.records[0]["id"])
+    assert fixed_host.calls[1][1]["rollback_of"] == fixed_id
     assert find_service(fixed_host.state, "TMBMServer")["image_path"] == {"kind": "REG_EXPAND_SZ", "data": TREND_RAW}
     again = run_rollback(fixed_host)
     assert again["changed"] is False and "no backup to roll back" in again["msg"]
@@ -417,9 +457,9 @@ def test_rollback_after_a_change_is_refused_and_writes_nothing(fixed_host):
     before = copy.deepcopy(fixed_host.state)
     result = run_rollback(fixed_host)
     assert result["failed"] is True and result["changed"] is False and result["rolled_back"] == []
-    assert "was not rolled back: the host changed since" in result["msg"]
+    assert "was not rolled back: " in result["msg"] and "the host changed since it was read" in result["msg"]
     assert "TMBMServer\\ImagePath" in result["msg"] and "by hand.exe" in result["msg"]
-    assert fixed_host.state == before and len(fixed_host.folders) == 1
+    assert fixed_host.state == before and len(fixed_host.records) == 1
 
 
 def test_a_value_put_back_by_hand_is_a_change_too(fixed_host):
@@ -437,12 +477,3 @@ def test_a_value_put_back_by_hand_is_a_change_too(fixed_host):
 def test_bad_backup_argument_fails_naming_it(fixed_host, args, message):
     with pytest.raises(AnsibleActionFail, match=message):
         run_rollback(fixed_host, args)
-
-
-def test_a_one_operation_undo_written_as_a_bare_object_is_read_as_a_list_of_one():
-    from ansible_collections.backupready.windows.plugins.plugin_utils._backend import backup_entry
-
-    op = {"op": "service_start_mode", "service": "CryptSvc", "expect": "auto", "set": "disabled"}
-    assert backup_entry("20261121T000000Z-0a1b2c3d", None, op, None)["undo"] == [op]
-    assert backup_entry("20261121T000000Z-0a1b2c3d", None, {"no": "op"}, None)["undo"] is None
-    assert "error" in backup_entry("20261121T000000Z-0a1b2c3d", None, "text", None)

@@ -9,8 +9,8 @@ import pytest
 from ansible_collections.backupready.windows.plugins.plugin_utils import _backend
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, SnapshotBackend, select_backend)
-from ansible_collections.backupready.windows.plugins.plugin_utils._operations import (
-    OperationError, apply_to_state, check_shape)
+from ansible_collections.backupready.windows.plugins.plugin_utils._operations import OperationError, check_shape
+from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service, load_state_file
 
 from statedoc import TRUSTED_INSTALLER, make_service, make_state
@@ -25,8 +25,9 @@ MSLLDP_DEFAULT = ("D:(D;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BG)(A;;CCDCLCSWRPWPDTLOCRS
                   "(A;;LCRPWP;;;S-1-5-80-3141615172-2057878085-1754447212-2405740020-3916490453)"
                   "S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)")
 MSLLDP_FIXED = MSLLDP_DEFAULT.replace("S:(AU", "(A;;CCLCSWLOCRRC;;;SU)S:(AU")
-BROKEN_FILES = f"O:S-1-5-21-1-2-3-1104D:(A;;FA;;;{TRUSTED_INSTALLER})(D;;FR;;;BU)"
-GOOD_FILES = f"O:BAD:(A;;FA;;;{TRUSTED_INSTALLER})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)(A;;0x1200a9;;;BU)"
+# Protected DACLs: what the folder's inheritable ACEs would add does not reach them (see test_twin for that).
+BROKEN_FILES = f"O:S-1-5-21-1-2-3-1104D:PAI(A;;FA;;;{TRUSTED_INSTALLER})(D;;FR;;;BU)"
+GOOD_FILES = f"O:BAD:PAI(A;;FA;;;{TRUSTED_INSTALLER})(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BA)(A;;0x1200a9;;;BU)"
 SACL = "S:ARAI(AU;SAFA;0x1f0116;;;WD)"
 
 
@@ -84,7 +85,8 @@ APPLIED = [
                  id="folder-security-keeps-group"),
     pytest.param({"op": "path_security", "path": FILEMAPS.upper(), "target": "files", "expect": BROKEN_FILES, "set": GOOD_FILES},
                  lambda d: d["filemaps"]["files"]["descriptors"],
-                 [{"sddl": f"{GOOD_FILES}{SACL}", "count": 7, "samples": ["e.cdf-ms", "a.cdf-ms"],
+                 [{"sddl": f"{GOOD_FILES}{SACL}", "count": 7,
+                   "samples": ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms", "e.cdf-ms"],
                    "names": ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms", "e.cdf-ms", "f.cdf-ms", "g.cdf-ms"]}],
                  id="files-security-keeps-sacl"),
 ]
@@ -106,7 +108,7 @@ def test_operation_is_applied_saved_and_undoable(snapshot, op, read, expected):
     record = json.loads(open(outcome.backup_path, encoding="utf-8").read())
     assert record["operations"] == [op] and record["undo"] == outcome.undo
     if op["op"] != "service_state":
-        restored, undo_outcome = apply_to_state(after, record["undo"])
+        restored, undo_outcome = apply_to_state(after, record["undo"], rollback=True)
         assert not undo_outcome.refused
         assert read(restored) == read(base_state()) or op.get("target") == "files"
 
@@ -115,15 +117,21 @@ def test_files_undo_restores_exactly_the_files_changed(snapshot):
     op = APPLIED[-1].values[0]
     outcome = SnapshotBackend(snapshot, "host").apply([op], check_mode=False)
     assert outcome.undo[0]["names"] == ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms"]
-    restored, _unused = apply_to_state(load_state_file(snapshot), outcome.undo)
+    # Giving the files back to a user is outside what a change may do, but is what a rollback of a verified
+    # backup does (docs/write-path.md §2).
+    refused, undo_outcome = apply_to_state(load_state_file(snapshot), outcome.undo)
+    assert undo_outcome.refused and "owner may only become" in undo_outcome.msg
+    restored, undo_outcome = apply_to_state(load_state_file(snapshot), outcome.undo, rollback=True)
+    assert not undo_outcome.refused
     groups = {g["sddl"]: sorted(g["names"]) for g in restored["filemaps"]["files"]["descriptors"]}
     assert groups == {f"{BROKEN_FILES}{SACL}": ["a.cdf-ms", "b.cdf-ms", "c.cdf-ms", "d.cdf-ms"],
                       f"{GOOD_FILES}{SACL}": ["e.cdf-ms", "f.cdf-ms", "g.cdf-ms"]}
 
 
 REFUSED_MISMATCH = [
-    pytest.param(imagepath_op(expect="\\SystemRoot\\other.sys"), "expected", id="imagepath-data"),
-    pytest.param(dict(imagepath_op(), expect={"kind": "REG_SZ", "data": "\\\\SystemRoot\\System32\\drivers\\winmad.sys"}),
+    pytest.param(imagepath_op(expect="\\SystemRoot\\System32\\drivers\\winmad.sys"), "expected", id="imagepath-data"),
+    pytest.param(dict(imagepath_op(), expect={"kind": "REG_SZ", "data": "\\\\SystemRoot\\System32\\drivers\\winmad.sys"},
+                      set={"kind": "REG_SZ", "data": "\\SystemRoot\\System32\\drivers\\winmad.sys"}),
                  "expected", id="imagepath-kind"),
     pytest.param({"op": "registry_value", "key": WRITER_KEY, "name": "ExcludedBinaryPaths",
                   "expect": {"kind": "REG_MULTI_SZ", "data": []}, "set": {"kind": "REG_MULTI_SZ", "data": ["D:\\a.exe"]}},
@@ -132,7 +140,7 @@ REFUSED_MISMATCH = [
                  id="start-mode"),
     pytest.param({"op": "service_state", "service": "CryptSvc", "expect": "stopped", "set": "started"},
                  "expected state 'stopped', found 'running'", id="state"),
-    pytest.param({"op": "service_security", "service": "MSLLDP", "expect": "default", "set": MSLLDP_FIXED}, "expected",
+    pytest.param({"op": "service_security", "service": "MSLLDP", "expect": MSLLDP_FIXED, "set": MSLLDP_DEFAULT}, "expected",
                  id="service-sd"),
     pytest.param({"op": "path_security", "path": FILEMAPS, "target": "folder", "expect": "O:SYD:", "set": "O:BAD:"},
                  "expected", id="folder"),
@@ -242,7 +250,7 @@ def test_a_crash_mid_write_leaves_the_old_file_intact(snapshot, monkeypatch, sta
     with pytest.raises(Crash):
         SnapshotBackend(snapshot, "host").apply([imagepath_op()], check_mode=False)
     assert open(snapshot, "rb").read() == before
-    leftovers = [n for n in os.listdir(os.path.dirname(snapshot)) if n.startswith(".tmp-")]
+    leftovers = [n for n in os.listdir(os.path.dirname(snapshot)) if ".tmp-" in n]
     assert leftovers == []
 
 

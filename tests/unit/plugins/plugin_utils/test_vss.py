@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _operations, _state, _vss
+from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _operations, _state, _twin, _vss
 from ansible_collections.backupready.windows.plugins.plugin_utils._vss import Writer
 from statedoc import HEALTHY_VSSADMIN, make_service, make_state
 
@@ -378,7 +378,7 @@ def test_plan_cryptsvc(kwargs, args, expected, for_writer):
     assert ops(plan) == expected
     assert plan["restart_for_writer"] is for_writer
     assert all(op["service"] == "CryptSvc" for op in plan["operations"])
-    after, outcome = _operations.apply_to_state(state, plan["operations"])
+    after, outcome = _twin.apply_to_state(state, plan["operations"])
     assert not outcome.refused, outcome.msg
     assert _state.find_service(after, "CryptSvc")["start_mode"] == args.get("start_mode", "auto")
     assert _state.find_service(after, "CryptSvc")["state"] == "running"
@@ -404,7 +404,7 @@ def test_restart_brings_the_writer_back_and_the_plan_settles():
     assert (before["present"], before["verdict"]) == (False, "missing")
     assert before["capi2_513"] == ["AddCoreCsiFiles: BeginFileEnumeration() failed."]
     plan = _vss.plan_cryptsvc(state)
-    after, outcome = _operations.apply_to_state(state, plan["operations"])
+    after, outcome = _twin.apply_to_state(state, plan["operations"])
     assert outcome.changed and not outcome.refused
     status = _vss.writer_status_after(after)
     assert (status["present"], status["verdict"], status["state"], status["last_error"]) == (True, "stable", 1, "No error")
@@ -416,7 +416,7 @@ def test_restart_brings_the_writer_back_and_the_plan_settles():
 def test_a_writer_that_stays_missing_is_restarted_again_on_the_next_run():
     # "Once" is per run: the module restarts, re-checks and reports; it does not loop.
     state = cryptsvc_state(stdout=REGISTRY_BLOCK)
-    after, _unused = _operations.apply_to_state(state, _vss.plan_cryptsvc(state)["operations"])
+    after, _unused = _twin.apply_to_state(state, _vss.plan_cryptsvc(state)["operations"])
     assert _vss.writer_status_after(after)["verdict"] == "missing"
     assert ops(_vss.plan_cryptsvc(after)) == [("service_state", "running", "restarted")]
 

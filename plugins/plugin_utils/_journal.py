@@ -1,0 +1,439 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Journaled backups: every change can be rolled back, a crash leaves nothing that blocks a rollback, and only
+backups the collection wrote are ever applied (docs/write-path.md, sections 3 and 4).
+
+:func:`journaled_apply` is the protocol, written once over a small store interface (:class:`Store`): the
+snapshot backend gives it files on the controller (``_backend.SnapshotStore``), the tests and the cross-check
+with the C# engine an in-memory one (:class:`MemoryStore`). The PowerShell engine (``BackupReady.cs``)
+implements the same protocol on a live host.
+
+1. one writer at a time (the store's lock); temporary files a crash left are removed;
+2. pending records (a crash between "pending" and "committed") are resolved against the host;
+3. every operation is checked against the host as found (allow-list, compare-and-swap): a refusal writes nothing;
+4. the record is written ``pending`` with the undo of what is about to change, then each operation is written
+   (compared again first, read back after), then the record is rewritten ``committed`` holding the undo of what was
+   written only (nothing written: the record is deleted); older committed records beyond ``keep`` are pruned.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import stat
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from ._operations import ApplyOutcome, describe, undo_of, values_equal
+from ._sddl import owner_and_dacl, same_writable_part
+from ._twin import (
+    Check, WriteFailed, check_all, copy_state, folder_section, read_current, refused_outcome, write_one,
+)
+
+BACKUP_FORMAT = "backupready.backup/2"
+WRITER = "backupready.windows"
+PENDING = "pending"
+COMMITTED = "committed"
+DEFAULT_KEEP = 20
+FAULTS = ("before_write", "after_write", "readback_differs", "crash_after_pending", "crash_after_write")
+
+
+class SimulatedCrash(BaseException):
+    """Tests only: the process dies here (nothing after it runs, no clean-up)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------------
+
+def record_problem(record: Any) -> str | None:
+    """Why ``record`` is not a backup record this collection wrote (format and shape), or None."""
+    if not isinstance(record, dict):
+        return f"not a JSON object ({type(record).__name__})"
+    if record.get("format") != BACKUP_FORMAT:
+        return f"its format is {record.get('format')!r}, not {BACKUP_FORMAT!r}"
+    if record.get("writer") != WRITER:
+        return f"it does not say it was written by {WRITER}"
+    if record.get("status") not in (PENDING, COMMITTED):
+        return f"its status is {record.get('status')!r}, not {PENDING} or {COMMITTED}"
+    for key, kind in (("undo", list), ("operations", list), ("label", dict)):
+        if not isinstance(record.get(key), kind):
+            return f"its {key} is not a {kind.__name__}"
+    if not all(isinstance(op, dict) for op in record["undo"] + record["operations"]):
+        return "its undo or operations list holds something that is not an operation"
+    return None
+
+
+def entry(backup_id: str, record: Any, trusted: bool = True, error: str | None = None) -> dict:
+    """One backup as a store lists it (``list_backups`` of both backends; ``_rollback`` reads these keys)."""
+    problem = error or (None if record is None else record_problem(record))
+    if record is None and problem is None:
+        problem = "it cannot be read"
+    if problem or not trusted:
+        return {"id": backup_id, "created": record.get("created") if isinstance(record, dict) else None,
+                "status": None, "undo": None, "operations": None, "label": {}, "trusted": trusted,
+                "error": problem or "not trusted"}
+    return {"id": backup_id, "created": record.get("created"), "status": record["status"], "undo": record["undo"],
+            "operations": record["operations"], "label": record["label"], "trusted": True, "error": None}
+
+
+def posix_trust_problem(mode: int, uid: int, euid: int, what: str) -> str | None:
+    """The controller's version of the store rule (docs/write-path.md §4): ours, a plain file or folder, and not
+    writable by group or others; None when trusted."""
+    if stat.S_ISLNK(mode):
+        return f"{what} is a symbolic link"
+    if uid not in (euid, 0):
+        return f"{what} belongs to user {uid}, not to the user running Ansible ({euid}) or root"
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{what} can be written by {'others' if mode & stat.S_IWOTH else 'its group'} (mode {stat.S_IMODE(mode):o})"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pending records
+# ---------------------------------------------------------------------------------------------------
+
+def _files_by_name(state: dict, op: dict) -> dict[str, str]:
+    section = folder_section(op, state)
+    found: dict[str, str] = {}
+    for descriptor in ((section or {}).get("files") or {}).get("descriptors", []):
+        for name in descriptor.get("names", []):
+            if descriptor["sddl"] is not None:
+                found[name.lower()] = owner_and_dacl(descriptor["sddl"])
+    return found
+
+
+def presence(undo: dict, state: dict) -> tuple[str, dict | None]:
+    """Is the change ``undo`` undoes on the host? (``present`` | ``absent`` | ``unknown`` | ``record``, the undo
+    operation to keep: for ``files`` only the names whose change is there)."""
+    if undo.get("op") == "service_state":
+        return "record", undo
+    if undo.get("op") == "path_security" and undo.get("target") == "files":
+        names = undo.get("names")
+        if not names:
+            return "unknown", None
+        files = _files_by_name(state, undo)
+        there = [n for n in names if same_writable_part(files.get(n.lower()), undo["expect"])]
+        gone = [n for n in names if same_writable_part(files.get(n.lower()), undo["set"])]
+        if len(there) + len(gone) != len(names):
+            return "unknown", None
+        return ("present", dict(undo, names=there)) if there else ("absent", None)
+    current = read_current(undo, state)
+    if current is not None and values_equal(undo, current, undo["expect"]):
+        return "present", undo
+    if current is not None and values_equal(undo, current, undo["set"]):
+        return "absent", None
+    return "unknown", None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What to do with a pending record: ``discard`` | ``commit`` (with ``undo``) | ``keep``, and why."""
+
+    action: str
+    undo: list[dict]
+    msg: str
+
+
+def resolve_pending(backup_id: str, undo_list: list[dict], state: dict) -> Resolution:
+    """docs/write-path.md §3: a record a crash left pending, judged against the host as it is now."""
+    kept: list[dict] = []
+    present = 0
+    for undo in undo_list:
+        verdict, keep = presence(undo, state)
+        if verdict == "unknown":
+            return Resolution("keep", undo_list, f"backup {backup_id} was interrupted and {describe(undo)} changed "
+                                                 "since: it is left pending and is not rolled back automatically")
+        if verdict == "present":
+            present += 1
+        if keep is not None:
+            kept.append(keep)
+    if present == 0:
+        return Resolution("discard", [], f"backup {backup_id} was interrupted before its change reached the host: "
+                                         "discarded")
+    return Resolution("commit", kept, f"backup {backup_id} was interrupted after {present} of "
+                                      f"{len(undo_list)} change(s) reached the host: kept with those")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rollbacks of verified backups, retention
+# ---------------------------------------------------------------------------------------------------
+
+def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str) -> str | None:
+    """Why ``operations`` may not be applied as the rollback of ``backup_id`` (docs/write-path.md §2), or None."""
+    target = next((b for b in backups if b["id"] == backup_id), None)
+    if target is None:
+        return f"backup {backup_id} is not in this host's store"
+    if not target["trusted"] or target["error"]:
+        return f"backup {backup_id} is not one this collection can trust: {target['error']}"
+    if target["status"] != COMMITTED:
+        return f"backup {backup_id} is {target['status']}, not committed"
+    for index, op in enumerate(operations):
+        if op not in target["undo"]:
+            return f"operation {index} ({describe(op)}) is not an undo operation of backup {backup_id}"
+    return None
+
+
+def to_prune(backups: list[dict], keep: int, protect: str | None) -> list[str]:
+    """Ids of the committed, trusted records beyond the newest ``keep`` (never ``protect``, never a pending one)."""
+    committed = sorted((b["id"] for b in backups if b["trusted"] and b["status"] == COMMITTED and b["id"] != protect),
+                       reverse=True)
+    return committed[max(keep - (1 if protect else 0), 0):]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The protocol
+# ---------------------------------------------------------------------------------------------------
+
+class Store:
+    """Where a host's state and backup records live. Subclasses: ``_backend.SnapshotStore``, :class:`MemoryStore`."""
+
+    host = "host"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
+
+    def cleanup(self) -> list[str]:
+        """Remove temporary files a crash left; return what was removed."""
+        return []
+
+    def read_state(self) -> dict:
+        raise NotImplementedError
+
+    def write_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def check_writable(self) -> None:
+        """Raise (a backend error naming the file) when the host cannot be written at all."""
+
+    def list_backups(self) -> list[dict]:
+        """Every backup of the host as :func:`entry` dicts, newest first."""
+        raise NotImplementedError
+
+    def write_record(self, backup_id: str, record: dict) -> str:
+        """Write (atomically) and return where."""
+        raise NotImplementedError
+
+    def delete_record(self, backup_id: str) -> None:
+        raise NotImplementedError
+
+    def new_id(self) -> str:
+        raise NotImplementedError
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class MemoryStore(Store):
+    """A host held in memory: the tests' store, and the Python side of the cross-check with the C# engine."""
+
+    def __init__(self, state: dict, records: dict[str, dict] | None = None, host: str = "host",
+                 untrusted: dict[str, str] | None = None):
+        self.state = state
+        self.records = dict(records or {})
+        self.untrusted = dict(untrusted or {})  # id -> why (owner / DACL of a live store entry)
+        self.host = host
+        self._counter = 0
+
+    def read_state(self) -> dict:
+        return self.state
+
+    def write_state(self, state: dict) -> None:
+        self.state = state
+
+    def list_backups(self) -> list[dict]:
+        return [entry(i, copy.deepcopy(self.records[i]), i not in self.untrusted, self.untrusted.get(i))
+                for i in sorted(self.records, reverse=True)]
+
+    def write_record(self, backup_id: str, record: dict) -> str:
+        self.records[backup_id] = copy.deepcopy(record)
+        return backup_id
+
+    def delete_record(self, backup_id: str) -> None:
+        self.records.pop(backup_id, None)
+
+    def new_id(self) -> str:
+        self._counter += 1
+        return f"20260101T000000000Z-{self._counter:08x}"
+
+    def now(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _record(store: Store, backup_id: str, status: str, operations: list[dict], undo: list[dict], label: dict,
+            results: list[dict]) -> dict:
+    return {"format": BACKUP_FORMAT, "writer": WRITER, "id": backup_id, "host": store.host,
+            "created": store.now().isoformat().replace("+00:00", "Z"), "status": status,
+            "operations": operations, "undo": undo, "results": results, "label": label}
+
+
+def _resolve_all(store: Store, state: dict) -> list[dict]:
+    journal = []
+    for backup in reversed(store.list_backups()):
+        if backup["status"] != PENDING:
+            continue
+        resolution = resolve_pending(backup["id"], backup["undo"], state)
+        if resolution.action == "discard":
+            store.delete_record(backup["id"])
+            action = "discarded"
+        elif resolution.action == "commit":
+            record = _record(store, backup["id"], COMMITTED, backup["operations"], resolution.undo, backup["label"],
+                             [])
+            record["created"] = backup["created"]
+            store.write_record(backup["id"], record)
+            action = "committed"
+        else:
+            action = "left_pending"
+        journal.append({"id": backup["id"], "action": action, "msg": resolution.msg})
+    return journal
+
+
+def _written_undo(check: Check, names: list[str] | None, read_back: Any = None) -> dict:
+    undo = undo_of(check.op, check.current, names)
+    if read_back is not None and check.op["op"] not in ("service_state", "path_security"):
+        undo["expect"] = copy.deepcopy(read_back)  # what Windows actually stores is what a rollback must find
+    return undo
+
+
+def journaled_apply(store: Store, operations: list[dict], check_mode: bool = False, label: dict | None = None,
+                    rollback_of: str | None = None, keep: int = DEFAULT_KEEP,
+                    faults: dict[int, str] | None = None) -> ApplyOutcome:
+    """Apply ``operations`` to the host behind ``store`` with the protocol of docs/write-path.md §3.
+
+    ``faults`` (tests only): ``{operation index: one of FAULTS}``.
+    """
+    faults = faults or {}
+    label = dict(label or {})
+    with nullcontext() if check_mode else store.lock():  # check mode touches no file, not even the lock
+        cleaned = [] if check_mode else store.cleanup()
+        state = store.read_state()
+        journal = [] if check_mode else _resolve_all(store, state)
+        rollback = False
+        if rollback_of is not None:
+            problem = rollback_problem(operations, store.list_backups(), rollback_of)
+            if problem:
+                outcome = ApplyOutcome(refused=True, journal=journal,
+                                       msg=f"outside what this collection may change: {problem}; nothing written")
+                return outcome
+            rollback = True
+            label.setdefault("rollback_of", rollback_of)
+        checks = check_all(state, operations, rollback)
+        if any(c.status == "refused" for c in checks):
+            outcome = refused_outcome(checks, len(operations))
+            outcome.journal = journal
+            return outcome
+        to_apply = [c for c in checks if c.status == "apply"]
+        outcome = ApplyOutcome(journal=journal)
+        if cleaned:
+            outcome.journal.append({"id": None, "action": "cleaned", "msg": "removed temporary files a crash left: "
+                                    + ", ".join(cleaned)})
+        if check_mode or not to_apply:
+            for c in checks:
+                status = "would_apply" if c.status == "apply" else c.status
+                outcome.results.append({"index": c.index, "op": c.op["op"], "subject": c.subject, "status": status})
+                if c.status == "apply":
+                    outcome.undo.append(undo_of(c.op, c.current, c.names))
+            outcome.changed = bool(to_apply)
+            outcome.msg = (f"check mode: {len(to_apply)} operation(s) would be applied" if check_mode
+                           else f"nothing to do: {len(checks)} operation(s) unchanged")
+            return outcome
+        store.check_writable()
+        backup_id = store.new_id()
+        planned_undo = [undo_of(c.op, c.current, c.names) for c in to_apply]
+        outcome.backup_id = backup_id
+        outcome.backup_path = store.write_record(backup_id, _record(store, backup_id, PENDING, operations,
+                                                                    planned_undo, label, []))
+        if "crash_after_pending" in faults.values():
+            raise SimulatedCrash("after the pending record")
+        outcome = _write_all(store, state, checks, faults, outcome)
+        record = _record(store, backup_id, COMMITTED, operations, outcome.undo, label, outcome.results)
+        if outcome.undo:
+            store.write_record(backup_id, record)
+        else:
+            store.delete_record(backup_id)
+            outcome.backup_id = outcome.backup_path = None
+        if not outcome.failed:
+            for old in to_prune(store.list_backups(), keep, backup_id):
+                store.delete_record(old)
+                outcome.pruned.append(old)
+        return outcome
+
+
+def _write_all(store: Store, state: dict, checks: list[Check], faults: dict[int, str],
+               outcome: ApplyOutcome) -> ApplyOutcome:
+    working = copy_state(state)
+    written: list[str] = []
+    failure = None
+    for check in checks:
+        result = {"index": check.index, "op": check.op["op"], "subject": check.subject, "status": check.status}
+        outcome.results.append(result)
+        if check.status != "apply":
+            continue
+        if failure is not None:
+            result["status"] = "not_run"
+            continue
+        fault = faults.get(check.index)
+        try:
+            done = write_one(working, check, fault if fault in ("before_write", "after_write", "readback_differs")
+                             else None)
+        except WriteFailed as exc:
+            result.update(status="written_unverified" if exc.written else "failed", reason=str(exc))
+            if exc.written:
+                store.write_state(working)
+                outcome.undo.append(_written_undo(check, check.names, exc.read_back))
+                written.append(check.subject)
+            failure = f"operation {check.index} ({check.subject}) failed: {exc}"
+            continue
+        store.write_state(working)
+        outcome.undo.append(_written_undo(check, done.names, done.read_back))
+        written.append(check.subject)
+        result["status"] = "applied"
+        if check.op["op"] == "path_security" and check.op["target"] == "files":
+            result.update(files_changed=done.files_changed, files_skipped=done.files_skipped)
+        if fault == "crash_after_write":
+            raise SimulatedCrash(f"after writing operation {check.index}")
+    outcome.changed = bool(written)
+    outcome.failed = failure is not None
+    where = f"backup (undo list): {outcome.backup_id}" if written else "nothing was written, no backup kept"
+    if failure:
+        outcome.msg = f"{failure}. Written before it: {'; '.join(written) or 'nothing'}. {where}"
+    else:
+        outcome.msg = f"{len(written)} operation(s) applied, {len(checks) - len(written)} unchanged; {where}"
+    return outcome
+
+
+BACKUP_ID = re.compile(r"^\d{8}T\d{9,12}Z(-[0-9a-f]{8})?$")
+
+
+def parse_faults(value: Any) -> dict[int, str]:
+    """Tests only: ``[{"index": k, "when": ...}]`` as in the scenario format of the C# harness."""
+    faults: dict[int, str] = {}
+    for item in value or []:
+        if item.get("when") not in FAULTS:
+            raise ValueError(f"unknown fault {item.get('when')!r}")
+        faults[int(item["index"])] = item["when"]
+    return faults
+
+
+def run_scenario(scenario: dict, call: Callable[[MemoryStore, dict], ApplyOutcome] | None = None) -> dict:
+    """The Python side of the cross-check with the C# engine: the scenario format of ``tests/csharp``."""
+    records = {r["id"]: {k: v for k, v in r.items() if k not in ("owner", "sddl", "trusted_error")}
+               for r in scenario.get("store", [])}
+    untrusted = {r["id"]: r["trusted_error"] for r in scenario.get("store", []) if r.get("trusted_error")}
+    store = MemoryStore(copy.deepcopy(scenario["world"]), records, untrusted=untrusted)
+    steps = []
+    for step in scenario["steps"]:
+        try:
+            outcome = journaled_apply(store, step["operations"], check_mode=step.get("check_mode", False),
+                                      label=step.get("label"), rollback_of=step.get("rollback_of"),
+                                      keep=step.get("keep_backups", DEFAULT_KEEP),
+                                      faults=parse_faults(step.get("faults")))
+            result = outcome.as_dict()
+        except SimulatedCrash as exc:
+            result = {"crashed": str(exc)}
+        steps.append({"result": result, "world": copy.deepcopy(store.state),
+                      "store": [store.records[i] for i in sorted(store.records)]})
+    return {"steps": steps}
