@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".venv", "collections"))
 
 # pylint: disable=wrong-import-position
-from ansible_collections.backupready.windows.plugins.plugin_utils import _checks  # noqa: E402,F401
+from ansible_collections.backupready.windows.plugins.plugin_utils import _checks  # noqa: E402,F401  # pylint: disable=unused-import
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (  # noqa: E402
     DRIVER, diagnose, infer_service_type, plan_imagepath_fixes,
 )

@@ -12,6 +12,17 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._vss import (
     CRYPTSVC, plan_cryptsvc, writer_status_after)
 
 CODES = ("cryptsvc_state", "system_writer_missing", "system_writer_failed")
+BACKUP_WINDOW = 20
+
+
+def last_restart(backups: list[dict]) -> str | None:
+    """When this collection last started or restarted CryptSvc (the newest backup recording it), or None."""
+    for backup in backups:
+        undo = backup.get("undo") or []
+        if backup.get("trusted", True) and any(op.get("op") == "service_state" and
+                                               str(op.get("service", "")).lower() == CRYPTSVC.lower() for op in undo):
+            return backup.get("created")
+    return None
 
 
 def _cryptsvc(state: dict) -> dict | None:
@@ -29,8 +40,15 @@ class ActionModule(BackupReadyAction):
     def wanted_paths(self, state, args):
         return []  # nothing here depends on file existence: one module call to read, one to apply
 
+    def read_state(self, backend, args):
+        """The state and, in the same module call, the backups: when did this collection last restart CryptSvc."""
+        state = backend.probe(backups=BACKUP_WINDOW)
+        self._last_restart = last_restart(backend.list_backups(BACKUP_WINDOW))
+        return state
+
     def plan(self, state, args):
-        planned = plan_cryptsvc(state, args["start_mode"], args["state"], args["ensure_system_writer"])
+        planned = plan_cryptsvc(state, args["start_mode"], args["state"], args["ensure_system_writer"],
+                                last_restart=self._last_restart)
         if planned["errors"]:
             raise ValueError("; ".join(planned["errors"]))
         codes = CODES if args["ensure_system_writer"] else ("cryptsvc_state",)
@@ -39,6 +57,7 @@ class ActionModule(BackupReadyAction):
             "cryptsvc": _cryptsvc(state),
             "reasons": planned["reasons"],
             "restart_for_writer": planned["restart_for_writer"],
+            "blocked_by": planned["blocked_by"],
             "system_writer": writer_status_after(state) if args["ensure_system_writer"] else None,
         }
         return Plan(operations=planned["operations"], findings=assess(state, codes), result=result,

@@ -264,9 +264,10 @@ class MemoryStore(Store):
 
 
 def _record(store: Store, backup_id: str, status: str, operations: list[dict], undo: list[dict], label: dict,
-            results: list[dict]) -> dict:
+            results: list[dict], created: str | None = None) -> dict:
+    """A backup record; ``created`` is when its pending version was written (before the first write)."""
     return {"format": BACKUP_FORMAT, "writer": WRITER, "id": backup_id, "host": store.host,
-            "created": store.now().isoformat().replace("+00:00", "Z"), "status": status,
+            "created": created or store.now().isoformat().replace("+00:00", "Z"), "status": status,
             "operations": operations, "undo": undo, "results": results, "label": label}
 
 
@@ -281,8 +282,7 @@ def _resolve_all(store: Store, state: dict) -> list[dict]:
             action = "discarded"
         elif resolution.action == "commit":
             record = _record(store, backup["id"], COMMITTED, backup["operations"], resolution.undo, backup["label"],
-                             [])
-            record["created"] = backup["created"]
+                             [], backup["created"])
             store.write_record(backup["id"], record)
             action = "committed"
         else:
@@ -344,12 +344,13 @@ def journaled_apply(store: Store, operations: list[dict], check_mode: bool = Fal
         backup_id = store.new_id()
         planned_undo = [undo_of(c.op, c.current, c.names) for c in to_apply]
         outcome.backup_id = backup_id
-        outcome.backup_path = store.write_record(backup_id, _record(store, backup_id, PENDING, operations,
-                                                                    planned_undo, label, []))
+        pending = _record(store, backup_id, PENDING, operations, planned_undo, label, [])
+        outcome.backup_path = store.write_record(backup_id, pending)
         if "crash_after_pending" in faults.values():
             raise SimulatedCrash("after the pending record")
         outcome = _write_all(store, state, checks, faults, outcome)
-        record = _record(store, backup_id, COMMITTED, operations, outcome.undo, label, outcome.results)
+        record = _record(store, backup_id, COMMITTED, operations, outcome.undo, label, outcome.results,
+                         pending["created"])
         if outcome.undo:
             store.write_record(backup_id, record)
         else:
@@ -378,7 +379,7 @@ def _write_all(store: Store, state: dict, checks: list[Check], faults: dict[int,
         fault = faults.get(check.index)
         try:
             done = write_one(working, check, fault if fault in ("before_write", "after_write", "readback_differs")
-                             else None)
+                             else None, now=store.now().isoformat().replace("+00:00", "Z"))
         except WriteFailed as exc:
             result.update(status="written_unverified" if exc.written else "failed", reason=str(exc))
             if exc.written:
@@ -387,7 +388,12 @@ def _write_all(store: Store, state: dict, checks: list[Check], faults: dict[int,
                 written.append(check.subject)
             failure = f"operation {check.index} ({check.subject}) failed: {exc}"
             continue
-        store.write_state(working)
+        try:
+            store.write_state(working)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # the write did not reach the host
+            result.update(status="failed", reason=str(exc))
+            failure = f"operation {check.index} ({check.subject}) failed: {exc}"
+            continue
         outcome.undo.append(_written_undo(check, done.names, done.read_back))
         written.append(check.subject)
         result["status"] = "applied"

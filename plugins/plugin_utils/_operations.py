@@ -21,7 +21,6 @@ What may be written is ``_allowlist.py``; what Windows does when it is written (
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
 

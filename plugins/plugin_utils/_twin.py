@@ -344,11 +344,12 @@ class Written:
     extra: dict = field(default_factory=dict)
 
 
-def write_one(working: dict, check: Check, fault: str | None = None) -> Written:
+def write_one(working: dict, check: Check, fault: str | None = None, now: str | None = None) -> Written:
     """Write ``check.op`` to ``working`` in place, as Windows would; compare again immediately before.
 
     ``fault`` (tests only): ``before_write`` fails without writing, ``after_write`` writes then fails,
     ``readback_differs`` writes something else than asked (as a host that rewrites a value would).
+    ``now`` (ISO 8601): when the write happens; events a simulated restart logs carry that time.
     """
     op = check.op
     current = read_current(op, working)
@@ -359,7 +360,7 @@ def write_one(working: dict, check: Check, fault: str | None = None) -> Written:
         raise WriteFailed(f"{check.subject}: the host changed since it was checked: found {current!r}")
     if fault == "before_write":
         raise WriteFailed(f"{check.subject}: injected failure before the write")
-    written = _write(op, working, check)
+    written = _write(op, working, now)
     if fault == "readback_differs":
         _garble(op, working)
     after = read_current(op, working)
@@ -402,7 +403,7 @@ def _store_registry(op: dict, state: dict, new: dict) -> None:
         _service_for_key(state, op["key"])["image_path"] = new
 
 
-def _write(op: dict, state: dict, check: Check) -> Written:
+def _write(op: dict, state: dict, now: str | None) -> Written:
     kind = op["op"]
     if kind == "registry_value":
         _store_registry(op, state, copy.deepcopy(op["set"]))
@@ -410,7 +411,7 @@ def _write(op: dict, state: dict, check: Check) -> Written:
         find_service(state, op["service"])["start_mode"] = op["set"]
     elif kind == "service_state":
         find_service(state, op["service"])["state"] = "running"
-        _simulate_restart(state, op)
+        _simulate_restart(state, op, now)
     elif kind == "service_security":
         # Through the service API, DACL only: owner, group and SACL stay as they are (docs/write-path.md §1).
         service = find_service(state, op["service"])
@@ -466,11 +467,12 @@ def _write_files(section: dict, op: dict) -> Written:
     return result
 
 
-def _simulate_restart(state: dict, op: dict) -> None:
+def _simulate_restart(state: dict, op: dict, now: str | None = None) -> None:
     """Snapshots may say what ``vssadmin list writers`` shows once CryptSvc has (re)started.
 
     ``if_findings_remain`` (optional): when a finding of one of its ``codes`` is still there at the restart
-    (the cause was not fixed, e.g. filemaps_acl), its ``vssadmin`` / ``events`` apply instead.
+    (the cause was not fixed, e.g. filemaps_acl), its ``vssadmin`` / ``events`` apply instead. With ``now``
+    (a real write), the events are logged at that time, as the writer logs them right after the restart.
     """
     after = (state.get("simulation") or {}).get("on_cryptsvc_restart") or {}
     if op["service"].lower() != CRYPTSVC.lower():
@@ -483,7 +485,11 @@ def _simulate_restart(state: dict, op: dict) -> None:
     if "vssadmin" in after:
         state["vssadmin"] = copy.deepcopy(after["vssadmin"])
     if "events" in after:
-        state["events"] = copy.deepcopy(state["events"]) + copy.deepcopy(after["events"])
+        logged = copy.deepcopy(after["events"])
+        if now is not None:
+            for event in logged:
+                event["time_created"] = now
+        state["events"] = copy.deepcopy(state["events"]) + logged
 
 
 # ---------------------------------------------------------------------------------------------------

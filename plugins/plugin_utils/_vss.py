@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from ._findings import Check, Finding, register
+from ._events import core_csi_events
+from ._findings import Check, Finding, assess, register
 from ._operations import SETTABLE_START_MODES, SERVICE_STATE_ACTIONS
 from ._state import find_service
 
@@ -330,14 +331,37 @@ register(Check("system_writer", ("system_writer_missing", "system_writer_failed"
 # ---------------------------------------------------------------------------------------------------
 
 DESIRED_STATES = SERVICE_STATE_ACTIONS  # started | restarted
+# Causes a CryptSvc restart cannot fix (KB 2009272: fix the permissions, then restart): while one is known, the
+# writer is not restarted for (it would stay missing, and every run would restart it again).
+RESTART_BLOCKING_CODES = ("filemaps_acl", "vss_access_control")
+CAPI2_ACCESS_DENIED = "capi2_513_access_denied"
+
+
+def restart_blockers(state: dict, last_restart: str | None = None) -> list[str]:
+    """Why a restart cannot bring the System Writer back: finding codes of ``RESTART_BLOCKING_CODES``, and
+    ``capi2_513_access_denied`` when an ``AddCoreCsiFiles`` access-denied event came after this collection's
+    last restart of CryptSvc (``last_restart``, ISO 8601): that restart did not help. An older event does not
+    block: the permissions may have been fixed since, and one restart is what KB 2009272 asks for."""
+    blockers = sorted({f.code for f in assess(state, RESTART_BLOCKING_CODES)})
+    since = _event_time(last_restart)
+    if since is not None:
+        for event in core_csi_events(state["events"]):
+            created = _event_time(event.time_created)
+            denied = any(m in (event.system_error or "").casefold() for m in _ACCESS_DENIED)
+            if denied and created is not None and created >= since:
+                blockers.append(CAPI2_ACCESS_DENIED)
+                break
+    return blockers
 
 
 def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "started",
-                  ensure_system_writer: bool = True) -> dict:
+                  ensure_system_writer: bool = True, last_restart: str | None = None) -> dict:
     """Operations that bring CryptSvc to ``start_mode`` / ``desired_state`` (and the writer back, once).
 
-    Returns ``{operations, reasons, restart_for_writer, errors}``; ``errors`` is non-empty when nothing can
-    be planned (CryptSvc absent, its state unknown). Semantics of the operations: ``_operations.py``.
+    Returns ``{operations, reasons, restart_for_writer, blocked_by, errors}``; ``errors`` is non-empty when
+    nothing can be planned (CryptSvc absent, its state unknown); ``blocked_by`` names what keeps a restart for
+    the writer from helping (:func:`restart_blockers`), and then no restart is planned for it.
+    Semantics of the operations: ``_operations.py``.
     """
     if start_mode not in SETTABLE_START_MODES:
         raise ValueError(f"start_mode: expected one of {', '.join(SETTABLE_START_MODES)}, got {start_mode!r}")
@@ -346,7 +370,8 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
     if start_mode == "disabled":
         raise ValueError(f"start_mode 'disabled' cannot be combined with desired_state {desired_state!r}: "
                          "a disabled service cannot be started")
-    plan: dict[str, Any] = {"operations": [], "reasons": [], "restart_for_writer": False, "errors": []}
+    plan: dict[str, Any] = {"operations": [], "reasons": [], "restart_for_writer": False, "blocked_by": [],
+                            "errors": []}
     service = find_service(state, CRYPTSVC)
     if service is None:
         plan["errors"].append("CryptSvc is not installed on this host: nothing can be planned")
@@ -366,9 +391,15 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
         action = "started"
         plan["reasons"].append(f"CryptSvc is {current or 'in an unknown state'}, not running")
     elif reading is not None and reading.needs_restart:
-        action = "restarted"
+        plan["blocked_by"] = restart_blockers(state, last_restart)
+        if not plan["blocked_by"]:
+            action = "restarted"
     if reading is not None:
-        if reading.needs_restart:
+        if plan["blocked_by"]:
+            plan["reasons"].append(f"System Writer {reading.verdict}: {reading.reason}; not restarted: a restart "
+                                   f"cannot bring it back while {', '.join(plan['blocked_by'])} remains "
+                                   "(KB 2009272: fix the permissions first, then restart CryptSvc)")
+        elif reading.needs_restart:
             # KB 2009272 ends with net stop / net start cryptsvc; reference §C.3: restart once, then re-check.
             then = "CryptSvc is restarted once" if action == "restarted" else "starting CryptSvc should bring it back"
             plan["reasons"].append(f"System Writer {reading.verdict}: {reading.reason}; {then}, then re-checked")

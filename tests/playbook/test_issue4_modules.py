@@ -154,12 +154,54 @@ def test_writer_missing_is_restarted_once_and_a_restart_always_changes(tmp_path)
     assert restarted.changed("fs01") == 1 and restarted.changed("writer-missing") == 1
 
 
-def test_writer_still_missing_after_restart_is_reported_with_the_events(tmp_path):
+def test_a_restart_that_cannot_help_is_not_made_and_the_result_says_why(tmp_path):
+    """acl-broken: the filemaps ACL keeps the writer out (KB 2009272); restarting CryptSvc would not bring it back."""
     inventory = copy_fleet(tmp_path, ["acl-broken"])
+    before = read(tmp_path / "acl-broken.json")
     run = run_json(inventory, cryptsvc_playbook(tmp_path))
     result = run.results(CRYPTSVC)["acl-broken"]
-    assert run.returncode == 0 and run.changed("acl-broken") == 1
+    assert run.returncode == 0 and run.changed("acl-broken") == 0 and read(tmp_path / "acl-broken.json") == before
+    assert result["blocked_by"] == ["filemaps_acl"] and result["restart_for_writer"] is False
     assert result["system_writer"]["present"] is False
     assert [f["code"] for f in result["findings"]] == ["system_writer_missing"]
     assert any("AddCoreCsiFiles" in detail for detail in result["system_writer"]["capi2_513"])
+
+
+def test_a_writer_still_missing_after_our_restart_is_not_restarted_again(tmp_path):
+    """writer-missing, with the restart simulated as not helping: the access-denied event logged after this
+    collection's restart blocks the next one (the second run changes nothing)."""
+    inventory = copy_fleet(tmp_path, ["writer-missing"])
+    doc = state(tmp_path, "writer-missing")
+    acl = json.loads(read(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                       "examples", "fleet", "snapshots", "acl-broken.json")))
+    doc["simulation"] = {"on_cryptsvc_restart": acl["simulation"]["on_cryptsvc_restart"]["if_findings_remain"]}
+    del doc["simulation"]["on_cryptsvc_restart"]["codes"]
+    with open(tmp_path / "writer-missing.json", "w", encoding="utf-8") as handle:
+        json.dump(doc, handle)
+    first = run_json(inventory, cryptsvc_playbook(tmp_path))
+    result = first.results(CRYPTSVC)["writer-missing"]
+    assert first.changed("writer-missing") == 1 and result["system_writer"]["present"] is False
     assert result["system_writer"]["events"], "the CAPI2 event logged after the restart is reported"
+    second = run_json(inventory, cryptsvc_playbook(tmp_path))
+    again = second.results(CRYPTSVC)["writer-missing"]
+    assert second.changed("writer-missing") == 0 and again["blocked_by"] == ["capi2_513_access_denied"]
+
+
+ALL_HOSTS = sorted(name[:-5] for name in os.listdir(os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "examples", "fleet", "snapshots")) if name.endswith(".json"))
+
+
+def test_cryptsvc_twice_on_the_whole_fleet_the_second_run_changes_nothing(tmp_path):
+    """Issue: a restart that cannot help (filemaps ACL, VssAccessControl) is not made, and not made again."""
+    inventory = copy_fleet(tmp_path, ALL_HOSTS)
+    book = playbook(tmp_path, "cryptsvc.yml", f"- hosts: all\n  gather_facts: false\n  tasks:\n    - {CRYPTSVC}: {{}}\n")
+    first = run_json(inventory, book)
+    assert first.returncode == 0, first.stderr
+    results = first.results(CRYPTSVC)
+    assert results["acl-broken"]["blocked_by"] == ["filemaps_acl"] and not results["acl-broken"]["changed"]
+    assert results["vss-acl"]["blocked_by"] == ["vss_access_control"] and not results["vss-acl"]["changed"]
+    assert "not restarted" in " ".join(results["acl-broken"]["reasons"])
+    assert results["writer-missing"]["changed"] and results["crypt-off"]["changed"]
+    second = run_json(inventory, book)
+    assert second.returncode == 0, second.stderr
+    assert {h: second.changed(h) for h in ALL_HOSTS} == {h: 0 for h in ALL_HOSTS}

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _operations, _state, _twin
+from ansible_collections.backupready.windows.plugins.plugin_utils import _state, _twin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET = os.path.join(ROOT, "examples", "fleet")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _exclusions, _findings, _operations, _state, _twin
+from ansible_collections.backupready.windows.plugins.plugin_utils import _exclusions, _findings, _state, _twin
 from statedoc import make_state
 
 KB_EXAMPLE = "D:\\ProgramFolder\\bin\\program.exe"  # KB 980794's own example

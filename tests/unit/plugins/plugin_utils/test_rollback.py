@@ -20,7 +20,6 @@ from ansible_collections.backupready.windows.plugins.action.win_backup_rollback 
 from ansible_collections.backupready.windows.plugins.plugin_utils import _journal
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, LiveBackend, SnapshotBackend)
-from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import (
     RollbackError, effective_rollbacks, plan_rollback, why_not_undoable)
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _operations, _state, _twin, _vss
+from ansible_collections.backupready.windows.plugins.plugin_utils import _findings, _state, _twin, _vss
 from ansible_collections.backupready.windows.plugins.plugin_utils._vss import Writer
 from statedoc import HEALTHY_VSSADMIN, make_service, make_state
 
@@ -448,3 +448,49 @@ def test_plan_cannot_be_made_without_cryptsvc_or_its_state():
 def test_plan_arguments_are_checked(args, message):
     with pytest.raises(ValueError, match=message):
         _vss.plan_cryptsvc(cryptsvc_state(), **args)
+
+
+# ---------------------------------------------------------------------------------------------------
+# A restart only when it can help (KB 2009272: fix the permissions first)
+# ---------------------------------------------------------------------------------------------------
+
+def _missing_writer_state(**overrides):
+    state = make_state(**overrides)
+    state["vssadmin"]["stdout"] = state["vssadmin"]["stdout"].split("Writer name: 'System Writer'")[0] + \
+        "Writer name: 'Registry Writer'\n   Writer Id: {afbab4a2-367d-4d15-a586-71dbb18f8485}\n" \
+        "   Writer Instance Id: {d3faa119-61c1-4ec4-b163-68b43efad58b}\n   State: [1] Stable\n   Last error: No error\n"
+    _state.find_service(state, "CryptSvc")["state"] = "running"
+    return state
+
+
+def _denied(time_created):
+    return {"log": "Application", "provider": "Microsoft-Windows-CAPI2", "id": 513, "time_created": time_created,
+            "level": "error", "message": "Cryptographic Services failed while processing the OnIdentify() call in the "
+            "System Writer Object.\n\nDetails:\nAddCoreCsiFiles : BeginFileEnumeration() failed.\n\nSystem Error:\n"
+            "Access is denied.", "properties": []}
+
+
+def test_a_missing_writer_is_restarted_when_nothing_blocks_it():
+    plan = _vss.plan_cryptsvc(_missing_writer_state())
+    assert plan["blocked_by"] == [] and [op["set"] for op in plan["operations"]] == ["restarted"]
+
+
+def test_an_old_access_denied_event_does_not_block_the_first_restart():
+    state = _missing_writer_state(events=[_denied("2026-10-01T10:00:00Z")])
+    assert _vss.plan_cryptsvc(state)["blocked_by"] == []
+    assert _vss.plan_cryptsvc(state, last_restart="2026-09-01T10:00:00Z")["blocked_by"] == [_vss.CAPI2_ACCESS_DENIED]
+
+
+def test_an_access_denied_event_after_our_last_restart_blocks_another():
+    state = _missing_writer_state(events=[_denied("2026-10-01T10:00:05Z")])
+    plan = _vss.plan_cryptsvc(state, last_restart="2026-10-01T10:00:00Z")
+    assert plan["operations"] == [] and plan["blocked_by"] == [_vss.CAPI2_ACCESS_DENIED]
+    assert "not restarted" in " ".join(plan["reasons"])
+    assert _vss.plan_cryptsvc(state, last_restart="2026-10-01T10:00:06Z")["blocked_by"] == []
+
+
+def test_a_stopped_cryptsvc_is_started_even_when_the_writer_cannot_come_back():
+    state = _missing_writer_state(vss_access_control={"key_exists": True, "values": {}})
+    _state.find_service(state, "CryptSvc")["state"] = "stopped"
+    plan = _vss.plan_cryptsvc(state)
+    assert [op["set"] for op in plan["operations"] if op["op"] == "service_state"] == ["started"]
