@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.backupready.windows.plugins.plugin_utils import _backend, _journal
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
-    BackendError, SnapshotBackend, select_backend)
+    BackendError, select_backend)
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import plan_rollback
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service, load_state_file
 
@@ -102,9 +102,9 @@ def test_a_second_run_waits_for_the_lock_and_then_sees_the_first_ones_change(fle
         thread.start()
         time.sleep(0.3)
         assert thread.is_alive(), "the second run did not wait for the lock"
-        order.append(("first", first.apply.__self__.store.read_state()))
+        order.append(("first", first.store.read_state()))
     thread.join(10)
-    assert [name for name, _ in order] == ["first", "second"] and order[1][1].changed
+    assert [name for name, _value in order] == ["first", "second"] and order[1][1].changed
 
 
 def test_a_lock_held_too_long_is_a_clear_failure(fleet):
@@ -268,9 +268,10 @@ def test_a_planted_backup_with_evil_operations_is_refused_as_outside_what_may_ch
     os.makedirs(backend.backup_dir)
     forged = {"format": "backupready.backup/2", "writer": "backupready.windows", "id": "20990101T000000000000Z",
               "host": "hv", "created": "2099-01-01T00:00:00Z", "status": "committed", "operations": [], "results": [],
-              "label": {}, "undo": [{"op": "registry_value", "key": f"{SERVICES}\\ALG", "name": "ImagePath",
-                                    "expect": {"kind": "REG_EXPAND_SZ", "data": "%SystemRoot%\\System32\\alg.exe"},
-                                    "set": {"kind": "REG_EXPAND_SZ", "data": "C:\\Users\\Public\\evil.exe"}}]}
+              "label": {}, "undo": [{
+                  "op": "registry_value", "key": f"{SERVICES}\\ALG", "name": "ImagePath",
+                  "expect": {"kind": "REG_EXPAND_SZ", "data": "%SystemRoot%\\System32\\alg.exe"},
+                  "set": {"kind": "REG_EXPAND_SZ", "data": "C:\\Users\\Public\\evil.exe"}}]}
     with open(os.path.join(backend.backup_dir, "20990101T000000000000Z.json"), "w", encoding="utf-8") as handle:
         json.dump(forged, handle)
     before = load_state_file(backend.path)
