@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from ._operations import ApplyOutcome, describe, undo_of, values_equal
-from ._sddl import owner_and_dacl, same_writable_part
+from ._sddl import SddlError, owner_and_dacl, parse_sddl, resolve_sid, same_writable_part
 from ._twin import (
     Check, WriteFailed, check_all, copy_state, folder_section, read_current, refused_outcome, write_one,
 )
@@ -77,6 +77,34 @@ def entry(backup_id: str, record: Any, trusted: bool = True, error: str | None =
                 "error": problem or "not trusted"}
     return {"id": backup_id, "created": record.get("created"), "status": record["status"], "undo": record["undo"],
             "operations": record["operations"], "label": record["label"], "trusted": True, "error": None}
+
+
+# Rights that let someone change or replace a backup (docs/write-path.md §4): FILE_WRITE_DATA / ADD_FILE (0x2),
+# FILE_APPEND_DATA / ADD_SUBDIRECTORY (0x4), FILE_WRITE_EA (0x10), FILE_DELETE_CHILD (0x40), FILE_WRITE_ATTRIBUTES
+# (0x100), DELETE, WRITE_DAC, WRITE_OWNER, GENERIC_ALL, GENERIC_WRITE (winnt.h).
+WRITE_RIGHTS = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x10000000 | 0x40000000
+STORE_OWNERS = ("S-1-5-18", "S-1-5-32-544")  # SYSTEM, Administrators
+STORE_SDDL = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"  # what the engine gives the store when it creates it
+
+
+def dacl_trust_problem(owner: str | None, sddl: str | None, what: str) -> str | None:
+    """The live store's rule for one folder or file: owned by SYSTEM or Administrators, and no ACE that applies to it
+    gives anyone else a right that allows changing it. None when trusted."""
+    sid = resolve_sid(owner) if owner else None
+    if sid not in STORE_OWNERS:
+        return f"{what} is owned by {owner or 'nobody'}, not SYSTEM or Administrators"
+    if sddl is None:
+        return f"the permissions of {what} could not be read"
+    try:
+        descriptor = parse_sddl(sddl)
+    except SddlError as exc:
+        return f"the permissions of {what} cannot be parsed: {exc}"
+    if descriptor.dacl is None or descriptor.dacl.is_null:
+        return f"{what} has no DACL: everyone may change it"
+    for ace in descriptor.dacl.aces:
+        if ace.is_allow and not ace.inherit_only and ace.mask & WRITE_RIGHTS and resolve_sid(ace.trustee) not in STORE_OWNERS:
+            return f"{what} lets {ace.trustee} change it ({ace.format()})"
+    return None
 
 
 def posix_trust_problem(mode: int, uid: int, euid: int, what: str) -> str | None:
@@ -231,10 +259,15 @@ class MemoryStore(Store):
     """A host held in memory: the tests' store, and the Python side of the cross-check with the C# engine."""
 
     def __init__(self, state: dict, records: dict[str, dict] | None = None, host: str = "host",
-                 untrusted: dict[str, str] | None = None):
+                 untrusted: dict[str, str] | None = None, security: dict[str, tuple[str, str]] | None = None):
         self.state = state
         self.records = dict(records or {})
-        self.untrusted = dict(untrusted or {})  # id -> why (owner / DACL of a live store entry)
+        self.untrusted = dict(untrusted or {})  # id -> why
+        # id -> (owner, SDDL) of a live store entry: judged as the engine judges it (dacl_trust_problem)
+        for backup_id, (owner, sddl) in (security or {}).items():
+            problem = dacl_trust_problem(owner, sddl, f"backup {backup_id}")
+            if problem:
+                self.untrusted[backup_id] = problem
         self.host = host
         self._counter = 0
 
@@ -426,10 +459,9 @@ def parse_faults(value: Any) -> dict[int, str]:
 
 def run_scenario(scenario: dict, call: Callable[[MemoryStore, dict], ApplyOutcome] | None = None) -> dict:
     """The Python side of the cross-check with the C# engine: the scenario format of ``tests/csharp``."""
-    records = {r["id"]: {k: v for k, v in r.items() if k not in ("owner", "sddl", "trusted_error")}
-               for r in scenario.get("store", [])}
-    untrusted = {r["id"]: r["trusted_error"] for r in scenario.get("store", []) if r.get("trusted_error")}
-    store = MemoryStore(copy.deepcopy(scenario["world"]), records, untrusted=untrusted)
+    records = {r["id"]: {k: v for k, v in r.items() if k not in ("owner", "sddl")} for r in scenario.get("store", [])}
+    security = {r["id"]: (r["owner"], r.get("sddl")) for r in scenario.get("store", []) if "owner" in r}
+    store = MemoryStore(copy.deepcopy(scenario["world"]), records, security=security)
     steps = []
     for step in scenario["steps"]:
         try:

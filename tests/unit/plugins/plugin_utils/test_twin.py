@@ -383,3 +383,42 @@ def test_retention_keeps_the_newest_backups():
         pruned += back.pruned
     assert len(store.records) == 3 and len(pruned) == 5
     assert sorted(store.records)[-1] == max(store.records)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The live store's owner and DACL, as data (safe hands §1)
+# ---------------------------------------------------------------------------------------------------
+
+TRUST = [
+    pytest.param("S-1-5-32-544", _journal.STORE_SDDL, None, id="created-by-the-engine"),
+    pytest.param("SY", "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)", None, id="users-may-read"),
+    pytest.param("S-1-5-21-1-2-3-1001", _journal.STORE_SDDL, "owned by S-1-5-21-1-2-3-1001", id="planted-by-a-user"),
+    # What %ProgramData% hands down: "BUILTIN\\Users:(CI)(WD,AD,WEA,WA)" (icacls of a default ProgramData).
+    pytest.param("BA", "D:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIIOID;GA;;;CO)(A;OICIID;0x1200a9;;;BU)"
+                 "(A;CIID;0x116;;;BU)", "lets BU change it", id="inherited-programdata-users-create"),
+    pytest.param("BA", "D:PAI(A;OICI;FA;;;SY)(A;OICIIO;FA;;;CO)", None, id="creator-owner-inherit-only"),
+    pytest.param("BA", "D:NO_ACCESS_CONTROL", "no DACL", id="null-dacl"),
+    pytest.param("BA", None, "could not be read", id="unreadable"),
+]
+
+
+@pytest.mark.parametrize("owner, sddl, problem", TRUST)
+def test_the_store_rule_on_owner_and_dacl(owner, sddl, problem):
+    got = _journal.dacl_trust_problem(owner, sddl, "the backup")
+    assert (got is None) if problem is None else (problem in got), got
+
+
+def test_a_backup_planted_in_a_weak_store_is_refused_by_the_twin_as_by_the_engine():
+    original = load(os.path.join(ROOT, "examples", "fleet", "snapshots", "hv-doubled.json"))
+    ops = plan_imagepath_fixes(original)[0]
+    store = _journal.MemoryStore(copy.deepcopy(original))
+    real = _journal.journaled_apply(store, ops)
+    # A user planted a newer "backup" in a store that inherited ProgramData's "Users may create" ACE.
+    planted = forged(copy.deepcopy(real.undo), backup_id="20990101T000000000Z-00000000")
+    security = {"20990101T000000000Z-00000000": ("S-1-5-21-1-2-3-1001", "D:AI(A;ID;FA;;;S-1-5-21-1-2-3-1001)")}
+    weak = _journal.MemoryStore(copy.deepcopy(store.state), dict(store.records, **{planted["id"]: planted}),
+                                security=security)
+    plan = plan_rollback(weak.list_backups(), state=weak.state)
+    assert plan.backup_id == real.backup_id and "cannot be trusted" in " ".join(plan.notes)
+    refused = _journal.journaled_apply(weak, planted["undo"], rollback_of=planted["id"])
+    assert refused.refused and "not one this collection can trust" in refused.msg
