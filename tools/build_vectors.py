@@ -47,7 +47,8 @@ HANDWRITTEN = [
     (False, "C:\\Windows\\System32\\x.exe", "%SystemRoot%\\System32\\x.exe", True, "the host's system root"),
     (False, "%windir%\\System32\\x.exe", "%SystemRoot%\\System32\\x.exe", True, "%windir%"),
     (False, "C:\\a\\..\\..\\x.exe", "C:\\x.exe", False, "'..' above the root is not comparable"),
-    (False, "\\\\server\\share\\x.exe", "\\\\server\\share\\x.exe", False, "UNC is never comparable"),
+    (False, "\\\\server\\share\\x.exe", "\\\\server\\share\\x.exe", True, "identical text is the same command"),
+    (False, "\\\\server\\share\\x.exe", "\\\\Server\\share\\x.exe", False, "UNC paths are never reduced"),
     (False, "C:\\a\\b\\..\\x.exe", "C:\\a\\x.exe", True, "'..' resolved"),
     (False, "C:/a/x.exe", "C:\\a\\x.exe", True, "forward slashes"),
     (False, "D:\\a\\x.exe", "C:\\a\\x.exe", False, "another drive"),
@@ -64,6 +65,9 @@ HANDWRITTEN = [
      "another driver file"),
     (True, "\\SystemRoot\\System32\\drivers\\x.sys", "\\Device\\HarddiskVolume1\\x.sys", False,
      "an NT device path is never comparable"),
+    (True, "\\\\server\\share\\x.sys\x00junk", "\\\\server\\share\\x.sys", True,
+     "the same text up to the NUL, even for a path that cannot be reduced"),
+    (True, "\\\\server\\share\\x.sys", "\\\\server\\share\\y.sys", False, "UNC paths are not reduced"),
     (True, "\\SystemRoot\\x\\\"y.sys", "\\SystemRoot\\x\\y.sys", False, "a quote inside a driver path"),
 ]
 

@@ -133,6 +133,8 @@ def command_of(value: str, driver: bool, system_root: str) -> tuple[str, str] | 
 
 def same_command(left: str, right: str, driver: bool, system_root: str) -> bool:
     """True when both values run the same executable with the same arguments (docs/write-path.md)."""
+    if left.partition("\x00")[0] == right.partition("\x00")[0]:
+        return True  # the same text up to the NUL: the same command, whatever the path (truncation at a NUL)
     a, b = command_of(left, driver, system_root), command_of(right, driver, system_root)
     return a is not None and a == b
 
