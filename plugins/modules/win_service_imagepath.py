@@ -62,6 +62,8 @@ notes:
 seealso:
   - module: backupready.windows.win_systemwriter_exclusions
   - module: backupready.windows.win_backup_readiness_info
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

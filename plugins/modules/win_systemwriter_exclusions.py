@@ -70,6 +70,8 @@ attributes:
 seealso:
   - module: backupready.windows.win_service_imagepath
   - module: backupready.windows.win_cryptsvc
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

@@ -50,6 +50,8 @@ notes:
     that is an inference from KB 3209092, not a documented list.
 seealso:
   - module: backupready.windows.win_filemaps_acl
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """
