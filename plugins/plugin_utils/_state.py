@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Callable
 
 SCHEMA_VERSION = 1
@@ -34,6 +35,9 @@ SERVICE_DRIVER_MASK = 0xB
 SERVICE_WIN32_MASK = 0x30
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# A state document nests 8 levels at most; anything much deeper (an unknown extra key is kept) would make the code
+# that copies a document (copy.deepcopy, a few Python frames per level) hit Python's recursion limit.
+MAX_NESTING = 64
 
 
 class StateError(ValueError):
@@ -283,10 +287,74 @@ STATE_SPEC = {
 }
 
 
+# ---------------------------------------------------------------------------------------------------
+# What JSON allows and this collection cannot carry: checked over the whole document, extra keys included.
+# ---------------------------------------------------------------------------------------------------
+
+class _LongInteger:
+    """An integer too long for Python to read (``sys.get_int_max_str_digits``, 4300 digits by default)."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+
+def _parse_int(text: str) -> int | _LongInteger:
+    try:
+        return int(text)
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return _LongInteger(text)
+
+
+# JSON may escape half of a UTF-16 surrogate pair ("\ud800"): Python keeps it, no UTF-8 writer can write it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _shown_path(parts: list[str]) -> str:
+    path = "".join(parts).lstrip(".")
+    return path if len(parts) <= 6 else "".join(parts[:6]).lstrip(".") + "..."
+
+
+def _part(key: str) -> str:
+    return f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]"
+
+
+def _check_carriable(doc: Any, source: str) -> None:
+    """Refuse what no later step could handle: deep nesting, lone surrogates, integers Python cannot read.
+
+    One pass without recursion, so that a document nested thousands of levels deep is refused, not crashed on.
+    """
+    stack: list[tuple[Any, list[str]]] = [(doc, [])]
+    while stack:
+        value, parts = stack.pop()
+        if len(parts) > MAX_NESTING:
+            raise StateError(source, _shown_path(parts),
+                             f"nested more than {MAX_NESTING} levels deep (a state document needs fewer than 10)")
+        if isinstance(value, str):
+            found = _LONE_SURROGATE.search(value)
+            if found:
+                raise StateError(source, _shown_path(parts),
+                                 f"holds a lone UTF-16 surrogate ({json.dumps(found.group())} at character "
+                                 f"{found.start()}): not text that can be written back as UTF-8")
+        elif isinstance(value, _LongInteger):
+            raise StateError(source, _shown_path(parts),
+                             f"an integer of {value.digits} digits: longer than Python reads "
+                             "(4300 digits by default); not a value of a state document")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _LONE_SURROGATE.search(key):
+                    raise StateError(source, _shown_path(parts) or "document",
+                                     f"a key holds a lone UTF-16 surrogate ({json.dumps(key)[:80]}): not text "
+                                     "that can be written back as UTF-8")
+                stack.append((item, parts + [_part(str(key))]))
+        elif isinstance(value, list):
+            stack.extend((item, parts + [f"[{index}]"]) for index, item in enumerate(value))
+
+
 def validate_state(doc: Any, source: str) -> dict:
     """Return ``doc`` when it is a valid state document of this schema version; raise StateError otherwise."""
     if not isinstance(doc, dict):
         raise StateError(source, "", f"expected a JSON object (a backupready host state document), got {_describe(doc)}")
+    _check_carriable(doc, source)
     if "schema_version" not in doc:
         raise StateError(source, "schema_version",
                          "is missing: this is not a backupready host state document")
@@ -311,7 +379,7 @@ def parse_state(text: str | bytes, source: str) -> dict:
     if not text.strip():
         raise StateError(source, "", "the file is empty")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise StateError(source, "", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                                      "the file may be truncated or corrupt") from None
