@@ -32,7 +32,9 @@ options:
     type: bool
     default: true
   services:
-    description: Service name patterns (shell style, case-insensitive) for O(service_descriptors).
+    description:
+      - Service name patterns (shell style, case-insensitive) for O(service_descriptors).
+      - A pattern that is not a string, is empty, or has a C([) that no C(]) closes is refused (C([[]) matches a C([)).
     type: list
     elements: str
     default: ["*"]
