@@ -28,7 +28,10 @@ description:
     after a change (RV(cryptsvc_restart_needed); the C(systemwriter) role's handler does it).
 options:
   paths:
-    description: Binary paths, for example C(D:\ProgramFolder\bin\program.exe).
+    description:
+      - Binary paths, for example C(D:\ProgramFolder\bin\program.exe).
+      - Each must be an absolute drive path to a file, unquoted, without environment variables (KB 980794), and at most
+        32,767 characters long (Windows' path limit); otherwise the task fails and nothing is written.
     type: list
     elements: str
     default: []

@@ -106,3 +106,24 @@ def test_drill_1b_a_latin1_waivers_file_names_the_option_and_the_file(tmp_path):
     result = run_json(inventory, info)
     (message,) = [r["msg"] for r in result.results("backupready.windows.win_backup_readiness_info").values()]
     assert message == f"waivers_file: {latin1} is not UTF-8 text (byte 46 is not UTF-8): save the waivers file as UTF-8"
+
+
+def test_drill_1b_an_exclusion_path_longer_than_windows_allows_is_refused_and_nothing_written(tmp_path):
+    inventory = copy_fleet(tmp_path, ["excl-bad", "fs01"])
+    exclusions = playbook(tmp_path, "exclusions.yml", """- hosts: all
+  gather_facts: false
+  tasks:
+    - backupready.windows.win_systemwriter_exclusions:
+        paths: "{{ long_paths }}"
+""")
+    (tmp_path / "long.json").write_text(json.dumps({"long_paths": ["C:\\" + "a" * 40000 + ".exe"]}))
+    before = tree(tmp_path)
+
+    result = run_json(inventory, exclusions, "-e", f"@{tmp_path / 'long.json'}")
+
+    assert tree(tmp_path) == before
+    for host, outcome in result.results("backupready.windows.win_systemwriter_exclusions").items():
+        assert outcome["msg"].startswith("invalid ExcludedBinaryPaths entries, nothing written: C:\\aaaa"), host
+        assert outcome["msg"].endswith("(40,007 characters): is 40,007 characters long: a Windows path has at most "
+                                       "32,767"), host
+        assert len(outcome["msg"]) < 400
