@@ -127,3 +127,24 @@ def test_drill_1b_an_exclusion_path_longer_than_windows_allows_is_refused_and_no
         assert outcome["msg"].endswith("(40,007 characters): is 40,007 characters long: a Windows path has at most "
                                        "32,767"), host
         assert len(outcome["msg"]) < 400
+
+
+@pytest.mark.parametrize("tags", [[], ["--tags", "imagepath"]])
+def test_drill_1b_a_bad_concern_role_variable_fails_every_host_before_the_first_change(tmp_path, tags):
+    # Before, the filemaps role's own validation failed after the imagepath role had fixed hv-doubled.
+    hosts = ["hv-doubled", "acl-broken", "excl-bad", "crypt-off", "lldp", "vss-acl"]
+    inventory = copy_fleet(tmp_path, hosts)
+    remediate = playbook(tmp_path, "remediate.yml", "- ansible.builtin.import_playbook: backupready.windows.remediate\n")
+    before = tree(tmp_path)
+
+    result = run_json(inventory, remediate, "-e", '{"filemaps_scope": ["bogus"]}', *tags)
+
+    assert tree(tmp_path) == before
+    assert result.returncode != 0
+    validation = result.results("Validate the variables of the roles this remediation includes")
+    for host in hosts:
+        assert result.failed(host) == 1 and result.changed(host) == 0
+        (failed,) = [item for item in validation[host]["results"] if item.get("failed")]
+        assert failed["readiness_role"]["name"] == "filemaps"
+        assert failed["argument_errors"] == ["value of filemaps_scope must be one or more of: folder, files, "
+                                             "pending_renames. Got no match for: bogus"], host
