@@ -82,8 +82,8 @@ SECRET = "S3cret-LEAK-991"
     (f"password: !{SECRET} x\n", "line 1, column 11: could not determine a constructor for the tag '...'"),
     (f"password: '{SECRET}\n", "line 2, column 1: while scanning a quoted scalar; found unexpected end of stream"),
     (f"- {SECRET}\x07\n", f"character {len(SECRET) + 2}: U+0007 is not allowed in YAML"),
-    (f"\t{SECRET}: x\n", "line 1, column 1: while scanning for the next token; found character '\\t' that cannot "
-                          "start any token"),
+    (f"\t{SECRET}: x\n", "line 1, column 1: while scanning for the next token; found character '\\t' that "
+                         "cannot start any token"),
 ])
 def test_a_yaml_error_gives_line_column_and_kind_never_the_line(text, where):
     with pytest.raises(WaiverError) as caught:
