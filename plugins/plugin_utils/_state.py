@@ -309,52 +309,73 @@ def _parse_int(text: str) -> int | _LongInteger:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _shown_path(parts: list[str]) -> str:
-    path = "".join(parts).lstrip(".")
-    return path if len(parts) <= 6 else "".join(parts[:6]).lstrip(".") + "..."
+def _field(where: tuple | None, *last: Any) -> str:
+    """The dotted path of a place (a chain of (parent, key) links, then ``last``), cut after 6 parts."""
+    keys = list(last)
+    while where is not None:
+        where, key = where
+        keys.insert(0, key)
+    parts = [_part(key) for key in keys]
+    shown = "".join(parts[:6]) + ("..." if len(parts) > 6 else "")
+    return shown.lstrip(".")
 
 
-def _part(key: str) -> str:
+def _part(key: Any) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
     return f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]"
 
 
-def _check_carriable(doc: Any, source: str) -> None:
+def _check_carriable(doc: Any, source: str, strings: bool = True) -> None:
     """Refuse what no later step could handle: deep nesting, lone surrogates, integers Python cannot read.
 
-    One pass without recursion, so that a document nested thousands of levels deep is refused, not crashed on.
+    One pass without recursion, so that a document nested thousands of levels deep is refused, not crashed on;
+    a path is built only for an error. ``strings`` False skips the surrogate search (the JSON text had none).
     """
-    stack: list[tuple[Any, list[str]]] = [(doc, [])]
+    stack: list[tuple[Any, int, tuple | None]] = [(doc, 0, None)]
     while stack:
-        value, parts = stack.pop()
-        if len(parts) > MAX_NESTING:
-            raise StateError(source, _shown_path(parts),
+        container, depth, where = stack.pop()
+        if depth >= MAX_NESTING:
+            raise StateError(source, _field(where),
                              f"nested more than {MAX_NESTING} levels deep (a state document needs fewer than 10)")
-        if isinstance(value, str):
-            found = _LONE_SURROGATE.search(value)
-            if found:
-                raise StateError(source, _shown_path(parts),
-                                 f"holds a lone UTF-16 surrogate ({json.dumps(found.group())} at character "
-                                 f"{found.start()}): not text that can be written back as UTF-8")
-        elif isinstance(value, _LongInteger):
-            raise StateError(source, _shown_path(parts),
-                             f"an integer of {value.digits} digits: longer than Python reads "
-                             "(4300 digits by default); not a value of a state document")
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if isinstance(key, str) and _LONE_SURROGATE.search(key):
-                    raise StateError(source, _shown_path(parts) or "document",
-                                     f"a key holds a lone UTF-16 surrogate ({json.dumps(key)[:80]}): not text "
-                                     "that can be written back as UTF-8")
-                stack.append((item, parts + [_part(str(key))]))
-        elif isinstance(value, list):
-            stack.extend((item, parts + [f"[{index}]"]) for index, item in enumerate(value))
+        if isinstance(container, dict):
+            items: Any = container.items()
+            bad_key = next((k for k in container if strings and isinstance(k, str) and _LONE_SURROGATE.search(k)),
+                           None)
+            if bad_key is not None:
+                raise StateError(source, _field(where) or "document",
+                                 f"a key holds a lone UTF-16 surrogate ({json.dumps(bad_key)[:80]}): not text "
+                                 "that can be written back as UTF-8")
+        else:
+            items = enumerate(container)
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append((value, depth + 1, (where, key)))
+            elif isinstance(value, _LongInteger):
+                raise StateError(source, _field(where, key),
+                                 f"an integer of {value.digits} digits: longer than Python reads "
+                                 "(4300 digits by default); not a value of a state document")
+            elif strings and isinstance(value, str):
+                found = _LONE_SURROGATE.search(value)
+                if found:
+                    raise StateError(source, _field(where, key),
+                                     f"holds a lone UTF-16 surrogate ({json.dumps(found.group())} at character "
+                                     f"{found.start()}): not text that can be written back as UTF-8")
+
+
+# In JSON text decoded from UTF-8 a lone surrogate can only come from a \uD800-\uDFFF escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def validate_state(doc: Any, source: str) -> dict:
     """Return ``doc`` when it is a valid state document of this schema version; raise StateError otherwise."""
+    return _validate(doc, source, strings=True)
+
+
+def _validate(doc: Any, source: str, strings: bool) -> dict:
     if not isinstance(doc, dict):
         raise StateError(source, "", f"expected a JSON object (a backupready host state document), got {_describe(doc)}")
-    _check_carriable(doc, source)
+    _check_carriable(doc, source, strings)
     if "schema_version" not in doc:
         raise StateError(source, "schema_version",
                          "is missing: this is not a backupready host state document")
@@ -371,6 +392,7 @@ def validate_state(doc: Any, source: str) -> dict:
 
 def parse_state(text: str | bytes, source: str) -> dict:
     """Parse and validate a state document from JSON text."""
+    from_utf8 = isinstance(text, bytes)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -385,7 +407,8 @@ def parse_state(text: str | bytes, source: str) -> dict:
                                      "the file may be truncated or corrupt") from None
     except RecursionError:
         raise StateError(source, "", "JSON nested too deeply") from None
-    return validate_state(doc, source)
+    surrogates = _SURROGATE_ESCAPE.search(text) or (not from_utf8 and _LONE_SURROGATE.search(text))
+    return _validate(doc, source, strings=bool(surrogates))
 
 
 def load_state_file(path: str) -> dict:

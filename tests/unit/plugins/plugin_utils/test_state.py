@@ -196,3 +196,12 @@ def _nested(depth):
     for _unused in range(depth - 1):
         value = [value]
     return value
+
+
+def test_a_lone_surrogate_is_found_in_text_and_in_a_document_from_a_live_host():
+    doc = json.loads(hv_doubled_text())
+    doc["host"]["os_caption"] = "Windows\ud800"
+    with pytest.raises(StateError, match=r"^live: field 'host.os_caption': holds a lone UTF-16 surrogate"):
+        validate_state(doc, "live")
+    with pytest.raises(StateError, match=r"^text: field 'host.os_caption': holds a lone UTF-16 surrogate"):
+        parse_state(json.dumps(doc, ensure_ascii=False), "text")
