@@ -13,7 +13,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._findings impo
     CODES, SEVERITIES, assess, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
-    EXPIRED, WAIVED, apply_waivers, parse_waivers_text, validate_waivers)
+    EXPIRED, WAIVED, apply_waivers, read_waivers_file, validate_waivers)
 
 
 def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[dict]:
@@ -47,12 +47,7 @@ class ActionModule(BackupReadyAction):
         path = args["waivers_file"]
         if path:
             path = os.path.abspath(path)  # relative to where ansible-playbook runs, like the report's file
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except OSError as exc:
-                raise ValueError(f"waivers_file: cannot read {path}: {exc.strerror or exc}") from None
-            self._waivers += parse_waivers_text(text, path)
+            self._waivers += read_waivers_file(path, "waivers_file")
 
     def plan(self, state, args):
         findings = assess(state, args["codes"])

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
-from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess, matches_any
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assess, check_name_patterns, matches_any
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (
     FIXABLE_CODES, IMAGEPATH_CODES, imagepath_wanted_paths, plan_imagepath_fixes)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
@@ -27,6 +27,8 @@ class ActionModule(BackupReadyAction):
     def check_arguments(self, args):
         if not args["include"]:
             raise ValueError("include: give at least one service name pattern (default ['*'])")
+        for option in ("include", "exclude"):
+            check_name_patterns(option, self._task.args.get(option), args[option])
 
     def wanted_paths(self, state, args):
         return list(imagepath_wanted_paths(state))  # missing_file needs existence: the probe's second call

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ansible_collections.backupready.windows.plugins.plugin_utils._acl import (
     plan_service_security, plan_vss_access_control, service_sd_findings, vss_access_control_findings)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
-from ansible_collections.backupready.windows.plugins.plugin_utils._findings import matches_any
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import check_name_patterns, matches_any
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 
 
@@ -23,6 +23,7 @@ class ActionModule(BackupReadyAction):
             raise ValueError("nothing to do: vss_access_control and service_descriptors are both false")
         if not args["services"]:
             raise ValueError("services: give at least one name or pattern (default ['*'])")
+        check_name_patterns("services", self._task.args.get("services"), args["services"])
 
     def wanted_paths(self, state, args):
         return []

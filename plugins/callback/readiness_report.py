@@ -79,7 +79,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import SEVERITIES
 from ansible_collections.backupready.windows.plugins.plugin_utils._report import (
     FORMATS, FULL_ASSESSMENT_ACTION, WRITERS, FleetCollector, build_hosts, summarize)
-from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import WaiverError, parse_waivers_text
+from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import WaiverError, read_waivers_file
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -189,10 +189,7 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         try:
-            with open(path, encoding="utf-8") as handle:
-                self.waivers = parse_waivers_text(handle.read(), path)
-        except (OSError, UnicodeDecodeError) as exc:
-            self.waivers_error = f"{path}: cannot read the waivers file: {exc}"
+            self.waivers = read_waivers_file(path, "readiness_report waivers_file")
         except WaiverError as exc:
             self.waivers_error = str(exc)
         if self.waivers_error:

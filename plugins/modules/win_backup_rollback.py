@@ -50,6 +50,8 @@ notes:
 seealso:
   - module: backupready.windows.win_backup_apply
   - module: backupready.windows.win_backup_state
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

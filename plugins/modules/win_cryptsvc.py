@@ -57,6 +57,8 @@ notes:
 seealso:
   - module: backupready.windows.win_backup_readiness_info
   - module: backupready.windows.win_filemaps_acl
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

@@ -69,6 +69,8 @@ notes:
 seealso:
   - module: backupready.windows.win_writer_access
   - module: backupready.windows.win_cryptsvc
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

@@ -33,12 +33,14 @@ options:
     choices: [invalid_syntax, quoted_driver, embedded_nul, unquoted_spaces]
     default: [invalid_syntax, quoted_driver, embedded_nul, unquoted_spaces]
   include:
-    description: Service name patterns (shell style, case-insensitive) to look at.
+    description:
+      - Service name patterns (shell style, case-insensitive) to look at.
+      - A pattern that is not a string, is empty, or has a C([) that no C(]) closes is refused (C([[]) matches a C([)).
     type: list
     elements: str
     default: ["*"]
   exclude:
-    description: Service name patterns to leave out.
+    description: Service name patterns to leave out (checked as O(include) is).
     type: list
     elements: str
     default: []
@@ -62,6 +64,8 @@ notes:
 seealso:
   - module: backupready.windows.win_systemwriter_exclusions
   - module: backupready.windows.win_backup_readiness_info
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

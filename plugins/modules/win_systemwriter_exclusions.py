@@ -28,7 +28,10 @@ description:
     after a change (RV(cryptsvc_restart_needed); the C(systemwriter) role's handler does it).
 options:
   paths:
-    description: Binary paths, for example C(D:\ProgramFolder\bin\program.exe).
+    description:
+      - Binary paths, for example C(D:\ProgramFolder\bin\program.exe).
+      - Each must be an absolute drive path to a file, unquoted, without environment variables (KB 980794), and at most
+        32,767 characters long (Windows' path limit); otherwise the task fails and nothing is written.
     type: list
     elements: str
     default: []
@@ -70,6 +73,8 @@ attributes:
 seealso:
   - module: backupready.windows.win_service_imagepath
   - module: backupready.windows.win_cryptsvc
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

@@ -32,7 +32,9 @@ options:
     type: bool
     default: true
   services:
-    description: Service name patterns (shell style, case-insensitive) for O(service_descriptors).
+    description:
+      - Service name patterns (shell style, case-insensitive) for O(service_descriptors).
+      - A pattern that is not a string, is empty, or has a C([) that no C(]) closes is refused (C([[]) matches a C([)).
     type: list
     elements: str
     default: ["*"]
@@ -50,6 +52,8 @@ notes:
     that is an inference from KB 3209092, not a documented list.
 seealso:
   - module: backupready.windows.win_filemaps_acl
+extends_documentation_fragment:
+  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers
 """

@@ -25,6 +25,7 @@ from ._backend import BackendError, select_backend
 from ._findings import Finding, wanted_paths
 from ._operations import ApplyOutcome, OperationError
 from ._plan import Plan, diff_for
+from ._planfile import PlanFileError, follow_reviewed_plan, task_key
 from ._state import StateError
 from ._twin import TwinError, apply_to_state
 
@@ -75,6 +76,17 @@ class BackupReadyAction(ActionBase):
             plan = self.plan(state, args)
         except (BackendError, StateError, OperationError, TwinError, ValueError) as exc:
             raise AnsibleActionFail(str(exc)) from None
+
+        # The reviewed plan (backupready_plan_dir, see _planfile): check mode records this task's operations;
+        # a real run refuses, before anything is written, operations that are not the recorded ones.
+        if not self.READ_ONLY:
+            try:
+                reviewed = follow_reviewed_plan(task_vars, task_key(self._task, task_vars), state, plan.operations,
+                                                bool(self._task.check_mode), getattr(self._templar, "template", None))
+            except PlanFileError as exc:
+                raise AnsibleActionFail(str(exc)) from None
+            if reviewed:
+                result["reviewed_plan"] = reviewed
 
         result.update(plan.result)
         result["backend"] = backend.name

@@ -29,6 +29,9 @@ VALUE_NAME = "ExcludedBinaryPaths"
 VALUE_KIND = "REG_MULTI_SZ"  # KB 980794: "New > Multi-String Value"
 STATE_MODES = ("present", "absent", "exact")
 
+# "Maximum Path Length Limitation" (Microsoft docs): a path is at most about 32,767 characters, even with the
+# \\?\ prefix; a longer entry cannot name a file.
+MAX_PATH_CHARACTERS = 32767
 _DRIVE_PATH = re.compile(r"^[A-Za-z]:\\")
 _ENV_VAR = re.compile(r"%[^%\\]+%")
 _CONTROL = re.compile(r"[\x01-\x1f]")
@@ -46,6 +49,8 @@ def validate_exclusion(path: str) -> list[str]:
         # REG_MULTI_SZ: an empty string ends the list for a reader (double NUL); KB 883357 (reference §E).
         return ["is empty (an empty string ends a multi-string list)"]
     reasons: list[str] = []
+    if len(path) > MAX_PATH_CHARACTERS:
+        reasons.append(f"is {len(path):,} characters long: a Windows path has at most {MAX_PATH_CHARACTERS:,}")
     if "\x00" in path:
         reasons.append("contains a NUL character")
     if path != path.strip():
@@ -100,6 +105,11 @@ def is_valid_exclusion(path: str) -> bool:
     return not validate_exclusion(path)
 
 
+def shown(path: str) -> str:
+    """An entry as messages show it: a very long one cut in the middle, with its length."""
+    return path if len(path) <= 200 else f"{path[:120]}...{path[-40:]} ({len(path):,} characters)"
+
+
 # ---------------------------------------------------------------------------------------------------
 # The check
 # ---------------------------------------------------------------------------------------------------
@@ -133,14 +143,14 @@ def exclusion_findings(state: dict) -> Iterator[Finding]:
         key = entry.lower()
         if key in seen:
             yield Finding("exclusion_invalid", _subject(entry),
-                          f"{VALUE_NAME} entry '{entry}' duplicates entry {seen[key]} (case-insensitive)",
+                          f"{VALUE_NAME} entry '{shown(entry)}' duplicates entry {seen[key]} (case-insensitive)",
                           evidence={"index": index, "duplicate_of": seen[key], "reasons": reasons}, fixable=True,
                           fix="drop the duplicate")
             continue
         seen[key] = index
         if reasons:
             yield Finding("exclusion_invalid", _subject(entry),
-                          f"{VALUE_NAME} entry '{entry}' " + "; ".join(reasons),
+                          f"{VALUE_NAME} entry '{shown(entry)}' " + "; ".join(reasons),
                           evidence={"index": index, "reasons": reasons}, fixable=True,
                           fix="correct it by hand, or drop it (opt-in: remove_invalid)")
 
@@ -190,7 +200,7 @@ def _unreachable(items: Iterable[Any], include_missing_file: bool, notes: list[s
         reasons = validate_exclusion(path)
         if reasons:
             # No fix is proposed for a value that cannot be used with confidence: it is reported instead.
-            notes.append(f"unreachable binary '{path}' not excluded: " + "; ".join(reasons))
+            notes.append(f"unreachable binary '{shown(path)}' not excluded: " + "; ".join(reasons))
             continue
         paths.append(path)
     return paths
@@ -230,7 +240,7 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
     else:
         before = []
     plan: dict[str, Any] = {
-        "errors": [f"{p}: {r}" for p in paths for r in validate_exclusion(p)],
+        "errors": [f"{shown(p)}: {r}" for p in paths for r in validate_exclusion(p)],
         "before": before, "after": list(before), "operations": [],
         "invalid_existing": [e for e in before if validate_exclusion(e)],
         "added": [], "removed": [], "notes": notes,
@@ -268,7 +278,7 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
     else:
         for entry in after:
             if entry and validate_exclusion(entry):
-                notes.append(f"invalid entry '{entry}' kept (set remove_invalid to drop it)")
+                notes.append(f"invalid entry '{shown(entry)}' kept (set remove_invalid to drop it)")
 
     differs = kind != VALUE_KIND or [e.lower() for e in after] != [e.lower() for e in existing]
     if kind == "missing" and not after:

@@ -27,6 +27,51 @@ def matches_any(name: str, patterns: Iterable[str] | None) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in patterns or ())
 
 
+def _unclosed_set(pattern: str) -> int | None:
+    """Where a ``[`` opens a set that no ``]`` closes (fnmatch then reads it as a plain ``[``), or None."""
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "[":
+            end = index + 1
+            end += pattern[end:end + 1] == "!"
+            end += pattern[end:end + 1] == "]"  # a ']' first in a set is a member, as in fnmatch
+            close = pattern.find("]", end)
+            if close < 0:
+                return index
+            index = close
+        index += 1
+    return None
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "null"
+    for kind, words in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"), (float, "a number")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
+
+
+def check_name_patterns(option: str, given: Any, patterns: list[str]) -> None:
+    """Refuse name patterns that cannot be what was meant; ValueError naming the option and the entry.
+
+    ``given`` is the task argument as written (Ansible turns ``{a: 1}`` or ``null`` into the strings
+    ``"{'a': 1}"`` and ``"None"``, which match nothing); ``patterns`` the validated list.
+    """
+    if isinstance(given, (list, tuple)):
+        for index, item in enumerate(given):
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                raise ValueError(f"{option}[{index}]: expected a name pattern (a string), got {_what(item)}")
+    for index, pattern in enumerate(patterns):
+        if not pattern.strip():
+            raise ValueError(f"{option}[{index}]: the pattern is empty: it matches no name")
+        where = _unclosed_set(pattern)
+        if where is not None:
+            shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
+            raise ValueError(f"{option}[{index}]: {shown!r}: the '[' at character {where + 1} opens a set that is "
+                             "never closed (write '[[]' to match a '[')")
+
+
 @dataclass(frozen=True)
 class Code:
     code: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Callable
 
 SCHEMA_VERSION = 1
@@ -34,6 +35,9 @@ SERVICE_DRIVER_MASK = 0xB
 SERVICE_WIN32_MASK = 0x30
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
+# A state document nests 8 levels at most; anything much deeper (an unknown extra key is kept) would make the code
+# that copies a document (copy.deepcopy, a few Python frames per level) hit Python's recursion limit.
+MAX_NESTING = 64
 
 
 class StateError(ValueError):
@@ -283,10 +287,95 @@ STATE_SPEC = {
 }
 
 
+# ---------------------------------------------------------------------------------------------------
+# What JSON allows and this collection cannot carry: checked over the whole document, extra keys included.
+# ---------------------------------------------------------------------------------------------------
+
+class _LongInteger:
+    """An integer too long for Python to read (``sys.get_int_max_str_digits``, 4300 digits by default)."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+
+def _parse_int(text: str) -> int | _LongInteger:
+    try:
+        return int(text)
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return _LongInteger(text)
+
+
+# JSON may escape half of a UTF-16 surrogate pair ("\ud800"): Python keeps it, no UTF-8 writer can write it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _field(where: tuple | None, *last: Any) -> str:
+    """The dotted path of a place (a chain of (parent, key) links, then ``last``), cut after 6 parts."""
+    keys = list(last)
+    while where is not None:
+        where, key = where
+        keys.insert(0, key)
+    parts = [_part(key) for key in keys]
+    shown = "".join(parts[:6]) + ("..." if len(parts) > 6 else "")
+    return shown.lstrip(".")
+
+
+def _part(key: Any) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
+    return f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]"
+
+
+def _check_carriable(doc: Any, source: str, strings: bool = True) -> None:
+    """Refuse what no later step could handle: deep nesting, lone surrogates, integers Python cannot read.
+
+    One pass without recursion, so that a document nested thousands of levels deep is refused, not crashed on;
+    a path is built only for an error. ``strings`` False skips the surrogate search (the JSON text had none).
+    """
+    stack: list[tuple[Any, int, tuple | None]] = [(doc, 0, None)]
+    while stack:
+        container, depth, where = stack.pop()
+        if depth >= MAX_NESTING:
+            raise StateError(source, _field(where),
+                             f"nested more than {MAX_NESTING} levels deep (a state document needs fewer than 10)")
+        if isinstance(container, dict):
+            items: Any = container.items()
+            bad_key = next((k for k in container if strings and isinstance(k, str) and _LONE_SURROGATE.search(k)),
+                           None)
+            if bad_key is not None:
+                raise StateError(source, _field(where) or "document",
+                                 f"a key holds a lone UTF-16 surrogate ({json.dumps(bad_key)[:80]}): not text "
+                                 "that can be written back as UTF-8")
+        else:
+            items = enumerate(container)
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                stack.append((value, depth + 1, (where, key)))
+            elif isinstance(value, _LongInteger):
+                raise StateError(source, _field(where, key),
+                                 f"an integer of {value.digits} digits: longer than Python reads "
+                                 "(4300 digits by default); not a value of a state document")
+            elif strings and isinstance(value, str):
+                found = _LONE_SURROGATE.search(value)
+                if found:
+                    raise StateError(source, _field(where, key),
+                                     f"holds a lone UTF-16 surrogate ({json.dumps(found.group())} at character "
+                                     f"{found.start()}): not text that can be written back as UTF-8")
+
+
+# In JSON text decoded from UTF-8 a lone surrogate can only come from a \uD800-\uDFFF escape.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def validate_state(doc: Any, source: str) -> dict:
     """Return ``doc`` when it is a valid state document of this schema version; raise StateError otherwise."""
+    return _validate(doc, source, strings=True)
+
+
+def _validate(doc: Any, source: str, strings: bool) -> dict:
     if not isinstance(doc, dict):
         raise StateError(source, "", f"expected a JSON object (a backupready host state document), got {_describe(doc)}")
+    _check_carriable(doc, source, strings)
     if "schema_version" not in doc:
         raise StateError(source, "schema_version",
                          "is missing: this is not a backupready host state document")
@@ -303,6 +392,7 @@ def validate_state(doc: Any, source: str) -> dict:
 
 def parse_state(text: str | bytes, source: str) -> dict:
     """Parse and validate a state document from JSON text."""
+    from_utf8 = isinstance(text, bytes)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -311,13 +401,14 @@ def parse_state(text: str | bytes, source: str) -> dict:
     if not text.strip():
         raise StateError(source, "", "the file is empty")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise StateError(source, "", f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
                                      "the file may be truncated or corrupt") from None
     except RecursionError:
         raise StateError(source, "", "JSON nested too deeply") from None
-    return validate_state(doc, source)
+    surrogates = _SURROGATE_ESCAPE.search(text) or (not from_utf8 and _LONE_SURROGATE.search(text))
+    return _validate(doc, source, strings=bool(surrogates))
 
 
 def load_state_file(path: str) -> dict:

@@ -113,6 +113,35 @@ def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
     return waivers
 
 
+# Quoted parts of PyYAML's messages that are its own words (token names such as '<block mapping start>'), or
+# one or two characters (the punctuation it expected or found); any other quoted part may be file content.
+_YAML_OWN_WORDS = re.compile(r"'(?:<[a-z ]+>|[^']{1,2})'")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _yaml_words(text: str | None) -> str:
+    """PyYAML's description of a problem, without anything it quotes from the file."""
+    if not text:
+        return ""
+    return _QUOTED.sub(lambda m: m.group() if _YAML_OWN_WORDS.fullmatch(m.group()) else "'...'", text)
+
+
+def yaml_error_message(exc: Exception) -> str:
+    """Where and what a YAML error is (line, column, kind), never the file's lines.
+
+    PyYAML's own message quotes the offending line: pointed at the wrong file (one holding passwords), that line
+    would reach the console and every report.
+    """
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    if hasattr(exc, "character") and hasattr(exc, "position"):  # yaml.reader.ReaderError: a code point, or a byte
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return f"character {exc.position}: U+{code:04X} is not allowed in YAML"
+    words = "; ".join(w for w in (_yaml_words(getattr(exc, "context", None)),
+                                  _yaml_words(getattr(exc, "problem", None))) if w)
+    return where + (words or type(exc).__name__)
+
+
 def parse_waivers_text(text: str, source: str) -> list[Waiver]:
     """Parse a waiver file's text (YAML, of which JSON is a subset) and validate it."""
     import yaml  # pylint: disable=import-outside-toplevel  # PyYAML comes with ansible-core
@@ -120,8 +149,23 @@ def parse_waivers_text(text: str, source: str) -> list[Waiver]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise WaiverError(f"{source}: not valid YAML/JSON: {exc}") from None
+        raise WaiverError(f"{source}: not valid YAML/JSON ({yaml_error_message(exc)})") from None
     return validate_waivers(data, source)
+
+
+def read_waivers_file(path: str, option: str) -> list[Waiver]:
+    """The waivers of the file at ``path``, given as ``option``; a WaiverError names the option and the file."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise WaiverError(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WaiverError(f"{option}: {path} is not UTF-8 text (byte {exc.start} is not UTF-8): "
+                          "save the waivers file as UTF-8") from None
+    return parse_waivers_text(text, path)
 
 
 def waiver_for(host: str, finding: Mapping[str, Any], waivers: Iterable[Waiver],

@@ -9,6 +9,9 @@ import pytest
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
+from ansible_collections.backupready.windows.plugins.action.win_service_imagepath import (
+    ActionModule as ServiceImagePath)
+from ansible_collections.backupready.windows.plugins.action.win_writer_access import ActionModule as WriterAccess
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
@@ -246,3 +249,31 @@ def test_waivers_file_is_read_on_the_controller_and_a_bad_one_is_named(tmp_path)
         with pytest.raises(AnsibleActionFail, match=message):
             make_action(ReadinessInfo, {"waivers_file": str(path)}, host).run(task_vars=VARS)
         assert host.calls == []
+
+
+# Drill 1b of the reliability drills: arguments Ansible turned into strings that match nothing ({a: 1} became
+# "{'a': 1}", null became "None") and patterns that cannot match a name ran silently, matching no service.
+@pytest.mark.parametrize("action, args, message", [
+    (ServiceImagePath, {"include": [{"a": 1}]}, "include[0]: expected a name pattern (a string), got a mapping"),
+    (ServiceImagePath, {"exclude": ["x", ["y"]]}, "exclude[1]: expected a name pattern (a string), got a list"),
+    (ServiceImagePath, {"include": ["vdrv*", True]}, "include[1]: expected a name pattern (a string), got a boolean"),
+    (ServiceImagePath, {"include": ["["]}, "include[0]: '[': the '[' at character 1 opens a set that is never closed"),
+    (ServiceImagePath, {"include": ["vdrv*", ""]}, "include[1]: the pattern is empty: it matches no name"),
+    (ServiceImagePath, {"exclude": ["  "]}, "exclude[0]: the pattern is empty"),
+    (ServiceImagePath, {"include": ["[!]x"]}, "include[0]: '[!]x': the '[' at character 1 opens a set"),
+    (WriterAccess, {"services": [None]}, "services[0]: expected a name pattern (a string), got null"),
+    (WriterAccess, {"services": ["MSLLDP", "a[b-"]}, "services[1]: 'a[b-': the '[' at character 2"),
+])
+def test_drill_1b_a_name_pattern_that_matches_nothing_fails_before_any_module_call(action, args, message):
+    host = FakeHost(big_state(1))
+    with pytest.raises(AnsibleActionFail) as caught:
+        make_action(action, args, host).run(task_vars=VARS)
+    assert str(caught.value).startswith(message)
+    assert host.calls == []
+
+
+@pytest.mark.parametrize("patterns", [["*"], ["[[]x]"], ["[]]*", "[!]]*", "v?rv[a-z]oot", 1394]])
+def test_name_patterns_that_can_match_are_accepted(patterns):
+    host = FakeHost(big_state(1))
+    make_action(ServiceImagePath, {"include": patterns, "report_only": True}, host).run(task_vars=VARS)
+    assert [name for name, _args in host.calls] == ["backupready.windows.win_backup_state"] * 2

@@ -77,6 +77,21 @@ def test_invalid_paths(path, reason):
     assert not _exclusions.is_valid_exclusion(path)
 
 
+# "Maximum Path Length Limitation" (Microsoft docs): 32,767 characters. Drill 1b of the reliability drills wrote a
+# 40,004-character entry on 6 hosts: the validator checked the form of a path, not its length.
+def test_a_path_longer_than_windows_allows_is_invalid_and_shown_cut():
+    longest = "C:\\" + "a" * (32767 - 7) + ".exe"
+    assert len(longest) == 32767 and _exclusions.validate_exclusion(longest) == []
+    assert _exclusions.validate_exclusion(longest[:3] + "b" + longest[3:]) == [
+        "is 32,768 characters long: a Windows path has at most 32,767"]
+    drill = "C:\\" + "a" * 40000 + ".exe"
+    _unused, result = plan(multi(B), [drill], "present")
+    assert result["operations"] == []
+    (error,) = result["errors"]
+    assert error == f"{drill[:120]}...{drill[-40:]} (40,007 characters): is 40,007 characters long: " \
+                    "a Windows path has at most 32,767"
+
+
 def test_each_reason_is_a_short_sentence():
     reasons = _exclusions.validate_exclusion("'%windir%\\a/..\\\\b*'")
     assert len(reasons) >= 5

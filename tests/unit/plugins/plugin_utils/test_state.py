@@ -1,6 +1,8 @@
 """The state document loader: good, corrupt, truncated, foreign and wrong-version files."""
 
 import json
+import os
+import re
 
 import pytest
 
@@ -9,6 +11,8 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._state import 
     validate_state)
 
 from statedoc import make_service, make_state
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 
 def write(tmp_path, name, content):
@@ -134,3 +138,70 @@ def test_accessors():
     assert is_win32(crypt) and not is_driver(crypt)
     assert is_driver(driver) and not is_win32(driver)
     assert find_service(doc, "absent") is None
+
+
+# Drill 1a of the reliability drills: valid JSON that no later step could carry. Each is refused at load, naming
+# the file and the field, instead of a Python exception later (UnicodeEncodeError after the backup was written,
+# RecursionError in copy.deepcopy, "Exceeds the limit (4300 digits) for integer string conversion").
+HV_DOUBLED = os.path.join(ROOT, "examples", "fleet", "snapshots", "hv-doubled.json")
+
+
+def hv_doubled_text():
+    with open(HV_DOUBLED, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def vdrvroot_index(text):
+    return next(i for i, s in enumerate(json.loads(text)["services"]) if s["name"] == "vdrvroot")
+
+
+def with_extra(text, raw_value):
+    return text.replace('"schema_version": 1,', f'"schema_version": 1,\n "x_extra": {raw_value},', 1)
+
+
+@pytest.mark.parametrize("case, edit, field, problem", [
+    ("lone_surrogate", lambda t: t.replace('"display_name": "vdrvroot"', '"display_name": "vdrvroot\\ud800"', 1),
+     "services[{vdrvroot}].display_name", 'holds a lone UTF-16 surrogate ("\\ud800" at character 8)'),
+    ("lone_surrogate_low", lambda t: with_extra(t, '{"a": ["x\\udfff"]}'), "x_extra.a[0]",
+     'holds a lone UTF-16 surrogate ("\\udfff" at character 1)'),
+    ("lone_surrogate_key", lambda t: with_extra(t, '{"k\\ud800": 1}'), "x_extra", "a key holds a lone UTF-16"),
+    ("deep_600_extra", lambda t: with_extra(t, "[" * 600 + "]" * 600), "x_extra[0][0][0][0][0]...",
+     "nested more than 64 levels deep"),
+    ("bigint_extra", lambda t: with_extra(t, "9" * 5000), "x_extra", "an integer of 5000 digits"),
+    ("bigint_os_build", lambda t: re.sub(r'"os_build": \d+', '"os_build": -' + "1" * 5000, t, count=1),
+     "host.os_build", "an integer of 5000 digits"),
+])
+def test_json_no_later_step_could_carry_is_refused_at_load_naming_the_field(tmp_path, case, edit, field, problem):
+    text = edit(hv_doubled_text())
+    assert text != hv_doubled_text()
+    path = write(tmp_path, f"{case}.json", text)
+    with pytest.raises(StateError) as info:
+        load_state_file(path)
+    field = field.format(vdrvroot=vdrvroot_index(hv_doubled_text()))
+    assert str(info.value).startswith(f"{path}: field '{field}': {problem}")
+
+
+def test_nesting_up_to_the_limit_and_long_integers_within_it_are_kept(tmp_path):
+    text = with_extra(hv_doubled_text(), "[" * 63 + '18446744073709551615, "\\ud83d\\ude00"' + "]" * 63)
+    value = load_state_file(write(tmp_path, "ok.json", text))["x_extra"]
+    for _unused in range(62):
+        (value,) = value
+    assert value == [2 ** 64 - 1, "\U0001f600"]  # a surrogate pair is one character
+    with pytest.raises(StateError, match="nested more than 64"):
+        validate_state(dict(json.loads(hv_doubled_text()), x_extra=_nested(65)), "live")
+
+
+def _nested(depth):
+    value = []
+    for _unused in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_a_lone_surrogate_is_found_in_text_and_in_a_document_from_a_live_host():
+    doc = json.loads(hv_doubled_text())
+    doc["host"]["os_caption"] = "Windows\ud800"
+    with pytest.raises(StateError, match=r"^live: field 'host.os_caption': holds a lone UTF-16 surrogate"):
+        validate_state(doc, "live")
+    with pytest.raises(StateError, match=r"^text: field 'host.os_caption': holds a lone UTF-16 surrogate"):
+        parse_state(json.dumps(doc, ensure_ascii=False), "text")

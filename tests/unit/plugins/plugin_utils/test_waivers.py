@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import CODES
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
-    EXPIRED, OPEN, WAIVED, Waiver, WaiverError, apply_waivers, parse_waivers_text, validate_waivers)
+    EXPIRED, OPEN, WAIVED, Waiver, WaiverError, apply_waivers, parse_waivers_text, read_waivers_file, validate_waivers)
 
 TODAY = datetime.date(2026, 11, 1)
 
@@ -68,6 +68,48 @@ def test_yaml_dates_quoted_or_not_and_json_are_read_alike():
 def test_broken_yaml_is_named():
     with pytest.raises(WaiverError, match="w.yml: not valid YAML/JSON"):
         parse_waivers_text("- host: [unclosed\n", "w.yml")
+
+
+SECRET = "S3cret-LEAK-991"
+
+
+# Drill 6D of the reliability drills: a waivers file option pointed at the wrong file (one holding passwords) copied
+# the line PyYAML quotes into the console and every report. The message gives the line, the column and the kind.
+@pytest.mark.parametrize("text, where", [
+    (f'smtp_user: ops\nsmtp_password: "{SECRET}": oops\n', "line 2, column 33: mapping values are not allowed here"),
+    (f"- host: [{SECRET}\n", "line 2, column 1: while parsing a flow sequence; expected ',' or ']', but got "
+                             "'<stream end>'"),
+    (f"password: !{SECRET} x\n", "line 1, column 11: could not determine a constructor for the tag '...'"),
+    (f"password: '{SECRET}\n", "line 2, column 1: while scanning a quoted scalar; found unexpected end of stream"),
+    (f"- {SECRET}\x07\n", f"character {len(SECRET) + 2}: U+0007 is not allowed in YAML"),
+    (f"\t{SECRET}: x\n", "line 1, column 1: while scanning for the next token; found character '\\t' that "
+                         "cannot start any token"),
+])
+def test_a_yaml_error_gives_line_column_and_kind_never_the_line(text, where):
+    with pytest.raises(WaiverError) as caught:
+        parse_waivers_text(text, "notwaivers.yml")
+    assert str(caught.value) == f"notwaivers.yml: not valid YAML/JSON ({where})"
+    assert SECRET not in str(caught.value)
+
+
+def test_a_waivers_file_that_is_not_utf8_names_the_option_and_the_file(tmp_path):
+    latin1 = tmp_path / "latin1.yml"
+    latin1.write_bytes("- {host: '*', code: missing_volume, reason: 'n\u0153ud passif, r\u00e9serv\u00e9'}\n"
+                       .encode("cp1252"))
+    with pytest.raises(WaiverError) as caught:
+        read_waivers_file(str(latin1), "waivers_file")
+    assert str(caught.value) == (f"waivers_file: {latin1} is not UTF-8 text (byte 46 is not UTF-8): "
+                                 "save the waivers file as UTF-8")
+    with pytest.raises(WaiverError, match=f"^waivers_file: cannot read {tmp_path}/absent.yml: No such file"):
+        read_waivers_file(str(tmp_path / "absent.yml"), "waivers_file")
+
+
+def test_a_utf8_waivers_file_with_or_without_bom_is_read(tmp_path):
+    text = "- {host: '*', code: missing_volume, reason: 'n\u0153ud passif'}\n"
+    for name, raw in (("plain.yml", text.encode("utf-8")), ("bom.yml", b"\xef\xbb\xbf" + text.encode("utf-8"))):
+        (tmp_path / name).write_bytes(raw)
+        (waiver,) = read_waivers_file(str(tmp_path / name), "waivers_file")
+        assert waiver.reason == "n\u0153ud passif"
 
 
 def test_defaults_and_code_patterns():
