@@ -11,17 +11,11 @@ import pytest
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, LiveBackend, select_backend)
 
-NEEDS_BACKEND_CHANGE = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="select_backend (_backend.py) still takes an empty backupready_snapshot for a live host")
-
-
 def test_a_host_without_the_variable_is_a_live_host():
     assert isinstance(select_backend({"inventory_hostname": "fs01"}, call_module=None), LiveBackend)
     assert isinstance(select_backend({"inventory_hostname": "fs01", "backupready_snapshot": None}, None), LiveBackend)
 
 
-@NEEDS_BACKEND_CHANGE
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_snapshot_variable_is_refused_naming_it(value):
     try:
