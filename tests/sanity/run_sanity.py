@@ -203,6 +203,18 @@ def run(tests: list[str] | None = None, change_copy: Callable[[str], None] | Non
     return SanityRun(returncode, "\n".join(output), tuple(whole + partial), skipped, left_out)
 
 
+def run_units() -> subprocess.CompletedProcess:
+    """``ansible-test units`` on a copy of this checkout, in a virtual environment ansible-test makes and fills with
+    its own unit requirements and ``tests/unit/requirements.txt`` (under ``~/.ansible/test/venv``, reused)."""
+    ansible_test = ansible_test_executable()
+    place_get_pip_standin()
+    with tempfile.TemporaryDirectory(prefix="backupready-units-") as temporary:
+        collection = copy_collection(temporary)
+        command = [ansible_test, "units", "-v", "--venv", "--requirements", "--python", PYTHON_VERSION, "--color", "no"]
+        return subprocess.run(command, cwd=collection, env=sanity_environment(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_SECONDS, check=False)
+
+
 PIP_CHATTER = re.compile(r"^(Collecting |  Downloading |Processing /|Looking in |WARNING: Location |Installing collected "
                          r"|Successfully installed |Using cached pip |Installing requirements |\s*\u2501)")  # \u2501: the progress bar
 
