@@ -28,7 +28,8 @@ def tarball(tmp_path_factory):
 SHIPPED = ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "plugins/action/win_backup_readiness_info.py",
            "plugins/plugin_utils/_state.py", "plugins/doc_fragments/windows_target.py", "playbooks/assess.yml",
            "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
-           "examples/fleet/inventory.yml", "examples/execution-environment/execution-environment.yml")
+           "examples/fleet/inventory.yml", "examples/execution-environment/execution-environment.yml", "CHANGELOG.rst",
+           "changelogs/changelog.yaml")
 DEVELOPMENT = ("Makefile", "ansible.cfg", "pytest.ini", "requirements-dev.txt", ".gitignore", ".venv", ".git", ".ci",
                "tests", "tools", "build", "extensions/molecule", "backupready-report", ".pytest_cache", ".hypothesis")
 
