@@ -77,6 +77,14 @@ def test_gitlab_job_runs_the_same_commands_with_the_same_variables():
     assert job["image"] == "python:3.12" and job["tags"]
 
 
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml", "requirements.yml", "requirements.txt"])
+def test_readme_shows_each_example_as_it_is(name):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        blocks = re.findall(r"^```[a-z]*\n(.*?)^```$", handle.read(), re.MULTILINE | re.DOTALL)
+    with open(os.path.join(EXAMPLES, name), encoding="utf-8") as handle:
+        assert handle.read() in blocks, f"README.md does not show examples/ci/{name} as it is"
+
+
 def vaulted(text: str, workspace: str) -> str:
     password = os.path.join(workspace, ".test-vault-pass")
     with open(password, "w", encoding="utf-8") as handle:
