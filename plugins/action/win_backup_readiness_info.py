@@ -36,7 +36,7 @@ class ActionModule(BackupReadyAction):
         "codes": {"type": "list", "elements": "str", "choices": sorted(CODES)},
         "waivers": {"type": "list", "elements": "dict", "default": []},
         "waivers_file": {"type": "path"},
-        "include_state": {"type": "bool", "default": True},
+        "include_state": {"type": "bool", "default": False},
     }
 
     def check_arguments(self, args):

@@ -7,8 +7,8 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: readiness_report
 type: aggregate
-author: backupready.windows developers
-version_added: 0.1.0
+author: backupready.windows developers (@backupready)
+version_added: 0.2.0
 short_description: Write the fleet's System State backup readiness report (JSON, JUnit XML, Markdown, HTML)
 description:
   - Collects, per host, the C(findings) of every task result of a C(backupready.windows) module, keeping only

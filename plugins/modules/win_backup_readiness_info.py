@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: win_backup_readiness_info
 short_description: Assess whether a Windows host is ready for a System State backup
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Gathers the host state document in one call (services with their raw ImagePath, the SystemWriter key,
     C(vssadmin list writers), filemaps and PendingRenames security, VssAccessControl, recent CAPI2 / VSS /
@@ -68,26 +68,28 @@ options:
     type: path
   include_state:
     description:
-      - Return the whole host state document as RV(state). It holds every service, so it is large; turn it off
-        for fleet runs that only need the findings.
+      - Return the whole host state document as RV(state). It holds every service (often more than 100 KB per
+        host), so it is off by default (on AWX / Automation Platform every task result is stored as a job event).
+      - The C(backupready.windows.capture) playbook turns it on to save snapshots.
     type: bool
-    default: true
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
-    description: Never changes anything; runs the same in check mode.
+    details: Never changes anything; runs the same in check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: windows
 notes:
   - Costs at most two module calls per host, whatever the number of services.
-  - Live hosts need the connection set up as for any Windows module (C(ansible_connection=winrm) with pywinrm,
-    or C(ansible_connection=psrp) with pypsrp) and an account allowed to run C(vssadmin) (an administrator).
 seealso:
   - module: backupready.windows.win_backup_state
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -161,7 +163,7 @@ findings:
     source:
       description: The KB article or public issue behind the rule.
       type: str
-      sample: seed 002, KB 2009272
+      sample: KB 2009272
     waived:
       description: Whether a waiver accepts this finding.
       type: bool

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: win_backup_rollback
 short_description: Put back what an earlier fix of this collection replaced, from its backup
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Every change this collection makes is saved first as a backup of what it replaces, as undo operations whose
     C(expect) is the value written and C(set) the value found. This module applies the undo operations of one
@@ -31,15 +31,18 @@ options:
       - A backup already rolled back (and not re-applied since) has nothing left to do.
     type: str
     default: latest
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
-    description: Reports exactly what would be rolled back, or why it would be refused; nothing is written.
+    details: Reports exactly what would be rolled back, or why it would be refused; nothing is written.
   diff_mode:
     support: full
-    description: Shows each value before and after the rollback.
-  platform:
-    platforms: windows
+    details: Shows each value before and after the rollback.
 notes:
   - One module call reads the host and lists its 20 newest backups, one applies.
   - On a live host the backups are the folders C(<yyyyMMddTHHmmssZ>-<8 hex>) under the host variable
@@ -53,7 +56,7 @@ seealso:
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -109,4 +112,24 @@ msg:
   description: What was rolled back, why nothing was, or which value changed since the backup.
   returned: always
   type: str
+operations:
+  description: The undo operations applied (in check mode, that would be applied), as in RV(rolled_back).
+  returned: when there was something to roll back
+  type: list
+  elements: dict
+findings:
+  description: Always empty; present because every module of the collection returns it.
+  returned: success
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

@@ -7,10 +7,10 @@ DOCUMENTATION = r"""
 ---
 module: win_cryptsvc
 short_description: Keep Cryptographic Services running and the VSS System Writer it hosts present
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - The VSS System Writer runs inside Cryptographic Services (CryptSvc); when CryptSvc fails, backups say
-    "System writer is not found in the backup" (seed 002, KB 2009272).
+    "System writer is not found in the backup" (KB 2009272).
   - Sets CryptSvc's start mode (Automatic by default) and starts it when it is not running.
   - With O(ensure_system_writer=true), when the System Writer is missing from, or failed in,
     C(vssadmin list writers), restarts CryptSvc once, looks again, and returns the writer's state with the
@@ -38,15 +38,18 @@ options:
       - When false, only the service's start mode and state are managed.
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
-    description: Reports exactly what would change; nothing is started, restarted or written.
+    details: Reports exactly what would change; nothing is started, restarted or written.
   diff_mode:
     support: full
-    description: Shows the start mode and state before and after.
-  platform:
-    platforms: windows
+    details: Shows the start mode and state before and after.
 notes:
   - One module call reads the host, one applies; after a (re)start one more call reads the host again, because
     the writer's state after a restart cannot be predicted.
@@ -60,7 +63,7 @@ seealso:
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -93,9 +96,15 @@ system_writer:
     verdict:
       description: stable, missing, failed, waiting, last_error, unknown or no_verdict.
       type: str
+    reason:
+      description: Why the verdict was reached, in one sentence.
+      type: str
     state:
       description: The VSS_WRITER_STATE number.
       type: int
+    state_text:
+      description: The writer's state as C(vssadmin) printed it.
+      type: str
     last_error:
       description: The writer's last error, as printed.
       type: str
@@ -130,4 +139,29 @@ backup_path:
   description: Where the host saved what was replaced (the previous start mode).
   returned: when changed outside check mode
   type: str
+operations:
+  description:
+    - The operations the task planned, in the order applied, each with C(op), the value it expects to find
+      (C(expect)) and the value it writes (C(set)); the shapes are in the collection's C(docs/write-path.md).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+  sample: [{"op": "service_start_mode", "service": "CryptSvc", "expect": "disabled", "set": "auto"}]
+apply_results:
+  description:
+    - One entry per operation, with C(index), C(op), C(subject) and C(status) (C(applied), C(would_apply) in
+      check mode, C(unchanged), C(refused) with C(reason) and C(found), or C(not_run) after a refusal).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

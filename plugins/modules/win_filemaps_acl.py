@@ -7,12 +7,12 @@ DOCUMENTATION = r"""
 ---
 module: win_filemaps_acl
 short_description: Give the System Writer back read access to WinSxS filemaps and PendingRenames
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - >-
     CAPI2 event 513 C(AddCoreCsiFiles : BeginFileEnumeration() failed. Access is denied.) means the VSS System
     Writer cannot read C(%windir%\winsxs\filemaps), and the writer disappears from the backup ("System writer is
-    not found in the backup"; seed 002, KB 2009272). KB 2009272 also names C(%windir%\winsxs\temp\PendingRenames).
+    not found in the backup"; KB 2009272). KB 2009272 also names C(%windir%\winsxs\temp\PendingRenames).
   - >-
     Checks the owner and DACL of the filemaps folder, of each distinct descriptor of its files (thousands of
     files, a handful of descriptors), and of PendingRenames, against a policy written in well-known SIDs (Windows
@@ -32,14 +32,14 @@ options:
     choices: [folder, files, pending_renames]
     default: [folder, files, pending_renames]
   users_read:
-    description: Require Users (S-1-5-32-545) read and execute, as KB 2009272 grants it (seed 002 says it may not be required).
+    description: Require Users (S-1-5-32-545) read and execute, as KB 2009272 grants it.
     type: bool
     default: true
   dc_owner:
     description:
       - >-
         On a domain controller, the owner to set when the owner must change: C(administrators) (BUILTIN, as
-        C(takeown /a) does) or C(domain_admins), as seed 002 describes ("Domain administrators if a DC").
+        C(takeown /a) does) or C(domain_admins) (Domain Admins), where that is the site's policy for domain controllers.
       - C(domain_admins) needs O(domain_sid); without it the finding is reported and not fixed.
     type: str
     default: administrators
@@ -53,14 +53,17 @@ options:
       also accepting TrustedInstaller and SYSTEM.
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-    description: Shows the owner and DACL before and after, one ACE per line.
-  platform:
-    platforms: windows
+    details: Shows the owner and DACL before and after, one ACE per line.
 notes:
   - >-
     The default descriptor of filemaps on each Windows version was not found in any public source; the policy
@@ -72,7 +75,7 @@ seealso:
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -113,4 +116,29 @@ backup_path:
   description: Where the host saved the descriptors that were replaced (with the names of the files changed).
   returned: when changed outside check mode
   type: str
+operations:
+  description:
+    - The operations the task planned, in the order applied, each with C(op), the value it expects to find
+      (C(expect)) and the value it writes (C(set)); the shapes are in the collection's C(docs/write-path.md).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+  sample: [{"op": "service_start_mode", "service": "CryptSvc", "expect": "disabled", "set": "auto"}]
+apply_results:
+  description:
+    - One entry per operation, with C(index), C(op), C(subject) and C(status) (C(applied), C(would_apply) in
+      check mode, C(unchanged), C(refused) with C(reason) and C(found), or C(not_run) after a refusal).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: win_service_imagepath
 short_description: Find and safely fix service ImagePath values that break the VSS System Writer
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - >-
     System State backups fail when the VSS System Writer derives an invalid, non-local or missing path from a
@@ -48,14 +48,17 @@ options:
     description: Report the defects and the fixes that would be made, change nothing.
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-    description: Shows each ImagePath before and after, with its value kind; an embedded NUL shows as C(\x00).
-  platform:
-    platforms: windows
+    details: Shows each ImagePath before and after, with its value kind; an embedded NUL shows as C(\x00).
 notes:
   - >-
     Two module calls read the host (the services, then the existence of their binaries), one writes, whatever the
@@ -67,7 +70,7 @@ seealso:
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -109,12 +112,21 @@ services:
     kind:
       description: The value kind, kept by the fix.
       type: str
+    reason:
+      description: Why RV(services[].new) is null although the service has a defect (not a string value, no fix
+        derived with confidence, or a defect not selected by O(fix)).
+      type: str
   sample:
     - service: TMBMServer
       defects: [invalid_syntax]
       old: '"C:\Program Files (x86)\Trend Micro\Client Server Security Agent\..\BM\TMBMSRV.exe" /service'
       new: '"C:\Program Files (x86)\Trend Micro\BM\TMBMSRV.exe" /service'
       kind: REG_EXPAND_SZ
+report_only:
+  description: The value of O(report_only) the task ran with.
+  returned: success
+  type: bool
+  sample: false
 findings:
   description: >-
     The ImagePath findings that remain after the task (evidence includes the writer path and, for
@@ -131,4 +143,29 @@ backup_path:
   description: Where the host saved the values that were replaced.
   returned: when changed outside check mode
   type: str
+operations:
+  description:
+    - The operations the task planned, in the order applied, each with C(op), the value it expects to find
+      (C(expect)) and the value it writes (C(set)); the shapes are in the collection's C(docs/write-path.md).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+  sample: [{"op": "service_start_mode", "service": "CryptSvc", "expect": "disabled", "set": "auto"}]
+apply_results:
+  description:
+    - One entry per operation, with C(index), C(op), C(subject) and C(status) (C(applied), C(would_apply) in
+      check mode, C(unchanged), C(refused) with C(reason) and C(found), or C(not_run) after a refusal).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

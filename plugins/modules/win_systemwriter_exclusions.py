@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: win_systemwriter_exclusions
 short_description: Manage the System Writer's ExcludedBinaryPaths list
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Manages the REG_MULTI_SZ value C(ExcludedBinaryPaths) under
     C(HKLM\SYSTEM\CurrentControlSet\Control\SystemWriter), which tells the VSS System Writer to leave service
@@ -22,7 +22,7 @@ description:
     C(exclusion_invalid) findings and removed only with O(remove_invalid=true).
   - B(Which Windows versions honour the value is not established.) KB 980794 documents it for Windows Server 2008
     and 2008 R2 with its hotfix; later versions are presumed, not verified, to read it, and the decompiled System
-    Writer of a recent build shows no trace of it (reference dossier §E). An exclusion also leaves the binary out
+    Writer of a recent build shows no trace of it. An exclusion also leaves the binary out
     of the System State backup, so back it up another way.
   - When the System Writer reads the value (each backup, or at CryptSvc start) is not known either, so restart CryptSvc
     after a change (RV(cryptsvc_restart_needed); the C(systemwriter) role's handler does it).
@@ -62,21 +62,24 @@ options:
     description: When the value exists with another kind than REG_MULTI_SZ, replace it (its valid paths are kept).
     type: bool
     default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-    description: Shows the list before and after, one entry per line.
-  platform:
-    platforms: windows
+    details: Shows the list before and after, one entry per line.
 seealso:
   - module: backupready.windows.win_service_imagepath
   - module: backupready.windows.win_cryptsvc
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -141,8 +144,38 @@ findings:
   returned: success
   type: list
   elements: dict
+fixed:
+  description: The findings this task fixed (or would fix, in check mode).
+  returned: when something was (or would be) changed
+  type: list
+  elements: dict
 backup_path:
   description: Where the previous value was saved.
   returned: when changed outside check mode
   type: str
+operations:
+  description:
+    - The operations the task planned, in the order applied, each with C(op), the value it expects to find
+      (C(expect)) and the value it writes (C(set)); the shapes are in the collection's C(docs/write-path.md).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+  sample: [{"op": "service_start_mode", "service": "CryptSvc", "expect": "disabled", "set": "auto"}]
+apply_results:
+  description:
+    - One entry per operation, with C(index), C(op), C(subject) and C(status) (C(applied), C(would_apply) in
+      check mode, C(unchanged), C(refused) with C(reason) and C(found), or C(not_run) after a refusal).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: win_writer_access
 short_description: Let the System Writer's account register with VSS and read every driver's configuration
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - >-
     O(vss_access_control) (KB 2009272, VSS event 8213):
@@ -38,14 +38,17 @@ options:
     type: list
     elements: str
     default: ["*"]
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - backupready.windows.windows_target
+  - backupready.windows.windows_target.action
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
-    description: Shows the value, and each descriptor one ACE per line, before and after.
-  platform:
-    platforms: windows
+    details: Shows the value, and each descriptor one ACE per line, before and after.
 notes:
   - >-
     The writer's account is taken to hold NETWORK SERVICE, SERVICE, Authenticated Users, Everyone and Users;
@@ -55,7 +58,7 @@ seealso:
 extends_documentation_fragment:
   - backupready.windows.reviewed_plan
 author:
-  - backupready.windows developers
+  - backupready.windows developers (@backupready)
 """
 
 EXAMPLES = r"""
@@ -88,4 +91,29 @@ backup_path:
   description: Where the host saved what was replaced.
   returned: when changed outside check mode
   type: str
+operations:
+  description:
+    - The operations the task planned, in the order applied, each with C(op), the value it expects to find
+      (C(expect)) and the value it writes (C(set)); the shapes are in the collection's C(docs/write-path.md).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+  sample: [{"op": "service_start_mode", "service": "CryptSvc", "expect": "disabled", "set": "auto"}]
+apply_results:
+  description:
+    - One entry per operation, with C(index), C(op), C(subject) and C(status) (C(applied), C(would_apply) in
+      check mode, C(unchanged), C(refused) with C(reason) and C(found), or C(not_run) after a refusal).
+  returned: when the task planned a change
+  type: list
+  elements: dict
+backend:
+  description: Where the state came from and the changes went, C(live) (the host) or C(snapshot) (a file).
+  returned: success
+  type: str
+  sample: live
+module_calls:
+  description: How many module calls (or snapshot reads and writes) this task made for the host.
+  returned: success
+  type: int
+  sample: 2
 """

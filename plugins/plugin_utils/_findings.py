@@ -81,7 +81,7 @@ class Code:
     fix: str
 
 
-# The stable finding codes (DESIGN.md "What it finds"). One line each: code, default severity, what, source, fix.
+# The stable finding codes (README "Finding codes"). One line each: code, default severity, what, source, fix.
 CODES: dict[str, Code] = {c.code: c for c in (
     Code("invalid_syntax", "error", "the path the System Writer derives from a service's binary path is not a valid local path",
          "KB 4053355, KB 968247", "rewrite to the canonical form, keeping arguments and value kind"),
@@ -98,13 +98,13 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("exclusion_invalid", "warning", "an ExcludedBinaryPaths entry that is not an absolute, unquoted, variable-free file path, or a duplicate",
          "KB 980794", "normalise / drop"),
     Code("cryptsvc_state", "error", "Cryptographic Services (host of the System Writer) not running or not Automatic",
-         "seed 002, KB 2009272", "start it and set it to Automatic"),
+         "KB 2009272", "start it and set it to Automatic"),
     Code("system_writer_missing", "critical", "System Writer absent from vssadmin list writers",
-         "seed 002, KB 2009272", "restart CryptSvc once, re-check, report events"),
+         "KB 2009272", "restart CryptSvc once, re-check, report events"),
     Code("system_writer_failed", "error", "System Writer in a failed state in vssadmin list writers",
          "KB 2952783, KB 2009272", "restart CryptSvc once, re-check, report events"),
     Code("filemaps_acl", "critical", "filemaps or PendingRenames owner/ACL lacks the required grants, or has a deny",
-         "seed 002, KB 2009272", "set owner and ACEs by well-known SID"),
+         "KB 2009272", "set owner and ACEs by well-known SID"),
     Code("vss_access_control", "error", "NETWORK SERVICE not allowed in VssAccessControl (VSS event 8213)",
          "KB 2009272", "set the DWORD to 1"),
     Code("service_sd_blocks_writer", "warning", "a driver service's security descriptor denies the writer SERVICE_QUERY_CONFIG",

@@ -2,9 +2,11 @@
 
 import json
 import os
+import subprocess
 import tarfile
 
 import pytest
+import yaml
 
 from runner import ROOT, ansible_env, run, write_inventory
 
@@ -22,13 +24,43 @@ def tarball(tmp_path_factory):
     return path
 
 
+# What a user of the installed collection needs, and what only its developers do.
+SHIPPED = ("MANIFEST.json", "FILES.json", "README.md", "COPYING", "plugins/action/win_backup_readiness_info.py",
+           "plugins/plugin_utils/_state.py", "plugins/doc_fragments/windows_target.py", "playbooks/assess.yml",
+           "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
+           "examples/fleet/inventory.yml", "examples/execution-environment/execution-environment.yml", "CHANGELOG.rst",
+           "changelogs/changelog.yaml")
+DEVELOPMENT = ("Makefile", "ansible.cfg", "pytest.ini", "requirements-dev.txt", ".gitignore", ".venv", ".git", ".ci",
+               "tests", "tools", "build", "extensions/molecule", "backupready-report", ".pytest_cache", ".hypothesis")
+
+
+def development_files(names):
+    return sorted(n for n in names if any(n == d or n.startswith(d + "/") for d in DEVELOPMENT))
+
+
 def test_tarball_holds_the_collection_and_no_dev_files(tarball):
     with tarfile.open(tarball) as archive:
-        names = set(archive.getnames())
-    for wanted in ("MANIFEST.json", "plugins/action/win_backup_readiness_info.py", "plugins/plugin_utils/_state.py",
-                   "playbooks/assess.yml", "meta/runtime.yml"):
-        assert wanted in names, wanted
-    assert not [n for n in names if n.startswith((".venv", ".git/", "tests/output", "build/"))]
+        files = {m.name for m in archive.getmembers() if m.isfile()}
+    assert [wanted for wanted in SHIPPED if wanted not in files] == []
+    assert development_files(files) == []
+    # nothing git ignores (reports, backups, caches) rides along from a working tree
+    known = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    assert sorted(files - set(known) - {"MANIFEST.json", "FILES.json"}) == []
+
+
+def test_dev_file_check_sees_dev_files():
+    assert development_files({"Makefile", "tests/unit/conftest.py", "testsuite.md", "plugins/x.py"}) == [
+        "Makefile", "tests/unit/conftest.py"]
+
+
+def test_the_licence_ships_and_matches_galaxy_yml(tarball):
+    galaxy = yaml.safe_load(open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8"))
+    licence = open(os.path.join(ROOT, "COPYING"), encoding="utf-8").read()
+    assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 3, 29 June 2007" in licence
+    assert galaxy.get("license_file") == "COPYING" or galaxy["license"] in (["GPL-3.0-or-later"], ["GPL-3.0-only"])
+    with tarfile.open(tarball) as archive:
+        assert archive.extractfile("COPYING").read().decode("utf-8") == licence
 
 
 def test_installed_collection_runs_a_module(tarball, tmp_path):

@@ -13,7 +13,11 @@ Three things stand between this checkout and a plain ``ansible-test sanity`` run
 * Each sanity test with requirements gets a virtual environment created without pip, into which ansible-test
   bootstraps pip with a get-pip script downloaded from a server this project cannot reach. The script it keeps
   in its cache is used instead of the download: ``get_pip_standin.py`` is put there (see that file).
-* ``validate-modules`` and ``pslint`` need pwsh (PowerShell 7), which is not available here: they are skipped.
+* ``pslint`` needs pwsh (PowerShell 7), which is not available here: it is skipped.
+* ``validate-modules`` needs pwsh for one thing only: loading the ``$spec`` of a PowerShell module (``*.ps1``) to
+  compare it with the module's documentation. Without pwsh it runs on every other file it checks, the ``.yml``
+  documentation of the PowerShell modules included, and only the ``.ps1`` files are left out (see
+  ``PWSH_ONLY``); ``tests/static/test_powershell.py`` compares those specs with the documentation instead.
 
 No test here needs Docker (all run on this machine's Python); the tests with requirements install them from PyPI
 into ``~/.ansible/test/venv`` once, then reuse them.
@@ -22,6 +26,7 @@ into ``~/.ansible/test/venv`` once, then reuse them.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -29,16 +34,25 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 STANDIN = os.path.join(HERE, "get_pip_standin.py")
 STANDIN_MARKER = "Stand-in for the get-pip bootstrap script"
 
-# Sanity tests that cannot run here, with the reason.
+# Sanity tests that cannot run without pwsh, with the reason.
 SKIPPED = {
-    "validate-modules": "needs pwsh, not available here",
     "pslint": "needs pwsh, not available here",
+}
+# Sanity tests that run without pwsh on all their files but these, with what is not checked and what checks it.
+PWSH_ONLY = {
+    "validate-modules": (
+        "plugins/modules/*.ps1",
+        "the argument spec of each PowerShell module against its documentation (validate-modules loads the spec "
+        "with pwsh); their .yml documentation is validated; tests/static/test_powershell.py compares each spec "
+        "with the documentation instead",
+    ),
 }
 PYTHON_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TIMEOUT_SECONDS = 1800
@@ -54,6 +68,7 @@ class SanityRun:
     output: str
     tests: tuple[str, ...]
     skipped: dict[str, str]
+    left_out: dict[str, tuple[list[str], str]]  # test -> (files not given to it, what is therefore not checked)
 
 
 def ansible_test_executable() -> str:
@@ -139,26 +154,65 @@ def available_tests(ansible_test: str, collection: str) -> list[str]:
     return tests
 
 
-def run(tests: list[str] | None = None) -> SanityRun:
-    """Run the sanity tests (all that can run here, or ``tests``) on a copy of this checkout."""
+def files_without(pattern: str) -> tuple[list[str], list[str]]:
+    """The checkout's files under ``plugins/`` split into (kept, left out by the glob ``pattern``)."""
+    files = [name for name in checkout_files() if name.startswith("plugins/")]
+    left_out = [name for name in files if fnmatch.fnmatchcase(name, pattern)]
+    return [name for name in files if name not in left_out], left_out
+
+
+def run(tests: list[str] | None = None, change_copy: Callable[[str], None] | None = None) -> SanityRun:
+    """Run the sanity tests (all that can run here, or ``tests``) on a copy of this checkout.
+
+    Without pwsh, each test of ``PWSH_ONLY`` runs in a second ansible-test call given every file it checks except
+    those that need pwsh. ``change_copy`` (tests of this runner) is called with the copy's path before the run.
+    """
     ansible_test = ansible_test_executable()
     place_get_pip_standin()
+    has_pwsh = shutil.which("pwsh") is not None
     with tempfile.TemporaryDirectory(prefix="backupready-sanity-") as temporary:
         collection = copy_collection(temporary)
+        if change_copy:
+            change_copy(collection)
         listed = available_tests(ansible_test, collection)
         unknown = sorted(set(tests or ()) - set(listed))
         if unknown:
             raise ValueError(f"unknown sanity test(s) {unknown}; this ansible-test has: {', '.join(listed)}")
-        selected = [test for test in (tests or listed) if test not in SKIPPED]
-        skipped = {test: reason for test, reason in SKIPPED.items() if test in (tests or listed)}
-        if not selected:  # without --test, ansible-test would run every test, the skipped ones included
+        wanted = tests or listed
+        skipped = {} if has_pwsh else {test: reason for test, reason in SKIPPED.items() if test in wanted}
+        partial = [] if has_pwsh else [test for test in PWSH_ONLY if test in wanted]
+        whole = [test for test in wanted if test not in skipped and test not in partial]
+        if not whole and not partial:  # without --test, ansible-test would run every test, the skipped ones included
             raise ValueError(f"nothing to run: {', '.join(f'{t} {r}' for t, r in skipped.items())}")
-        command = [ansible_test, "sanity", "--python", PYTHON_VERSION, "--color", "no"]
-        for test in selected:
-            command += ["--test", test]
-        completed = subprocess.run(command, cwd=collection, env=sanity_environment(), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_SECONDS, check=False)
-    return SanityRun(completed.returncode, completed.stdout, tuple(selected), skipped)
+        base = [ansible_test, "sanity", "--python", PYTHON_VERSION, "--color", "no"]
+        calls = []
+        if whole:
+            calls.append(base + [argument for test in whole for argument in ("--test", test)])
+        left_out = {}
+        for test in partial:
+            pattern, unchecked = PWSH_ONLY[test]
+            kept, left_out_files = files_without(pattern)
+            left_out[test] = (left_out_files, unchecked)
+            calls.append(base + ["--test", test, *kept])
+        returncode, output = 0, []
+        for command in calls:
+            completed = subprocess.run(command, cwd=collection, env=sanity_environment(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_SECONDS, check=False)
+            returncode = returncode or completed.returncode
+            output.append(completed.stdout)
+    return SanityRun(returncode, "\n".join(output), tuple(whole + partial), skipped, left_out)
+
+
+def run_units() -> subprocess.CompletedProcess:
+    """``ansible-test units`` on a copy of this checkout, in a virtual environment ansible-test makes and fills with
+    its own unit requirements and ``tests/unit/requirements.txt`` (under ``~/.ansible/test/venv``, reused)."""
+    ansible_test = ansible_test_executable()
+    place_get_pip_standin()
+    with tempfile.TemporaryDirectory(prefix="backupready-units-") as temporary:
+        collection = copy_collection(temporary)
+        command = [ansible_test, "units", "-v", "--venv", "--requirements", "--python", PYTHON_VERSION, "--color", "no"]
+        return subprocess.run(command, cwd=collection, env=sanity_environment(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT_SECONDS, check=False)
 
 
 PIP_CHATTER = re.compile(r"^(Collecting |  Downloading |Processing /|Looking in |WARNING: Location |Installing collected "
@@ -179,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.output if arguments.full_output else condensed(result.output))
     for test, reason in result.skipped.items():
         print(f"skipped sanity test {test}: {reason}")
+    for test, (files, unchecked) in result.left_out.items():
+        print(f"sanity test {test} ran without {', '.join(files)}: not checked here: {unchecked}")
     print(f"ansible-test sanity ran {len(result.tests)} test(s): {' '.join(result.tests)}; exit code {result.returncode}")
     return result.returncode
 

@@ -8,7 +8,9 @@
    forms as ERROR nodes, which :func:`ps7_constructs` names.
 3. Module rules: ``#!powershell`` first, ``Ansible.Basic`` required, ``AnsibleModule::Create``,
    ``supports_check_mode = $true``, no ``Write-Host``, no common alias as a command.
-4. The option names of each module's spec equal those of its ``.yml`` documentation sidecar.
+4. The option names of each module's spec equal those of its ``.yml`` documentation sidecar, and each option's
+   type, elements, default, choices, required and no_log agree (what validate-modules compares when it can load the
+   spec with pwsh; here the spec's literal hashtable is read from the syntax tree).
 5. Every ``.cs`` under ``plugins/`` compiles with ``mcs -langversion:5`` (Windows PowerShell 5.1 compiles C# utils
    with the .NET Framework csc, C# 5: no ``?.``, ``$""``, ``nameof``). The utils do not use Ansible.Basic or
    Ansible.Privilege, so no stub is needed. Without mcs the gate skips, or fails when ``CI`` is set.
@@ -139,6 +141,103 @@ def spec_option_names(source: bytes) -> set[str]:
     raise AssertionError("no '$spec = @{ options = @{ ... } }' found")
 
 
+class NotALiteral(ValueError):
+    """A spec value this gate cannot read without running PowerShell."""
+
+
+_LITERAL_TOKEN = re.compile(r"\s*(?:(?P<single>'(?:[^']|'')*')|(?P<double>\"[^\"$`]*\")|(?P<number>-?\d+)\b"
+                            r"|(?P<variable>\$(?:true|false|null))\b|(?P<open>@\(|@\{)|(?P<close>[)}])|(?P<comma>,)"
+                            r"|(?P<sep>[;\n])|(?P<key>[A-Za-z_]\w*)\s*=(?!=))", re.IGNORECASE)
+
+
+def powershell_literal(text: str):
+    """The value of a PowerShell literal as Python: quoted strings, integers, ``$true``/``$false``/``$null``,
+    ``@( ... )`` and comma lists, ``@{ key = value; ... }``. Anything else raises :class:`NotALiteral`."""
+    tokens, position = [], 0
+    text = text.strip()
+    while position < len(text):
+        match = _LITERAL_TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise NotALiteral(f"not a literal at {text[position:position + 30]!r}")
+        tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        position = match.end()
+        while position < len(text) and text[position] in " \t\r":
+            position += 1
+
+    def value(index: int):
+        kind, token = tokens[index]
+        if kind == "single":
+            item, index = token[1:-1].replace("''", "'"), index + 1
+        elif kind == "double":
+            item, index = token[1:-1], index + 1
+        elif kind == "number":
+            item, index = int(token), index + 1
+        elif kind == "variable":
+            item, index = {"$true": True, "$false": False, "$null": None}[token.lower()], index + 1
+        elif token == "@(":
+            items, index = [], index + 1
+            while tokens[index][0] in ("sep", "comma"):
+                index += 1
+            while tokens[index][0] != "close":
+                element, index = value(index)
+                items.extend(element if isinstance(element, list) else [element])
+                while tokens[index][0] in ("sep", "comma"):
+                    index += 1
+            item, index = items, index + 1
+        elif token == "@{":
+            item, index = {}, index + 1
+            while tokens[index][0] != "close":
+                if tokens[index][0] == "sep":
+                    index += 1
+                    continue
+                if tokens[index][0] != "key":
+                    raise NotALiteral(f"expected a key, found {tokens[index][1]!r}")
+                key, (item[tokens[index][1]], index) = tokens[index][1], value(index + 1)
+                del key
+            index += 1
+        else:
+            raise NotALiteral(f"unexpected {token!r}")
+        if index < len(tokens) and tokens[index][0] == "comma":  # a comma list: 'a', 'b'
+            rest, index = value(index + 1)
+            item = [item] + (rest if isinstance(rest, list) else [rest])
+        return item, index
+
+    try:
+        result, end = value(0)
+    except IndexError:
+        raise NotALiteral(f"unterminated literal {text[:40]!r}") from None
+    if end != len(tokens):
+        raise NotALiteral(f"more after the literal in {text[:40]!r}")
+    return result
+
+
+def spec_options(source: bytes) -> dict[str, dict]:
+    """The ``options`` of ``$spec = @{ ... }`` as Python values (each option's literal hashtable)."""
+    tree = parse(source)
+    for node in walk(tree.root_node):
+        if node.type == "hash_entry" and source[node.children[0].start_byte:node.children[0].end_byte].decode().strip() == "options":
+            return powershell_literal(source[node.children[-1].start_byte:node.children[-1].end_byte].decode())
+    raise AssertionError("no '$spec = @{ options = @{ ... } }' found")
+
+
+SPEC_KEYS = {"type": "str", "elements": None, "default": None, "choices": None, "required": False, "no_log": False}
+
+
+def spec_documentation_differences(spec: dict, documented: dict) -> list[str]:
+    """What validate-modules would compare with pwsh: each option's type, elements, default, choices, required
+    and no_log in the spec against the documentation (Ansible's defaults where either leaves one out)."""
+    problems = [f"{name}: in the spec, not documented" for name in sorted(set(spec) - set(documented))]
+    problems += [f"{name}: documented, not in the spec" for name in sorted(set(documented) - set(spec))]
+    for name in sorted(set(spec) & set(documented)):
+        for key, default in SPEC_KEYS.items():
+            ours, theirs = spec[name].get(key, default), documented[name].get(key, default)
+            if key == "default" and ours in ([], {}) and theirs is None:
+                theirs = ours  # an empty list or dict default may be left out of the documentation
+            if ours != theirs:
+                problems.append(f"{name}: {key} is {ours!r} in the spec, {theirs!r} in the documentation")
+    return problems
+
+
 def module_rule_violations(source: bytes) -> list[str]:
     problems = []
     text = source.decode("utf-8")
@@ -196,6 +295,45 @@ def test_spec_options_match_documentation(path):
     examples = yaml.safe_load(doc["EXAMPLES"])
     for task in examples:
         assert f"backupready.windows.{path.stem}" in task, f"example {task.get('name')!r} does not use the FQCN"
+
+
+@pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.name)
+def test_spec_matches_documentation(path):
+    """The part of validate-modules that needs pwsh here: each option of the spec against its documentation."""
+    doc = yaml.safe_load(path.with_suffix(".yml").read_text(encoding="utf-8"))["DOCUMENTATION"]
+    assert spec_documentation_differences(spec_options(path.read_bytes()), doc.get("options") or {}) == []
+    # test_module_rules requires supports_check_mode = $true: the documentation must not say otherwise
+    assert doc["attributes"]["check_mode"]["support"] in ("full", "partial")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("@{ type = 'list'; elements = 'str'; default = @() }", {"type": "list", "elements": "str", "default": []}),
+    ("@{ default = '%ProgramData%\\x'; required = $true }", {"default": "%ProgramData%\\x", "required": True}),
+    ("@{\n  a = @{ default = -5 }\n  b = @{ choices = 'x', \"y\"; default = $null }\n}",
+     {"a": {"default": -5}, "b": {"choices": ["x", "y"], "default": None}}),
+    ("@('a', 'it''s')", ["a", "it's"]),
+    ("@{ d = @{} }", {"d": {}}),
+])
+def test_powershell_literal_reads(text, value):
+    assert powershell_literal(text) == value
+
+
+@pytest.mark.parametrize("text", ["@{ default = $env:TEMP }", "@{ default = \"$x\" }", "@{ default = (Get-Date) }",
+                                  "@{ type = 'str'"])
+def test_powershell_literal_refuses_what_needs_powershell(text):
+    with pytest.raises(NotALiteral):
+        powershell_literal(text)
+
+
+def test_spec_documentation_differences_are_seen():
+    spec = powershell_literal("@{ a = @{ type = 'int'; default = 5 }; b = @{ type = 'list'; elements = 'str'; "
+                              "default = @() }; c = @{ choices = 'x', 'y' }; d = @{ required = $true } }")
+    documented = {"a": {"type": "int", "default": 50}, "b": {"type": "list", "elements": "str"},
+                  "c": {"choices": ["x", "z"]}, "e": {}}
+    assert spec_documentation_differences(spec, documented) == [
+        "d: in the spec, not documented", "e: documented, not in the spec",
+        "a: default is 5 in the spec, 50 in the documentation",
+        "c: choices is ['x', 'y'] in the spec, ['x', 'z'] in the documentation"]
 
 
 # Negative and positive tests of the detectors on snippets in tmp files.

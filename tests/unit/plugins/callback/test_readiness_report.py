@@ -35,7 +35,11 @@ def task(action=INFO, args=None):
 
 
 def result(host, data, action=INFO, args=None):
-    return TaskResult(Host(host), task(action, args), data, {})
+    try:  # ansible-core 2.21+: callbacks get a CallbackTaskResult over the task's unified result
+        from ansible._internal._task import UnifiedTaskResult  # pylint: disable=import-outside-toplevel
+    except ImportError:  # up to 2.20: TaskResult(host, task, result, task_fields)
+        return TaskResult(Host(host), task(action, args), data, {})
+    return TaskResult(Host(host), task(action, args), UnifiedTaskResult.from_action_result_dict(dict(data)))
 
 
 def info(os_name, *findings, **extra):

@@ -228,7 +228,7 @@ def test_junit_maps_hosts_codes_and_findings(fleet):
     assert failure.get("message") == NASTY.replace("\x00", "\\u0000")
     assert failure.get("type") == "error"
     assert "subject: service:CryptSvc" in failure.text and '"state": "stopped"' in failure.text
-    assert "source: seed 002, KB 2009272" in failure.text
+    assert "source: KB 2009272" in failure.text
     assert fs01["unquoted_spaces"].find("failure") is None  # a warning is below fail_on: passing, noted
     assert "below fail_on (warning): service:AppSvc" in fs01["unquoted_spaces"].find("system-out").text
     waived = {c.get("name"): c for c in suites["sql-node2"].findall("testcase")}["missing_volume"]
