@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.flow
   - backupready.windows.windows_target
   - backupready.windows.windows_target.action
+  - backupready.windows.reviewed_plan
 attributes:
   check_mode:
     support: full
@@ -53,8 +54,6 @@ notes:
 seealso:
   - module: backupready.windows.win_backup_apply
   - module: backupready.windows.win_backup_state
-extends_documentation_fragment:
-  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers (@backupready)
 """
@@ -95,6 +94,24 @@ not_undoable:
 passed_over:
   description: Newer backups passed over by O(backup=latest) because they hold nothing that can be undone.
   returned: success
+  type: list
+  elements: str
+notes:
+  description:
+    - Backups passed over for a reason worth knowing, in words, with their ids; a backup whose owner or permissions
+      would let someone else have written it is never applied; a backup an interrupted run left pending is judged on
+      the host (its change never reached it, or only part of it did).
+  returned: success
+  type: list
+  elements: str
+journal:
+  description: As for the other modules, what the apply did with backups an interrupted run left pending.
+  returned: when there was any
+  type: list
+  elements: dict
+pruned:
+  description: Ids of older backups deleted because a host keeps its newest C(backupready_keep_backups) (default 20).
+  returned: when any was
   type: list
   elements: str
 backup_path:

@@ -43,6 +43,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.flow
   - backupready.windows.windows_target
   - backupready.windows.windows_target.action
+  - backupready.windows.reviewed_plan
 attributes:
   check_mode:
     support: full
@@ -60,8 +61,6 @@ notes:
 seealso:
   - module: backupready.windows.win_backup_readiness_info
   - module: backupready.windows.win_filemaps_acl
-extends_documentation_fragment:
-  - backupready.windows.reviewed_plan
 author:
   - backupready.windows developers (@backupready)
 """
@@ -125,6 +124,16 @@ restart_for_writer:
   description: Whether CryptSvc was (or would be) restarted because of the System Writer.
   returned: success
   type: bool
+blocked_by:
+  description:
+    - Why a restart for the System Writer was not made because it cannot bring the writer back (KB 2009272 fixes the
+      permissions first). The codes of C(filemaps_acl) or C(vss_access_control) findings, and
+      C(capi2_513_access_denied) when an C(AddCoreCsiFiles) access-denied event was logged after this collection's
+      last restart of CryptSvc. Empty when nothing blocks a restart.
+  returned: success
+  type: list
+  elements: str
+  sample: [filemaps_acl]
 findings:
   description: The cryptsvc_state / system_writer findings that remain after this task (see M(backupready.windows.win_backup_readiness_info)).
   returned: success
@@ -139,6 +148,27 @@ backup_path:
   description: Where the host saved what was replaced (the previous start mode).
   returned: when changed outside check mode
   type: str
+backup_id:
+  description:
+    - The id of the backup this change saved (what M(backupready.windows.win_backup_rollback) takes as O(backupready.windows.win_backup_rollback#module:backup));
+      null when nothing was written.
+  returned: when there was something to apply
+  type: str
+  sample: 20261130T101500123456Z
+journal:
+  description:
+    - What happened to backups an interrupted earlier run left pending (C(action) C(discarded), C(committed) or
+      C(left_pending), with C(id) and C(msg)), and temporary files a crash left that were removed (C(cleaned)).
+  returned: when there was any
+  type: list
+  elements: dict
+  sample: [{"id": "20261130T101500123456Z", "action": "discarded",
+            "msg": "backup 20261130T101500123456Z was interrupted before its change reached the host: discarded"}]
+pruned:
+  description: Ids of older backups deleted because a host keeps its newest C(backupready_keep_backups) (default 20).
+  returned: when any was
+  type: list
+  elements: str
 operations:
   description:
     - The operations the task planned, in the order applied, each with C(op), the value it expects to find
