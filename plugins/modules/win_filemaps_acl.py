@@ -117,8 +117,8 @@ backup_path:
   type: str
 backup_id:
   description:
-    - The id of the backup this change saved (what M(backupready.windows.win_backup_rollback) takes as O(backupready.windows.win_backup_rollback#module:backup));
-      null when nothing was written.
+    - The id of the backup this change saved, which M(backupready.windows.win_backup_rollback) takes as
+      O(backupready.windows.win_backup_rollback#module:backup); null when nothing was written.
   returned: when there was something to apply
   type: str
   sample: 20261130T101500123456Z

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, LiveBackend, select_backend)
 
+
 def test_a_host_without_the_variable_is_a_live_host():
     assert isinstance(select_backend({"inventory_hostname": "fs01"}, call_module=None), LiveBackend)
     assert isinstance(select_backend({"inventory_hostname": "fs01", "backupready_snapshot": None}, None), LiveBackend)
