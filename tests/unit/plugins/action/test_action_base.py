@@ -268,7 +268,11 @@ def test_drill_1b_a_name_pattern_that_matches_nothing_fails_before_any_module_ca
     host = FakeHost(big_state(1))
     with pytest.raises(AnsibleActionFail) as caught:
         make_action(action, args, host).run(task_vars=VARS)
-    assert str(caught.value).startswith(message)
+    if args.get("services") == [None] and "conversion is not allowed" in str(caught.value):
+        # ansible-core 2.16's argument validation refuses a null element itself, naming the option, first.
+        assert "option 'services'" in str(caught.value)
+    else:
+        assert str(caught.value).startswith(message)
     assert host.calls == []
 
 
