@@ -382,7 +382,7 @@ def test_type_accelerators_are_declared(path):
     for cs in CS_FILES:
         cs_text = cs.read_text(encoding="utf-8")
         for name, type_name in accelerators(cs_text).items():
-            assert re.search(rf"public (static )?class {type_name}\b", cs_text), f"{cs.name}: no class {type_name}"
+            assert re.search(rf"public (static |sealed )?class {type_name}\b", cs_text), f"{cs.name}: no class {type_name}"
             declared[name] = type_name
     used = set(re.findall(r"\[(BackupReady\.\w+)\]", text))
     assert used, "the module uses no BackupReady type (the test would prove nothing)"
