@@ -3586,6 +3586,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             Dictionary<string, object> labels = BackupJson.Normalize(label) as Dictionary<string, object>;
             if (labels == null)
                 labels = new Dictionary<string, object>();
+            if (rollbackOf == "")
+                rollbackOf = null;
             object claimed;
             if (labels.TryGetValue("rollback_of", out claimed) && claimed != null)
             {
@@ -3596,6 +3598,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 else if (rollbackOf != (string)claimed)
                     return Fail(result, String.Format("rollback_of {0} and label rollback_of {1} differ", rollbackOf, claimed));
             }
+            if (rollbackOf == "")
+                rollbackOf = null;  // PowerShell passes $null to a string parameter as ""
             if (rollbackOf != null)
                 labels["rollback_of"] = rollbackOf;
             if (!PyText.StartsWithDrive(store))
