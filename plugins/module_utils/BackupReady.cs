@@ -2805,6 +2805,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         Dictionary<string, object> RegistryRead(string subKey, string name);
         /// <summary>Write (kind "missing": delete) a value; the key is created only when createKey.</summary>
         void RegistryWrite(string subKey, string name, IDictionary value, bool createKey);
+        /// <summary>Why an existing key cannot be opened for writing (some service keys deny Administrators), or null.</summary>
+        string RegistryWriteProblem(string subKey);
 
         /// <summary>running, stopped, start_pending, ... or null when there is no such service.</summary>
         string ServiceState(string service);
@@ -3692,6 +3694,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 Refuse(check, check.Subject + ": cannot write the SCM default descriptor", current.Value);
             if (check.Status != null)
                 return;
+            if (check.Kind == "registry_value")
+            {
+                // A key that denies writing is found out now, before anything is written (not after earlier writes).
+                string subKey = RegistrySubKey(op);
+                string writeProblem = os.RegistryKeyExists(subKey) ? os.RegistryWriteProblem(subKey) : null;
+                if (writeProblem != null)
+                {
+                    Refuse(check, String.Format("{0}: HKLM\\{1} cannot be opened for writing: {2}", check.Subject, subKey, writeProblem), null);
+                    return;
+                }
+            }
             string sddlProblem = null;
             if (check.Kind == "path_security")
                 sddlProblem = os.SddlProblem(Sddl.WritablePart((string)op["set"]));
@@ -4752,6 +4765,25 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 throw new InvalidOperationException(String.Format("HKLM\\{0} does not exist (a service key is never created)", subKey));
             using (key)
                 RegistryValue.Write(key, name, value);
+        }
+
+        public string RegistryWriteProblem(string subKey)
+        {
+            try
+            {
+                RegistryKey key = Registry.LocalMachine.OpenSubKey(subKey, true);
+                if (key != null)
+                    key.Dispose();
+                return null;
+            }
+            catch (System.Security.SecurityException error)
+            {
+                return error.Message;
+            }
+            catch (UnauthorizedAccessException error)
+            {
+                return error.Message;
+            }
         }
 
         // ---- services ----------------------------------------------------------------------------------------------

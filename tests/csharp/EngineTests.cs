@@ -566,6 +566,48 @@ public static class EngineTests
         Equal(Reg("missing", null), Path(os.ToWorld(), "system_writer", "excluded_binary_paths"), "rolled back");
     }
 
+    /// A folder is compared on what a write sets (owner, protection, explicit ACEs): inherited ACEs that the plan
+    /// predicted differently, and SIDs written as aliases, do not stop it; the undo expects what was read back.
+    public static void TestFolderCompareIsOnTheWritablePart()
+    {
+        FakeOs os = SmallHost();
+        string pending = "C:\\Windows\\winsxs\\temp\\PendingRenames";
+        FakeOs.SetDescriptor(os.Node(pending), "O:" + TI + "G:SYD:AI(A;;FA;;;" + TI + ")(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)");
+        Dictionary<string, object> op = M("op", "path_security", "path", pending, "target", "folder",
+            "expect", "O:" + TI + "D:AI(A;;0x1f01ff;;;" + TI + ")(A;ID;FA;;;S-1-5-18)",
+            "set", "O:BAD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)");
+        Dictionary<string, object> result = Apply(os, L(op));
+        StatusesAre(result, "applied");
+        Equal("O:BAG:SYD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)", os.ReadSecurity(pending, false),
+            "explicit ACEs in the order given, the inherited ones kept after them, the group untouched");
+        Equal("O:BAD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)",
+            ((Dictionary<string, object>)((List<object>)result["undo"])[0])["expect"], "the undo expects the owner and DACL read back");
+    }
+
+    /// S3: a key that denies writing refuses the list in the check phase, before anything is written.
+    public static void TestUnwritableKeyIsRefusedBeforeAnyWrite()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        os.ReadOnlyKeys.Add(FakeOs.ServiceKey("ALG"));
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), QuoteAlg()));
+        StatusesAre(result, "not_run,refused");
+        Contains((string)result["msg"], "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ALG cannot be opened for writing", "msg");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no record");
+    }
+
+    /// Item 12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
+    public static void TestBigIntegerQwordIsAccepted()
+    {
+        object big = System.Numerics.BigInteger.Parse("18446744073709551615");
+        Assert(OpShape.RegistryValueProblem(M("kind", "REG_QWORD", "data", big)) == null, "2**64-1 as a BigInteger is a REG_QWORD");
+        Contains(OpShape.RegistryValueProblem(M("kind", "REG_QWORD", "data", System.Numerics.BigInteger.Parse("18446744073709551616"))),
+            "REG_QWORD data must be an unsigned integer", "2**64 is not");
+        Equal(18446744073709551615m, BackupJson.Normalize(big), "normalised to a decimal");
+        Equal("ffffffffffffffff", RegistryValue.ToHex(RegistryValue.Encode(M("kind", "REG_QWORD", "data", big)), 8), "encoded");
+    }
+
     private static Dictionary<string, object> FilesOp()
     {
         return M("op", "path_security", "path", Filemaps, "target", "files",
@@ -708,11 +750,11 @@ public static class EngineTests
     public static void TestRecordsAreDeterministicJson()
     {
         FakeOs os = SmallHost();
-        Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg()), Store, M("ticket", "CHG-\u00e9"), 20, null, false);
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg()), Store, M("zone", "b", "ticket", "CHG-\u00e9"), 20, null, false);
         string text = os.ReadText((string)result["backup_path"]);
         Equal(BackupJson.Dump(BackupJson.Parse(text)) + "\n", text, "the text is the canonical dump");
-        Contains(text, "\"ticket\": \"CHG-\\u00e9\"", "non-ASCII is escaped");
-        Assert(text.IndexOf("\"format\"", StringComparison.Ordinal) < text.IndexOf("\"host\"", StringComparison.Ordinal), "keys are sorted");
+        Contains(text, "\"label\": {\n  \"ticket\": \"CHG-\\u00e9\",\n  \"zone\": \"b\"\n },", "keys sorted, non-ASCII escaped, indent 1");
+        Assert(text.StartsWith("{\n \"created\": "), "keys are sorted: " + text.Substring(0, 40));
         Assert(os.Calls.Contains("pending_written -1") && os.Calls.Contains("committed -1"), "pending then committed");
     }
 

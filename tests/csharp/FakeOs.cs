@@ -47,6 +47,7 @@ public sealed class FakeNode
     public string Sacl;                // the text after S:, or null
     public string Content;
     public bool Unreadable;
+    public List<SddlAce> OutsideInherited = new List<SddlAce>();  // what the parent gives when it is not modelled
     public int Order;
 
     public bool Protected
@@ -321,9 +322,20 @@ public sealed class FakeOs : IHostOs
         return altered;
     }
 
+    /// <summary>Keys that deny Administrators writing (as some protected services' keys do).</summary>
+    public HashSet<string> ReadOnlyKeys = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+    public string RegistryWriteProblem(string subKey)
+    {
+        Alive();
+        return ReadOnlyKeys.Contains(subKey) ? "Requested registry access is not allowed." : null;
+    }
+
     public void RegistryWrite(string subKey, string name, IDictionary value, bool createKey)
     {
         bool differ = Before();
+        if (ReadOnlyKeys.Contains(subKey))
+            throw new UnauthorizedAccessException("Requested registry access is not allowed.");
         if (!keys.ContainsKey(subKey))
         {
             if (!createKey)
@@ -491,6 +503,7 @@ public sealed class FakeOs : IHostOs
         node.DaclFlags = descriptor.Dacl == null ? null : new List<string>(descriptor.Dacl.Flags);
         node.Aces = descriptor.Dacl == null ? new List<SddlAce>() : descriptor.Dacl.Aces;
         node.Sacl = descriptor.Sacl == null ? null : descriptor.Sacl.Format();
+        node.OutsideInherited = node.Aces.FindAll(delegate(SddlAce ace) { return ace.Inherited; });
     }
 
     public List<FakeNode> Children(string folder, bool? directories)
@@ -584,7 +597,7 @@ public sealed class FakeOs : IHostOs
         string parentPath = ParentOf(node.Path);
         FakeNode parent = parentPath == null ? null : Node(parentPath);
         if (parent == null)
-            return node.Aces.FindAll(delegate(SddlAce ace) { return ace.Inherited; });  // the parent is not modelled
+            return new List<SddlAce>(node.OutsideInherited);  // the parent is not modelled: it gives what it gave
         return Inherit(parent, node);
     }
 

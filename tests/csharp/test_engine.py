@@ -34,8 +34,10 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._operations im
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-ENGINE = ROOT / "plugins" / "module_utils" / "BackupReady.cs"
-SOURCES = [ENGINE, HERE / "FakeOs.cs", HERE / "Harness.cs", HERE / "EngineTests.cs"]
+# tools/mutate_engine.py points this at mutated copies to show that the tests fail when the engine is broken.
+SOURCE_DIR = Path(os.environ.get("BACKUPREADY_CS_SOURCES", "")) if os.environ.get("BACKUPREADY_CS_SOURCES") else None
+ENGINE = (SOURCE_DIR or ROOT / "plugins" / "module_utils") / "BackupReady.cs"
+SOURCES = [ENGINE] + [(SOURCE_DIR or HERE) / name for name in ("FakeOs.cs", "Harness.cs", "EngineTests.cs")]
 VECTORS = ROOT / "tests" / "vectors"
 SNAPSHOTS = ROOT / "examples" / "fleet" / "snapshots"
 TEST_NAMES = re.findall(r"public static void (Test\w+)\(\)", (HERE / "EngineTests.cs").read_text(encoding="utf-8"))
@@ -51,7 +53,8 @@ def _tool(name: str) -> str:
 
 
 def build(sources: list[Path], out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([_tool("mcs"), "-target:exe", "-langversion:5", "-warnaserror+", f"-out:{out}",
+    # System.Numerics only for the tests (a BigInteger as PowerShell 7 passes one); the engine itself does not use it.
+    return subprocess.run([_tool("mcs"), "-target:exe", "-langversion:5", "-warnaserror+", "-r:System.Numerics.dll", f"-out:{out}",
                            *map(str, sources)], capture_output=True, text=True, check=False)
 
 
