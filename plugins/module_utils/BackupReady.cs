@@ -1101,13 +1101,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 Dictionary<string, object> map = new Dictionary<string, object>();
                 position++;
-                SkipSpace(text, ref position);
-                if (position < text.Length && text[position] == '}')
-                {
-                    position++;
+                if (Closed(text, ref position, '}'))
                     return map;
-                }
-                while (true)
+                do
                 {
                     SkipSpace(text, ref position);
                     if (position >= text.Length || text[position] != '"')
@@ -1119,47 +1115,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     position++;
                     SkipSpace(text, ref position);
                     map[key] = ReadValue(text, ref position, depth + 1);
-                    SkipSpace(text, ref position);
-                    if (position < text.Length && text[position] == ',')
-                    {
-                        position++;
-                        continue;
-                    }
-                    if (position < text.Length && text[position] == '}')
-                    {
-                        position++;
-                        return map;
-                    }
-                    throw Error(text, position, "',' or '}'");
                 }
+                while (!EndOfItems(text, ref position, '}'));
+                return map;
             }
             if (c == '[')
             {
                 List<object> list = new List<object>();
                 position++;
-                SkipSpace(text, ref position);
-                if (position < text.Length && text[position] == ']')
-                {
-                    position++;
+                if (Closed(text, ref position, ']'))
                     return list;
-                }
-                while (true)
+                do
                 {
                     SkipSpace(text, ref position);
                     list.Add(ReadValue(text, ref position, depth + 1));
-                    SkipSpace(text, ref position);
-                    if (position < text.Length && text[position] == ',')
-                    {
-                        position++;
-                        continue;
-                    }
-                    if (position < text.Length && text[position] == ']')
-                    {
-                        position++;
-                        return list;
-                    }
-                    throw Error(text, position, "',' or ']'");
                 }
+                while (!EndOfItems(text, ref position, ']'));
+                return list;
             }
             if (c == '"')
                 return ReadString(text, ref position);
@@ -1180,6 +1152,36 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             return ReadNumber(text, ref position);
         }
+
+        // An empty object or array: its closing bracket right after the opening one.
+        private static bool Closed(string text, ref int position, char close)
+        {
+            SkipSpace(text, ref position);
+            if (position < text.Length && text[position] == close)
+            {
+                position++;
+                return true;
+            }
+            return false;
+        }
+
+        // After an item: ',' (another follows: false) or the closing bracket (true); anything else is an error.
+        private static bool EndOfItems(string text, ref int position, char close)
+        {
+            SkipSpace(text, ref position);
+            if (position < text.Length && text[position] == ',')
+            {
+                position++;
+                return false;
+            }
+            if (Closed(text, ref position, close))
+                return true;
+            throw Error(text, position, "',' or '" + close + "'");
+        }
+
+        // JSON's named escapes (\" \\ \/ \b \f \n \r \t) and the characters they stand for; '/' is read, never written.
+        private const string EscapeLetters = "\"\\/bfnrt";
+        private const string EscapedCharacters = "\"\\/\b\f\n\r\t";
 
         private static string ReadString(string text, ref int position)
         {
@@ -1202,33 +1204,26 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (position >= text.Length)
                     throw Error(text, position, "an escape");
                 char escape = text[position++];
-                switch (escape)
+                int named = EscapeLetters.IndexOf(escape);
+                if (named >= 0)
                 {
-                    case '"': value.Append('"'); break;
-                    case '\\': value.Append('\\'); break;
-                    case '/': value.Append('/'); break;
-                    case 'b': value.Append('\b'); break;
-                    case 'f': value.Append('\f'); break;
-                    case 'n': value.Append('\n'); break;
-                    case 'r': value.Append('\r'); break;
-                    case 't': value.Append('\t'); break;
-                    case 'u':
-                        if (position + 4 > text.Length)
-                            throw Error(text, position, "4 hex digits");
-                        int code = 0;
-                        for (int i = 0; i < 4; i++)
-                        {
-                            char h = text[position + i];
-                            if (!Uri.IsHexDigit(h))
-                                throw Error(text, position + i, "a hex digit");
-                            code = code * 16 + Uri.FromHex(h);
-                        }
-                        position += 4;
-                        value.Append((char)code);
-                        break;
-                    default:
-                        throw Error(text, position - 1, "a valid escape");
+                    value.Append(EscapedCharacters[named]);
+                    continue;
                 }
+                if (escape != 'u')
+                    throw Error(text, position - 1, "a valid escape");
+                if (position + 4 > text.Length)
+                    throw Error(text, position, "4 hex digits");
+                int code = 0;
+                for (int i = 0; i < 4; i++)
+                {
+                    char h = text[position + i];
+                    if (!Uri.IsHexDigit(h))
+                        throw Error(text, position + i, "a hex digit");
+                    code = code * 16 + Uri.FromHex(h);
+                }
+                position += 4;
+                value.Append((char)code);
             }
         }
 
@@ -1385,22 +1380,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             text.Append('"');
             foreach (char c in value)
             {
-                switch (c)
-                {
-                    case '"': text.Append("\\\""); break;
-                    case '\\': text.Append("\\\\"); break;
-                    case '\n': text.Append("\\n"); break;
-                    case '\r': text.Append("\\r"); break;
-                    case '\t': text.Append("\\t"); break;
-                    case '\b': text.Append("\\b"); break;
-                    case '\f': text.Append("\\f"); break;
-                    default:
-                        if (c < ' ' || c > '~')
-                            text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                        else
-                            text.Append(c);
-                        break;
-                }
+                int named = EscapedCharacters.IndexOf(c);
+                if (named >= 0 && c != '/')
+                    text.Append('\\').Append(EscapeLetters[named]);
+                else if (c < ' ' || c > '~')
+                    text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                else
+                    text.Append(c);
             }
             text.Append('"');
         }
@@ -1901,7 +1887,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 key.Append(part.Length.ToString(CultureInfo.InvariantCulture)).Append(':').Append(part).Append(';');
         }
 
-        private static string FlagSet(IEnumerable<string> flags)
+        /// <summary>A set of ACE or ACL flags as one comparable text (the order and repeats do not count).</summary>
+        internal static string FlagSet(IEnumerable<string> flags)
         {
             List<string> distinct = new List<string>();
             foreach (string flag in flags)
@@ -1961,11 +1948,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         /// <summary>same_descriptor: both parse and describe the same sections (false when either cannot be parsed).</summary>
         public static bool SameDescriptor(string left, string right, string sections)
         {
+            return SameKey(left, right, delegate(string sddl) { return DescriptorKey(sddl, sections); });
+        }
+
+        // Both null, or both parse to the same key.
+        private static bool SameKey(string left, string right, Converter<string, string> key)
+        {
             if (left == null || right == null)
                 return left == null && right == null;
             try
             {
-                return DescriptorKey(left, sections) == DescriptorKey(right, sections);
+                return key(left) == key(right);
             }
             catch (SddlError)
             {
@@ -2003,20 +1996,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         /// <summary>same_writable_part: both parse and set the same owner, DACL protection and explicit ACEs.</summary>
         public static bool SameWritablePart(string left, string right)
         {
-            if (left == null || right == null)
-                return left == null && right == null;
-            try
-            {
-                return WritableKey(left) == WritableKey(right);
-            }
-            catch (SddlError)
-            {
-                return false;
-            }
-            catch (FormatException)
-            {
-                return false;
-            }
+            return SameKey(left, right, WritableKey);
         }
 
         /// <summary>
@@ -2393,7 +2373,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (leftSid != rightSid || (left == null) != (right == null))
                     return String.Format("the {0} would change", names[i]);
             }
-            if (before.Dacl == null || after.Dacl == null || FlagSet(before.Dacl.Flags) != FlagSet(after.Dacl.Flags))
+            if (before.Dacl == null || after.Dacl == null || Sddl.FlagSet(before.Dacl.Flags) != Sddl.FlagSet(after.Dacl.Flags))
                 return "the DACL is only changed by one ACE";
             List<string> old = AceKeys(before.Dacl);
             List<string> added = AceKeys(after.Dacl);
@@ -2414,7 +2394,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (!found)
                 return onlyWriter;
             bool sameSacl = (before.Sacl == null) == (after.Sacl == null) &&
-                (before.Sacl == null || (SameList(AceKeys(before.Sacl), AceKeys(after.Sacl)) && FlagSet(before.Sacl.Flags) == FlagSet(after.Sacl.Flags)));
+                (before.Sacl == null || (SameList(AceKeys(before.Sacl), AceKeys(after.Sacl)) && Sddl.FlagSet(before.Sacl.Flags) == Sddl.FlagSet(after.Sacl.Flags)));
             return sameSacl ? null : "the SACL would change";
         }
 
@@ -2434,16 +2414,6 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (left[i] != right[i])
                     return false;
             return true;
-        }
-
-        private static string FlagSet(List<string> flags)
-        {
-            List<string> distinct = new List<string>();
-            foreach (string flag in flags)
-                if (!distinct.Contains(flag))
-                    distinct.Add(flag);
-            distinct.Sort(StringComparer.Ordinal);
-            return String.Join(",", distinct.ToArray());
         }
 
         public static bool IsAdministrative(string sid)
@@ -2512,7 +2482,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             List<string> flags = new List<string>(ace.Flags);
             flags.RemoveAll(delegate(string flag) { return flag == "ID"; });
             string sid = Sddl.ResolveSid(ace.Trustee);
-            return (sid == null ? "\0none" : sid) + "|" + FlagSet(flags);
+            return (sid == null ? "\0none" : sid) + "|" + Sddl.FlagSet(flags);
         }
 
         // ---- the allow-list --------------------------------------------------------------------------------------
@@ -3886,8 +3856,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 foreach (Check check in checks)
                 {
-                    Dictionary<string, object> entry = Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject,
-                        "status", check.Status == "apply" ? "not_run" : check.Status);
+                    Dictionary<string, object> entry = ResultOf(check, check.Status == "apply" ? "not_run" : check.Status);
                     if (check.Status == "refused")
                     {
                         entry["reason"] = check.Reason;
@@ -3924,8 +3893,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (checkMode)
             {
                 foreach (Check check in checks)
-                    results.Add(Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject,
-                        "status", check.Status == "apply" ? "would_apply" : check.Status));
+                    results.Add(ResultOf(check, check.Status == "apply" ? "would_apply" : check.Status));
                 result["changed"] = toApply > 0;
                 result["msg"] = String.Format(CultureInfo.InvariantCulture, "check mode: {0} operation(s) would be applied, {1} unchanged",
                     toApply, checks.Count - toApply);
@@ -3934,7 +3902,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (toApply == 0)
             {
                 foreach (Check check in checks)
-                    results.Add(Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject, "status", check.Status));
+                    results.Add(ResultOf(check, check.Status));
                 result["msg"] = String.Format(CultureInfo.InvariantCulture, "nothing to do: {0} operation(s) unchanged", checks.Count) + Notes(result);
                 return;
             }
@@ -3953,8 +3921,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             catch (Exception error)
             {
                 foreach (Check check in checks)
-                    results.Add(Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject,
-                        "status", check.Status == "apply" ? "not_run" : check.Status));
+                    results.Add(ResultOf(check, check.Status == "apply" ? "not_run" : check.Status));
                 Fail(result, String.Format("the backup record could not be written to {0}, nothing was changed: {1}", folder, Message(error)));
                 return;
             }
@@ -3967,7 +3934,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             string failure = null;
             foreach (Check check in checks)
             {
-                Dictionary<string, object> entry = Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject, "status", check.Status);
+                Dictionary<string, object> entry = ResultOf(check, check.Status);
                 results.Add(entry);
                 if (check.Status != "apply")
                     continue;
@@ -4051,6 +4018,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             result["msg"] = String.Format(CultureInfo.InvariantCulture, "{0} operation(s) applied, {1} unchanged; backup: {2}",
                 written.Count, checks.Count - toApply, backup) + Notes(result);
+        }
+
+        private static Dictionary<string, object> ResultOf(Check check, string status)
+        {
+            return Map("index", (long)check.Index, "op", check.Kind, "subject", check.Subject, "status", status);
         }
 
         private static string Notes(Dictionary<string, object> result)
@@ -4638,6 +4610,15 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 throw new Win32Exception(Marshal.GetLastWin32Error(), String.Format("SDDL {0} is not accepted by Windows", sddl));
         }
 
+        /// <summary>SECURITY_ATTRIBUTES that give a created file or folder this descriptor.</summary>
+        public HostNative.SECURITY_ATTRIBUTES Attributes()
+        {
+            HostNative.SECURITY_ATTRIBUTES attributes = new HostNative.SECURITY_ATTRIBUTES();
+            attributes.nLength = Marshal.SizeOf(typeof(HostNative.SECURITY_ATTRIBUTES));
+            attributes.lpSecurityDescriptor = Pointer;
+            return attributes;
+        }
+
         public void Dispose()
         {
             if (Pointer != IntPtr.Zero)
@@ -5081,9 +5062,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             using (NativeDescriptor descriptor = new NativeDescriptor(sddl))
             {
-                HostNative.SECURITY_ATTRIBUTES attributes = new HostNative.SECURITY_ATTRIBUTES();
-                attributes.nLength = Marshal.SizeOf(typeof(HostNative.SECURITY_ATTRIBUTES));
-                attributes.lpSecurityDescriptor = descriptor.Pointer;
+                HostNative.SECURITY_ATTRIBUTES attributes = descriptor.Attributes();
                 if (!HostNative.CreateDirectory(path, ref attributes))
                     throw new Win32Exception(Marshal.GetLastWin32Error(), String.Format("{0} cannot be created", path));
             }
@@ -5101,9 +5080,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             byte[] bytes = new UTF8Encoding(false, true).GetBytes(text);
             using (NativeDescriptor descriptor = new NativeDescriptor(sddl))
             {
-                HostNative.SECURITY_ATTRIBUTES attributes = new HostNative.SECURITY_ATTRIBUTES();
-                attributes.nLength = Marshal.SizeOf(typeof(HostNative.SECURITY_ATTRIBUTES));
-                attributes.lpSecurityDescriptor = descriptor.Pointer;
+                HostNative.SECURITY_ATTRIBUTES attributes = descriptor.Attributes();
                 SafeFileHandle handle = HostNative.CreateFileSecured(temp, HostNative.GENERIC_WRITE, 0, ref attributes, HostNative.CREATE_NEW,
                     HostNative.FILE_ATTRIBUTE_NORMAL | HostNative.FILE_FLAG_WRITE_THROUGH, IntPtr.Zero);
                 if (handle.IsInvalid)
