@@ -110,6 +110,10 @@ MUTANTS = [
     ("a weaker store is left as it is", "BackupReady.cs",
      "                    os.WriteSecurity(folder, StoreSddl);\n", "\n",
      ["TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
+    ("a backup folder without its record stays", "BackupReady.cs",
+     "                    DeleteEntry(os, entry.Folder);\n                    journal.Add(Map(\"id\", id, \"action\", \"discarded\"",
+     "                    entry.Folder.Trim();\n                    journal.Add(Map(\"id\", id, \"action\", \"discarded\"",
+     ["TestBackupFolderWithoutItsRecordIsRemoved"]),
     ("temporary files stay", "BackupReady.cs",
      "                os.DeleteFile(temp);\n", "                temp.Trim();\n",
      ["TestTemporaryFilesAreRemoved"]),
@@ -125,7 +129,8 @@ MUTANTS = [
      ["TestServiceDescriptorWritesTheDaclOnly"]),
     ("the probe drops unreadable files", "BackupReady.cs",
      "                    if (sddl == null)\n                    {\n                        if (unreadable == null)",
-     "                    if (sddl == null) continue;\n                    if (sddl == null)\n                    {\n                        if (unreadable == null)",
+     "                    if (sddl == null) continue;\n"
+     "                    if (sddl == null)\n                    {\n                        if (unreadable == null)",
      ["TestPathSecuritySectionNeverSaysAbsentForUnreadable"]),
     ("record keys are not sorted", "BackupReady.cs",
      "                keys.Sort(CompareCodePoints);\n", "\n",
@@ -135,20 +140,24 @@ MUTANTS = [
      ["TestAllowListRefusesWhatTheCollectionNeverWrites", "TestRefusalWritesNothing", "test_allowlist_vectors",
       "test_same_command_vectors"]),
     ("a user may become the owner of filemaps", "BackupReady.cs",
-     "            if (owner != oldOwner && !IsAdministrative(owner))", "            if (owner != oldOwner && !IsAdministrative(owner) && String.Empty.Length > 0)",
+     "            if (owner != oldOwner && !IsAdministrative(owner))",
+     "            if (owner != oldOwner && !IsAdministrative(owner) && String.Empty.Length > 0)",
      ["TestAllowListRefusesWhatTheCollectionNeverWrites", "test_allowlist_vectors"]),
     ("flag order matters in ACE comparison", "BackupReady.cs",
-     "            distinct.Sort(StringComparer.Ordinal);\n            return String.Join(\",\", distinct.ToArray());\n        }\n\n        /// <summary>What makes",
+     "            distinct.Sort(StringComparer.Ordinal);\n"
+     "            return String.Join(\",\", distinct.ToArray());\n        }\n\n        /// <summary>What makes",
      "            return String.Join(\",\", distinct.ToArray());\n        }\n\n        /// <summary>What makes",
      ["test_descriptor_vectors"]),
     ("a shape message differs from Python's", "BackupReady.cs",
      "\"{0}: '{1}' has the wrong type ({2})\"", "\"{0}: '{1}' has a wrong type ({2})\"",
      ["test_shape_messages_match_python"]),
     ("a key that denies writing is found out at write time", "BackupReady.cs",
-     "os.RegistryKeyExists(subKey) ? os.RegistryWriteProblem(subKey) : null;", "os.RegistryKeyExists(subKey) ? null : subKey;",
+     "os.RegistryKeyExists(subKey) ? os.RegistryWriteProblem(subKey) : null;",
+     "os.RegistryKeyExists(subKey) ? null : subKey;",
      ["TestUnwritableKeyIsRefusedBeforeAnyWrite"]),
     ("a BigInteger is not an integer", "BackupReady.cs",
-     'if (typeName == "System.Numerics.BigInteger" || data is JsonBigInteger)', 'if (typeName == "System.Numerics.BigInteger." || data is JsonBigInteger)',
+     'if (typeName == "System.Numerics.BigInteger" || data is JsonBigInteger)',
+     'if (typeName == "System.Numerics.BigInteger." || data is JsonBigInteger)',
      ["TestBigIntegerQwordIsAccepted"]),
     ("the fake does not propagate to files", "FakeOs.cs",
      "                if (!oi)\n                    continue;", "                if (String.Empty.Length == 0)\n                    continue;",
@@ -172,7 +181,8 @@ def run_mutant(name: str, file: str, old: str, new: str) -> set[str]:
                               "--hypothesis-seed=0"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         failed = set(re.findall(r"^FAILED \S+::(\w+)(?:\[(\w+)\])?", run.stdout, re.MULTILINE))
         names = {param or function for function, param in failed}
-        if run.returncode not in (0, 1) or re.search(r"^ERROR ", run.stdout, re.MULTILINE) or " error" in run.stdout.splitlines()[-1:][0]:
+        last = run.stdout.splitlines()[-1:] or [""]
+        if run.returncode not in (0, 1) or re.search(r"^ERROR ", run.stdout, re.MULTILINE) or " error" in last[0]:
             raise SystemExit(f"mutant {name!r} does not build or run (a mutant must compile):\n{run.stdout[-3000:]}")
         return names
 

@@ -3080,6 +3080,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             public string Id;
             public string Folder;
+            public bool FolderTrusted;
+            public bool RecordMissing;
             public bool SecurityTrusted;
             public string Problem;
             public string Text;
@@ -3168,6 +3170,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             try
             {
                 entry.Problem = TrustProblem(entry.Folder, os.ReadSecurity(entry.Folder, false));
+                entry.FolderTrusted = entry.Problem == null;
+                if (entry.FolderTrusted && Array.IndexOf(os.ListFiles(entry.Folder), RecordFile) < 0)
+                {
+                    entry.RecordMissing = true;
+                    entry.Problem = entry.Folder + ": it holds no " + RecordFile + " (an apply stopped before writing its record)";
+                }
                 reading = file;
                 if (entry.Problem == null)
                     entry.Problem = TrustProblem(file, os.ReadSecurity(file, false));
@@ -3401,9 +3409,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (name.StartsWith(TempPrefix, StringComparison.Ordinal))
                     temps.Add(Join(store, name));
             List<Entry> entries = new List<Entry>();
+            List<object> journal = (List<object>)result["journal"];
             foreach (string id in EntryIds(os, store))
             {
                 Entry entry = LoadEntry(os, store, id);
+                if (entry.RecordMissing)
+                {
+                    // Step 5 crashed between creating the folder and renaming the record into it: nothing was written.
+                    DeleteEntry(os, entry.Folder);
+                    journal.Add(Map("id", id, "action", "discarded", "msg", "a backup folder without its record: the apply that made it stopped before its first write"));
+                    continue;
+                }
                 if (!entry.SecurityTrusted)
                     continue;
                 foreach (string name in os.ListFiles(entry.Folder))
@@ -3414,7 +3430,6 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             foreach (string temp in temps)
                 os.DeleteFile(temp);
             info["temp_removed"] = (long)temps.Count;
-            List<object> journal = (List<object>)result["journal"];
             foreach (Entry entry in entries)
                 if (entry.Usable && entry.Status == "pending")
                     journal.Add(ResolvePending(os, entry));

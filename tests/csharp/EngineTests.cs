@@ -508,6 +508,24 @@ public static class EngineTests
         Assert(os.Node(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100")) == null, "gone from the record folder");
     }
 
+    /// A crash between creating a backup folder and renaming its record into it leaves a folder with a temporary
+    /// file only: the next apply removes it (nothing was written) and says so.
+    public static void TestBackupFolderWithoutItsRecordIsRemoved()
+    {
+        FakeOs os = SmallHost();
+        Apply(os, L(QuoteAlg()));
+        string orphan = BackupEngine.Join(Store, "20260101T000000000Z-0000dead");
+        os.CreateDirectory(orphan, BackupEngine.StoreSddl);
+        os.AddFile(BackupEngine.Join(orphan, ".tmp-0000beef"), BackupEngine.RecordFileSddl, "{\"format\"");
+        Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[0];
+        Contains((string)listed["error"], "it holds no backup.json", "listed as incomplete");
+        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Equal(M("id", "20260101T000000000Z-0000dead", "action", "discarded",
+            "msg", "a backup folder without its record: the apply that made it stopped before its first write"),
+            ((List<object>)result["journal"])[0], "the journal");
+        Assert(os.Node(orphan) == null, "removed");
+    }
+
     /// Check mode reads, decides and reports, and writes nothing: no record, no journal resolution, no store.
     public static void TestCheckModeWritesNothing()
     {

@@ -16,7 +16,6 @@ One mono process per batch, never one per case. Without mcs/mono the tests skip,
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -27,7 +26,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.backupready.windows.plugins.plugin_utils import _checks  # noqa: F401  (import order of the checks)
 from ansible_collections.backupready.windows.plugins.plugin_utils._acl import plan_filemaps
 from ansible_collections.backupready.windows.plugins.plugin_utils._allowlist import refusal_outside_allow_list
 from ansible_collections.backupready.windows.plugins.plugin_utils._operations import OperationError, check_shape
