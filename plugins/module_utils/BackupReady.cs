@@ -4938,7 +4938,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         /// The entries of a folder, enumerated on a handle opened with backup intent (GetFileInformationByHandleEx,
         /// FILE_FULL_DIR_INFO): a DACL that denies Administrators listing (acl-broken filemaps) does not stop it.
         /// </summary>
-        private static string[] List(string folder, bool directories)
+        private static string[] ListEntries(string folder, bool directories)
         {
             List<string> names = new List<string>();
             const int size = 64 * 1024;
@@ -4985,12 +4985,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         public string[] ListFiles(string folder)
         {
-            return List(folder, false);
+            return ListEntries(folder, false);
         }
 
         public string[] ListDirectories(string folder)
         {
-            return List(folder, true);
+            return ListEntries(folder, true);
         }
 
         public string ReadSecurity(string path, bool withSacl)
