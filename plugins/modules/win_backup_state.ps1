@@ -6,9 +6,11 @@
 #AnsibleRequires -CSharpUtil Ansible.Privilege
 #AnsibleRequires -CSharpUtil ..module_utils.BackupReady
 
-# Read-only probe: gathers the host state document (plugins/plugin_utils/_state.py STATE_SPEC) in one call, and
-# tests a list of paths for existence. It takes no decision: the Python brain on the controller does.
-# Reviewed line by line against docs/POWERSHELL.md; see docs/powershell-review.md.
+# Read-only probe: gathers the host state document (plugins/plugin_utils/_state.py STATE_SPEC) in one call, tests a
+# list of paths for existence and lists the backup store. It takes no decision: the Python brain on the controller
+# does. Path security (filemaps, its files, PendingRenames) and the backup listing are read by BackupReady.cs (raw
+# descriptors on handles opened with backup intent; the store's trust rule), which the test suite runs under mono.
+# Windows PowerShell 5.1 and PowerShell 7 take the same path. See docs/powershell-review.md.
 
 $spec = @{
     options = @{
@@ -26,10 +28,16 @@ $spec = @{
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $module.Result.changed = $false
 
+foreach ($limit in @(@('max_events', 1), @('filemaps_samples', 0), @('event_days', 0), @('backups', 0))) {
+    if ($module.Params[$limit[0]] -lt $limit[1]) {
+        $module.FailJson("$($limit[0]) must be $($limit[1]) or more, not $($module.Params[$limit[0]])")
+    }
+}
+# The OS as the engine sees it; the probe never starts or restarts a service (no delegates).
+$hostOs = [BackupReady.WindowsHostOs]::new($null, $null)
+
 $DoNotExpand = [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames
 $Invariant = [System.Globalization.CultureInfo]::InvariantCulture
-$SecuritySectionsFull = [System.Security.AccessControl.AccessControlSections]'Owner, Group, Access, Audit'
-$SecuritySectionsNoAudit = [System.Security.AccessControl.AccessControlSections]'Owner, Group, Access'
 
 Function ConvertTo-IsoUtc {
     param([Parameter(Mandatory = $true)][DateTime]$Time)
@@ -177,12 +185,13 @@ Function Get-ServiceList {
 }
 
 Function Get-KeyValueMap {
-    # Every value of a key, name -> value object; key_exists false when the key is absent.
+    # Every value of a key, name -> value object; key_exists false when the key is absent (a key that cannot be read
+    # throws: the section then says "could not be read", never "absent").
     param([Parameter(Mandatory = $true)][string]$SubKey)
     $values = New-Object -TypeName 'System.Collections.Generic.Dictionary[string,object]'
     $key = [Microsoft.Win32.Registry]::LocalMachine.OpenSubKey($SubKey)
     if ($null -eq $key) {
-        return @{ key_exists = $false; values = $values }
+        return @{ key_exists = $false; values = $values; error = $null }
     }
     try {
         foreach ($name in $key.GetValueNames()) {
@@ -192,13 +201,14 @@ Function Get-KeyValueMap {
     finally {
         $key.Dispose()
     }
-    @{ key_exists = $true; values = $values }
+    @{ key_exists = $true; values = $values; error = $null }
 }
 
 Function Get-SystemWriter {
     $found = Get-KeyValueMap -SubKey 'SYSTEM\CurrentControlSet\Control\SystemWriter'
     $section = @{
         key_exists = $found.key_exists
+        error = $null
         excluded_binary_paths = [BackupReady.RegistryValue]::Missing()
         report_win32_services_non_system_state = [BackupReady.RegistryValue]::Missing()
         other_values = New-Object -TypeName 'System.Collections.Generic.Dictionary[string,object]'
@@ -220,8 +230,9 @@ Function Get-SystemWriter {
 }
 
 Function Invoke-Vssadmin {
-    # Run once, no shell; decode with the OEM code page (the console code page vssadmin writes in).
-    $codePage = [System.Globalization.CultureInfo]::CurrentCulture.TextInfo.OEMCodePage
+    # Run once, no shell. A console program started without a console writes in the system OEM code page (GetOEMCP),
+    # not in the OEM code page of the remote user's culture (which can differ over WinRM).
+    $codePage = [BackupReady.WindowsHostOs]::OemCodePage()
     $section = @{ collected = $false; exit_code = $null; stdout = ''; stderr = ''; encoding = $codePage }
     if (-not $module.Params.vssadmin) {
         $section.stderr = 'not collected: the vssadmin option is false'
@@ -271,100 +282,8 @@ Function Invoke-Vssadmin {
     $section
 }
 
-Function Get-SddlOfPath {
-    # SDDL of a file or folder with the SACL when SeSecurityPrivilege allows it, else owner, group and DACL.
-    param(
-        [Parameter(Mandatory = $true)][string]$Path,
-        [Parameter(Mandatory = $true)][bool]$Directory,
-        [Parameter(Mandatory = $true)][System.Security.AccessControl.AccessControlSections]$Sections
-    )
-    if ($Directory) {
-        $security = [System.IO.Directory]::GetAccessControl($Path, $Sections)
-    }
-    else {
-        $security = [System.IO.File]::GetAccessControl($Path, $Sections)
-    }
-    $security.GetSecurityDescriptorSddlForm($Sections)
-}
-
-Function Get-PathSecurity {
-    param(
-        [Parameter(Mandatory = $true)][string]$Path,
-        [Parameter(Mandatory = $true)][bool]$WithFiles,
-        [Parameter(Mandatory = $true)][int]$Samples
-    )
-    $section = @{ path = $Path; exists = $false; sddl = $null; error = $null }
-    if ($WithFiles) { $section.files = $null }
-    $section.exists = [System.IO.Directory]::Exists($Path)
-    if (-not $section.exists) {
-        return $section
-    }
-    $sections = $SecuritySectionsFull
-    try {
-        $section.sddl = Get-SddlOfPath -Path $Path -Directory $true -Sections $sections
-    }
-    catch {
-        $sections = $SecuritySectionsNoAudit
-        try {
-            $section.sddl = Get-SddlOfPath -Path $Path -Directory $true -Sections $sections
-        }
-        catch {
-            $section.error = "$Path security cannot be read: $($_.Exception.Message)"
-        }
-    }
-    if (-not $WithFiles) {
-        return $section
-    }
-    # One pass, .NET calls only (20,000 files): group the files by SDDL string (ordinal, case-sensitive).
-    $groups = New-Object -TypeName 'System.Collections.Generic.Dictionary[string,object]' -ArgumentList ([System.StringComparer]::Ordinal)
-    $order = [System.Collections.Generic.List[object]]@()
-    $unreadable = $null
-    $count = 0
-    try {
-        foreach ($file in [System.IO.Directory]::EnumerateFiles($Path)) {
-            $count++
-            $sddl = $null
-            try {
-                $sddl = Get-SddlOfPath -Path $file -Directory $false -Sections $sections
-            }
-            catch {
-                try {
-                    $sddl = Get-SddlOfPath -Path $file -Directory $false -Sections $SecuritySectionsNoAudit
-                }
-                catch {
-                    $sddl = $null
-                }
-            }
-            if ($null -eq $sddl) {
-                if ($null -eq $unreadable) {
-                    $unreadable = @{ sddl = $null; count = 0; samples = [System.Collections.Generic.List[string]]@() }
-                    $order.Add($unreadable)
-                }
-                $group = $unreadable
-            }
-            elseif ($groups.ContainsKey($sddl)) {
-                $group = $groups[$sddl]
-            }
-            else {
-                $group = @{ sddl = $sddl; count = 0; samples = [System.Collections.Generic.List[string]]@() }
-                $groups[$sddl] = $group
-                $order.Add($group)
-            }
-            # Index syntax for the key 'count': dot syntax could mean the Hashtable's own Count property.
-            $group['count'] = $group['count'] + 1
-            if ($group['samples'].Count -lt $Samples) {
-                $group['samples'].Add([System.IO.Path]::GetFileName($file))
-            }
-        }
-        $section.files = @{ count = $count; descriptors = $order }
-    }
-    catch {
-        $section.error = "$Path files cannot be listed: $($_.Exception.Message)"
-    }
-    $section
-}
-
 Function Get-EventList {
+    # One query at a time, each in its own try/catch; a per-query status tells "no events" from a wrong provider or log.
     param([Parameter(Mandatory = $true)][int]$MaxEvents, [Parameter(Mandatory = $true)][int]$Days)
     $levels = @{ 0 = 'information'; 1 = 'critical'; 2 = 'error'; 3 = 'warning'; 4 = 'information'; 5 = 'verbose' }
     $startTime = (Get-Date).AddDays(-$Days)
@@ -375,18 +294,42 @@ Function Get-EventList {
         @{ LogName = 'Application'; ProviderName = 'VSS'; Id = @(8193, 8213) }
     )
     $events = [System.Collections.Generic.List[object]]@()
+    $statuses = [System.Collections.Generic.List[object]]@()
     foreach ($query in $queries) {
+        $provider = $null
+        if ($query.ContainsKey('ProviderName')) { $provider = $query.ProviderName }
+        $status = @{ log = $query.LogName; provider = $provider; ids = $query.Id; status = 'ok'; count = 0; error = $null }
+        $statuses.Add($status)
         $filter = $query.Clone()
         $filter.StartTime = $startTime
         $queryErrors = $null
-        # "No events found" and "no such log" are errors unless silenced (POWERSHELL.md); others become a warning.
-        $found = Get-WinEvent -FilterHashtable $filter -MaxEvents $MaxEvents -ErrorAction SilentlyContinue -ErrorVariable queryErrors
+        $found = @()
+        try {
+            # "No events found" and "no such log/provider" are errors unless silenced (POWERSHELL.md); they become the
+            # status of the query. A terminating error (a bad query, EventLogException) fails this query only.
+            $found = Get-WinEvent -FilterHashtable $filter -MaxEvents $MaxEvents -ErrorAction SilentlyContinue -ErrorVariable queryErrors
+        }
+        catch {
+            $status.status = 'failed'
+            $status.error = $_.Exception.Message
+            $module.Warn("events: query $($query.LogName)/$($query.Id -join ',') failed: $($_.Exception.Message)")
+            continue
+        }
         foreach ($queryError in @($queryErrors)) {
             if ($null -eq $queryError) { continue }
             $errorId = [string]$queryError.FullyQualifiedErrorId
-            $benign = $errorId.StartsWith('NoMatchingEventsFound') -or $errorId.StartsWith('NoMatchingLogsFound') -or
-                $errorId.StartsWith('NoMatchingProvidersFound')
-            if (-not $benign) {
+            if ($errorId.StartsWith('NoMatchingEventsFound')) {
+                $status.status = 'no_events'
+            }
+            elseif ($errorId.StartsWith('NoMatchingLogsFound')) {
+                $status.status = 'no_log'
+            }
+            elseif ($errorId.StartsWith('NoMatchingProvidersFound')) {
+                $status.status = 'no_provider'
+            }
+            else {
+                $status.status = 'failed'
+                $status.error = [string]$queryError
                 $module.Warn("events: query $($query.LogName)/$($query.Id -join ',') failed: $queryError")
             }
         }
@@ -411,9 +354,11 @@ Function Get-EventList {
                     message = $message
                     properties = $properties
                 })
+            # Index syntax for the key 'count': dot syntax could mean the Hashtable's own Count property.
+            $status['count'] = $status['count'] + 1
         }
     }
-    @{ list = $events }
+    @{ list = $events; queries = $statuses }
 }
 
 Function Get-WsbLogLine {
@@ -475,51 +420,18 @@ Function Test-PathList {
     @{ map = $result }
 }
 
-Function Get-BackupList {
-    # The $Count newest backup folders win_backup_apply made under $Path: named <yyyyMMddTHHmmssZ>-<8 hex>, holding
-    # undo.json (written last, so its presence means the backup is complete). Newest first: by the stamp in the
-    # name, then by creation time (two applies in the same second). undo.json and label.json are returned as text:
-    # the controller parses them (no ConvertFrom-Json here, its 5.1 output types differ from 7's).
-    param([Parameter(Mandatory = $true)][string]$Path, [Parameter(Mandatory = $true)][int]$Count)
-    $list = [System.Collections.Generic.List[object]]@()
-    if (-not [System.IO.Directory]::Exists($Path)) {
-        return @{ list = $list }
-    }
-    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
-    $found = (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Path).GetDirectories() |
-        Where-Object -FilterScript {
-            $_.Name -match '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$' -and [System.IO.File]::Exists([System.IO.Path]::Combine($_.FullName, 'undo.json'))
-        } |
-        Sort-Object -Property @{ Expression = { $_.Name.Substring(0, 16) }; Descending = $true }, @{ Expression = { $_.CreationTimeUtc }; Descending = $true } |
-        Select-Object -First $Count
-    foreach ($backup in @($found)) {
-        if ($null -eq $backup) { continue }
-        $entry = @{ id = $backup.Name; created = $null; undo = $null; label = $null; error = $null }
-        try {
-            $entry.created = $backup.CreationTimeUtc.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", $Invariant)
-            $entry.undo = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($backup.FullName, 'undo.json'), $utf8)
-            $labelPath = [System.IO.Path]::Combine($backup.FullName, 'label.json')
-            if ([System.IO.File]::Exists($labelPath)) {
-                $entry.label = [System.IO.File]::ReadAllText($labelPath, $utf8)
-            }
-        }
-        catch {
-            $entry.undo = $null
-            $entry.error = "$($backup.FullName) cannot be read: $($_.Exception.Message)"
-        }
-        $list.Add($entry)
-    }
-    @{ list = $list }
-}
-
 Function Invoke-Section {
-    # Run one section; on failure warn with its name and keep a valid empty value, so the others survive.
+    # Run one section; on failure warn with its name and return the fallback with the error in its 'error' key: a
+    # section that fails says "could not be read", never "absent" (its key_exists / exists is null, not false).
     param([Parameter(Mandatory = $true)][string]$Name, [Parameter(Mandatory = $true)][scriptblock]$Gather, [AllowNull()][object]$Empty)
     try {
         & $Gather
     }
     catch {
-        $module.Warn("$Name could not be gathered and is left empty: $($_.Exception.Message)")
+        $module.Warn("$Name could not be read: $($_.Exception.Message)")
+        if ($Empty -is [hashtable] -and $Empty.ContainsKey('error')) {
+            $Empty['error'] = "$Name could not be read: $($_.Exception.Message)"
+        }
         $Empty
     }
 }
@@ -528,18 +440,18 @@ if ($module.Params.paths.Count -gt 0) {
     $module.Result.paths = (Test-PathList -Paths $module.Params.paths).map
 }
 
-if ($module.Params.backups -lt 0) {
-    $module.FailJson("backups must be 0 (none) or more, not $($module.Params.backups)")
-}
 if ($module.Params.backups -gt 0) {
     # Not a section: an empty list on failure would read as "no backup" and a rollback would do nothing silently.
+    # Only trusted entries carry their record (docs/write-path.md section 4); the others say why they are not trusted.
     $backupDir = [System.Environment]::ExpandEnvironmentVariables($module.Params.backup_dir)
     try {
-        $module.Result.backups = (Get-BackupList -Path $backupDir -Count $module.Params.backups).list
+        $listing = [BackupReady.BackupEngine]::ListBackups($hostOs, $backupDir, $module.Params.backups)
     }
     catch {
         $module.FailJson("the backups under $backupDir could not be listed: $($_.Exception.Message)", $_)
     }
+    $module.Result.backups = $listing['backups']
+    $module.Result.store = $listing['store']
 }
 
 if ($module.Params.gather) {
@@ -552,35 +464,45 @@ if ($module.Params.gather) {
         $module.FailJson("host facts could not be read from Win32_OperatingSystem: $($_.Exception.Message)", $_)
     }
     $emptyList = @{ list = [System.Collections.Generic.List[object]]@() }
-    $emptyValues = @{ key_exists = $false; values = @{} }
+    # Fallbacks of sections that fail: unknown (null), never absent, with the error (see Invoke-Section).
+    $emptyValues = @{ key_exists = $null; values = @{}; error = $null }
     $emptySystemWriter = @{
-        key_exists = $false
+        key_exists = $null
         excluded_binary_paths = [BackupReady.RegistryValue]::Missing()
         report_win32_services_non_system_state = [BackupReady.RegistryValue]::Missing()
+        error = $null
     }
     $filemapsPath = Join-Path -Path $systemRoot -ChildPath 'winsxs\filemaps'
     $pendingPath = Join-Path -Path $systemRoot -ChildPath 'winsxs\temp\PendingRenames'
-    $emptyFilemaps = @{ path = $filemapsPath; exists = $false; sddl = $null; error = 'not gathered'; files = $null }
-    $emptyPending = @{ path = $pendingPath; exists = $false; sddl = $null; error = 'not gathered' }
+    $emptyFilemaps = @{ path = $filemapsPath; exists = $null; sddl = $null; error = $null; files = $null }
+    $emptyPending = @{ path = $pendingPath; exists = $null; sddl = $null; error = $null }
+    $emptyEvents = @{ list = [System.Collections.Generic.List[object]]@(); queries = [System.Collections.Generic.List[object]]@() }
 
     $volumes = Invoke-Section -Name 'volumes' -Gather { Get-VolumeList } -Empty $emptyList
     $services = Invoke-Section -Name 'services' -Gather { Get-ServiceList } -Empty $emptyList
     $systemWriter = Invoke-Section -Name 'system_writer' -Gather { Get-SystemWriter } -Empty $emptySystemWriter
     $vssadmin = Invoke-Section -Name 'vssadmin' -Gather { Invoke-Vssadmin } -Empty @{
         collected = $false; exit_code = $null; stdout = ''; stderr = 'not collected: the vssadmin section failed'
+        encoding = [BackupReady.WindowsHostOs]::OemCodePage()
     }
-    # SeSecurityPrivilege lets the SACL be read; strict $false: without it the reads fall back to no SACL.
+    # SeBackupPrivilege: the raw reads open files with backup intent, so a DACL that denies Administrators does not
+    # hide a descriptor (acl-broken filemaps deny Users, Administrators among them). SeSecurityPrivilege lets the SACL
+    # be read. Strict $false: without them the reads go on (the SACL is then left out).
     $privilege = $null
     try {
-        $privilege = New-Object -TypeName Ansible.Privilege.PrivilegeEnabler -ArgumentList $false, 'SeSecurityPrivilege'
+        $privilege = New-Object -TypeName Ansible.Privilege.PrivilegeEnabler -ArgumentList $false, 'SeBackupPrivilege', 'SeSecurityPrivilege'
     }
     catch {
-        $module.Warn("SeSecurityPrivilege could not be enabled, SACLs are left out: $($_.Exception.Message)")
+        $module.Warn("SeBackupPrivilege and SeSecurityPrivilege could not be enabled: $($_.Exception.Message)")
     }
     try {
         $samples = $module.Params.filemaps_samples
-        $filemaps = Invoke-Section -Name 'filemaps' -Gather { Get-PathSecurity -Path $filemapsPath -WithFiles $true -Samples $samples } -Empty $emptyFilemaps
-        $pending = Invoke-Section -Name 'pending_renames' -Gather { Get-PathSecurity -Path $pendingPath -WithFiles $false -Samples 0 } -Empty $emptyPending
+        $filemaps = Invoke-Section -Name 'filemaps' -Gather {
+            [BackupReady.BackupEngine]::PathSecurity($hostOs, $filemapsPath, $true, $samples)
+        } -Empty $emptyFilemaps
+        $pending = Invoke-Section -Name 'pending_renames' -Gather {
+            [BackupReady.BackupEngine]::PathSecurity($hostOs, $pendingPath, $false, 0)
+        } -Empty $emptyPending
     }
     finally {
         if ($null -ne $privilege) { $privilege.Dispose() }
@@ -590,7 +512,7 @@ if ($module.Params.gather) {
     } -Empty $emptyValues
     $maxEvents = $module.Params.max_events
     $eventDays = $module.Params.event_days
-    $events = Invoke-Section -Name 'events' -Gather { Get-EventList -MaxEvents $maxEvents -Days $eventDays } -Empty $emptyList
+    $events = Invoke-Section -Name 'events' -Gather { Get-EventList -MaxEvents $maxEvents -Days $eventDays } -Empty $emptyEvents
     $wsbLines = Invoke-Section -Name 'wsb_log_lines' -Gather { Get-WsbLogLine } -Empty $emptyList
 
     $module.Result.state = @{
@@ -606,6 +528,7 @@ if ($module.Params.gather) {
         pending_renames = $pending
         vss_access_control = $vssAccess
         events = $events.list
+        event_queries = $events.queries
         wsb_log_lines = $wsbLines.list
         paths = @{}
     }

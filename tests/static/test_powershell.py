@@ -18,6 +18,11 @@
    is the one its path implies, and every ``[BackupReady.X]`` type used is declared by a ``//TypeAccelerator``.
 7. The registry byte decoding / encoding and the command-line quoting of ``BackupReady.cs`` run under mono against
    independent Python references (hypothesis).
+8. What mcs cannot see: no getter-only auto-property ``{ get; }`` in ``.cs`` (C# 6; ``mcs -langversion:5`` accepts
+   it, the .NET Framework csc of Windows PowerShell 5.1 does not), and no API that exists on one runtime only, in
+   ``.ps1`` or ``.cs`` code (comments and strings aside): ``[System.IO.File|Directory]::Get/SetAccessControl`` and
+   ``.GetAccessControl(`` / ``.SetAccessControl(`` are .NET Framework only (PowerShell 7 does not bind the
+   ``FileSystemAclExtensions`` extension methods that replace them), ``FileSystemAclExtensions`` is .NET Core only.
 Each gate has a negative test on snippets written to tmp files.
 """
 
@@ -520,7 +525,7 @@ def test_type_accelerators_are_declared(path):
     for cs in CS_FILES:
         cs_text = cs.read_text(encoding="utf-8")
         for name, type_name in accelerators(cs_text).items():
-            assert re.search(rf"public (static )?class {type_name}\b", cs_text), f"{cs.name}: no class {type_name}"
+            assert re.search(rf"public (static |sealed )?class {type_name}\b", cs_text), f"{cs.name}: no class {type_name}"
             declared[name] = type_name
     used = set(re.findall(r"\[(BackupReady\.\w+)\]", text))
     assert used, "the module uses no BackupReady type (the test would prove nothing)"
@@ -739,3 +744,140 @@ def test_quote_round_trips(harness, arguments):
     out = harness([f"quote - {a.encode('utf-16-le').hex()}" for a in arguments])
     for argument, line in zip(arguments, out):
         assert parse_quoted(json.loads(line)) == argument
+
+
+# ---------------------------------------------------------------------------------------------------
+# 8: what the compiler cannot see (C# 6 getter-only properties, APIs of one runtime only)
+# ---------------------------------------------------------------------------------------------------
+
+def cs_code_only(text: str) -> str:
+    """C# source with comments and string/char literals blanked out (line breaks kept)."""
+    out = list(text)
+    i = 0
+    n = len(text)
+
+    def blank(start: int, end: int) -> None:
+        for k in range(start, min(end, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        if text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            blank(i, end)
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            blank(i, end)
+            i = end
+        elif text.startswith('@"', i):
+            j = i + 2
+            while j < n and not (text[j] == '"' and not text.startswith('""', j)):
+                j += 2 if text.startswith('""', j) else 1
+            blank(i, j + 1)
+            i = j + 1
+        elif text[i] in "\"'":
+            quote = text[i]
+            j = i + 1
+            while j < n and text[j] != quote and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            blank(i, j + 1)
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+RUNTIME_ONLY_APIS = [
+    (re.compile(r"\[System\.IO\.(?:File|Directory)\]::(?:Get|Set)AccessControl\b", re.IGNORECASE),
+     "[System.IO.File|Directory]::Get/SetAccessControl is .NET Framework only (absent on PowerShell 7)"),
+    (re.compile(r"\bFileSystemAclExtensions\b", re.IGNORECASE),
+     "FileSystemAclExtensions is .NET Core only (absent on Windows PowerShell 5.1)"),
+    (re.compile(r"\.(?:Get|Set)AccessControl\s*\(", re.IGNORECASE),
+     ".GetAccessControl( / .SetAccessControl( is .NET Framework only (an extension method PowerShell 7 does not bind)"),
+]
+_GETTER_ONLY = re.compile(r"\{\s*get\s*;\s*\}")
+
+
+def runtime_api_violations(code: str) -> list[str]:
+    found = []
+    for pattern, why in RUNTIME_ONLY_APIS:
+        for match in pattern.finditer(code):
+            found.append(f"line {code.count(chr(10), 0, match.start()) + 1}: {why}")
+    return found
+
+
+def cs_violations(text: str) -> list[str]:
+    code = cs_code_only(text)
+    found = [f"line {code.count(chr(10), 0, m.start()) + 1}: getter-only auto-property {{ get; }} is C# 6"
+             for m in _GETTER_ONLY.finditer(code)]
+    return found + runtime_api_violations(code)
+
+
+@pytest.mark.parametrize("path", CS_FILES, ids=lambda p: p.name)
+def test_cs_has_no_csharp6_property_or_runtime_only_api(path):
+    assert cs_violations(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", PS_FILES, ids=lambda p: p.name)
+def test_ps_has_no_runtime_only_api(path):
+    assert runtime_api_violations(code_only(path.read_bytes())) == []
+
+
+@pytest.mark.parametrize("body, problem, mcs_accepts", [
+    ("public class A { public int B { get; } }", "line 2: getter-only auto-property { get; } is C# 6", True),
+    ("public class A { public int B {\n get;\n } }", "line 2: getter-only auto-property { get; } is C# 6", True),
+    ("public class A { void M(string p) { System.IO.File.GetAccessControl(p); } }",
+     "line 2: .GetAccessControl( / .SetAccessControl( is .NET Framework only (an extension method PowerShell 7 does not bind)",
+     True),
+    ("public class A { void M(System.IO.FileInfo f) { System.IO.FileSystemAclExtensions.GetAccessControl(f); } }",
+     "line 2: FileSystemAclExtensions is .NET Core only (absent on Windows PowerShell 5.1)", False),
+])
+def test_cs_gate_rejects_what_mcs_accepts(tmp_path, body, problem, mcs_accepts):
+    text = "namespace X {\n" + body + "\n}\n"
+    assert problem in cs_violations(text)
+    compiled = compile_cs([_write(tmp_path / "Accepted.cs", text)], tmp_path / "a.dll")
+    assert (compiled.returncode == 0) == mcs_accepts, compiled.stdout
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cs_gate_ignores_comments_and_strings():
+    text = textwrap.dedent('''\
+        // a { get; } in a comment, and [System.IO.File]::GetAccessControl
+        /* FileSystemAclExtensions */
+        public class A {
+            public int B { get; set; }
+            public int C { get { return 1; } }
+            string D = "{ get; } FileSystemAclExtensions .GetAccessControl(";
+            string E = @"a "" { get; } .SetAccessControl(";
+            char F = '{';
+        }
+        ''')
+    assert cs_violations(text) == []
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("$s = [System.IO.Directory]::GetAccessControl($p, 'Owner')",
+     "[System.IO.File|Directory]::Get/SetAccessControl is .NET Framework only (absent on PowerShell 7)"),
+    ("[System.IO.File]::SetAccessControl($p, $sec)",
+     "[System.IO.File|Directory]::Get/SetAccessControl is .NET Framework only (absent on PowerShell 7)"),
+    ("[System.IO.FileSystemAclExtensions]::SetAccessControl([System.IO.DirectoryInfo]$p, $sec)",
+     "FileSystemAclExtensions is .NET Core only (absent on Windows PowerShell 5.1)"),
+    ("$acl = (Get-Item -LiteralPath $p).GetAccessControl('Access')",
+     ".GetAccessControl( / .SetAccessControl( is .NET Framework only (an extension method PowerShell 7 does not bind)"),
+])
+def test_ps_gate_rejects_runtime_only_api(tmp_path, line, problem):
+    path = _write(tmp_path / "m.ps1", "# [System.IO.File]::GetAccessControl in a comment is fine\n" + line + "\n")
+    found = runtime_api_violations(code_only(path.read_bytes()))
+    assert [f"line 2: {problem}"] == found[:1], found
+
+
+def test_ps_gate_accepts_the_api_in_strings_and_comments(tmp_path):
+    path = _write(tmp_path / "ok.ps1", "$m = 'use [System.IO.File]::GetAccessControl( no more'\n<# FileSystemAclExtensions #>\n")
+    assert runtime_api_violations(code_only(path.read_bytes())) == []

@@ -1,0 +1,805 @@
+// GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// The apply engine against the fake Windows, with expectations written by hand from docs/write-path.md. Each public
+// static Test* method is one test; tests/csharp/test_engine.py runs them all in one mono process and reports each.
+
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using ansible_collections.backupready.windows.plugins.module_utils.BackupReady;
+
+public static class EngineTests
+{
+    public static Dictionary<string, object> Inputs = new Dictionary<string, object>();
+
+    private const string Store = Harness.DefaultStore;
+    private const string Filemaps = "C:\\Windows\\winsxs\\filemaps";
+    private const string AlgKey = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ALG";
+    private const string WriterKey = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SystemWriter";
+    private const string VssKey = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl";
+    private const string User = "S-1-5-21-1004336348-1177238915-682003330-1001";
+    private const string CryptSvcSddl = "O:SYG:SYD:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)(A;;CCLCSWLOCRRC;;;IU)S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)";
+
+    // A small host: ALG (a Win32 service with an unquoted path), CryptSvc stopped and manual, VSS, the SystemWriter key
+    // without ExcludedBinaryPaths, no VssAccessControl key, filemaps with three files, PendingRenames.
+    private const string SmallWorldText = @"{
+ 'schema_version': 1, 'collected_at': '2026-01-01T00:00:00Z', 'collector': 'tests',
+ 'host': {'name': 'fs01', 'os_version': '10.0.17763', 'os_build': 17763, 'os_caption': 'Windows Server 2019',
+          'product_type': 'server', 'system_root': 'C:\\Windows', 'system_drive': 'C:'},
+ 'volumes': [],
+ 'services': [
+  {'name': 'ALG', 'display_name': null, 'type': 16, 'start_mode': 'manual', 'state': 'stopped', 'account': null,
+   'image_path': {'kind': 'REG_EXPAND_SZ', 'data': 'C:\\Program Files\\Agent\\agent.exe -k'}, 'scm_path': null,
+   'security': {'sddl': null, 'source': 'default'}},
+  {'name': 'CryptSvc', 'display_name': null, 'type': 32, 'start_mode': 'manual', 'state': 'stopped', 'account': null,
+   'image_path': {'kind': 'REG_EXPAND_SZ', 'data': '%SystemRoot%\\system32\\svchost.exe -k NetworkService -p'}, 'scm_path': null,
+   'security': {'sddl': 'CRYPTSVC_SDDL', 'source': 'registry'}},
+  {'name': 'VSS', 'display_name': null, 'type': 16, 'start_mode': 'manual', 'state': 'stopped', 'account': null,
+   'image_path': {'kind': 'REG_EXPAND_SZ', 'data': '%systemroot%\\system32\\vssvc.exe'}, 'scm_path': null,
+   'security': {'sddl': null, 'source': 'default'}}
+ ],
+ 'system_writer': {'key_exists': true, 'excluded_binary_paths': {'kind': 'missing', 'data': null},
+                   'report_win32_services_non_system_state': {'kind': 'missing', 'data': null}},
+ 'vssadmin': {'collected': false, 'exit_code': null, 'stdout': '', 'stderr': ''},
+ 'filemaps': {'path': 'C:\\Windows\\winsxs\\filemaps', 'exists': true,
+   'sddl': 'O:S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464G:SYD:PAI(A;OICI;FA;;;S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464)(A;OICI;0x1200a9;;;BA)',
+   'files': {'count': 3, 'descriptors': [
+     {'sddl': 'O:S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464G:SYD:AI(A;ID;FA;;;S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464)(A;ID;0x1200a9;;;BA)',
+      'count': 3, 'samples': ['a.cdf-ms', 'b.cdf-ms', 'c.cdf-ms'], 'names': ['a.cdf-ms', 'b.cdf-ms', 'c.cdf-ms']}]}},
+ 'pending_renames': {'path': 'C:\\Windows\\winsxs\\temp\\PendingRenames', 'exists': true,
+   'sddl': 'O:S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464G:SYD:PAI(A;OICI;FA;;;S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464)(A;OICI;0x1200a9;;;BA)',
+   'files': null},
+ 'vss_access_control': {'key_exists': false, 'values': {}},
+ 'events': [], 'wsb_log_lines': [], 'paths': {}
+}";
+
+    private const string TI = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
+
+    private sealed class AssertionFailed : Exception
+    {
+        public AssertionFailed(string message) : base(message)
+        {
+        }
+    }
+
+    private static void Assert(bool condition, string what)
+    {
+        if (!condition)
+            throw new AssertionFailed(what);
+    }
+
+    private static void Equal(object expected, object actual, string what)
+    {
+        if (!BackupJson.Same(expected, actual))
+            throw new AssertionFailed(String.Format("{0}: expected\n{1}\nfound\n{2}", what, BackupJson.Dump(expected), BackupJson.Dump(actual)));
+    }
+
+    private static void Contains(string text, string part, string what)
+    {
+        if (text == null || text.IndexOf(part, StringComparison.Ordinal) < 0)
+            throw new AssertionFailed(String.Format("{0}: {1} does not contain {2}", what, text == null ? "null" : PyText.ReprString(text), PyText.ReprString(part)));
+    }
+
+    private static Dictionary<string, object> M(params object[] pairs)
+    {
+        return FakeOs.Map(pairs);
+    }
+
+    private static List<object> L(params object[] items)
+    {
+        return new List<object>(items);
+    }
+
+    private static Dictionary<string, object> Reg(string kind, object data)
+    {
+        return M("kind", kind, "data", data);
+    }
+
+    public static Dictionary<string, object> SmallWorld()
+    {
+        return (Dictionary<string, object>)BackupJson.Parse(SmallWorldText.Replace('\'', '"').Replace("CRYPTSVC_SDDL", CryptSvcSddl));
+    }
+
+    private static FakeOs SmallHost()
+    {
+        return FakeOs.FromWorld(SmallWorld());
+    }
+
+    private static Dictionary<string, object> QuoteAlg()
+    {
+        return M("op", "registry_value", "key", AlgKey, "name", "ImagePath",
+            "expect", Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"),
+            "set", Reg("REG_EXPAND_SZ", "\"C:\\Program Files\\Agent\\agent.exe\" -k"));
+    }
+
+    private static Dictionary<string, object> UnquoteAlg()
+    {
+        return M("op", "registry_value", "key", AlgKey, "name", "ImagePath",
+            "expect", Reg("REG_EXPAND_SZ", "\"C:\\Program Files\\Agent\\agent.exe\" -k"),
+            "set", Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"));
+    }
+
+    private static Dictionary<string, object> ExcludeAgent()
+    {
+        return M("op", "registry_value", "key", WriterKey, "name", "ExcludedBinaryPaths",
+            "expect", Reg("missing", null), "set", Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe")));
+    }
+
+    private static Dictionary<string, object> CryptSvcAuto()
+    {
+        return M("op", "service_start_mode", "service", "CryptSvc", "expect", "manual", "set", "auto");
+    }
+
+    private static Dictionary<string, object> NetworkServiceAllowed()
+    {
+        return M("op", "registry_value", "key", VssKey, "name", "NT AUTHORITY\\NETWORK SERVICE",
+            "expect", Reg("missing", null), "set", Reg("REG_DWORD", 1L));
+    }
+
+    private static Dictionary<string, object> Apply(FakeOs os, List<object> ops)
+    {
+        return BackupEngine.Apply(os, ops, Store, null, 20, null, false);
+    }
+
+    /// <summary>What a rollback applies: the undo operations of a record in reverse order, recorded-only ones left out.</summary>
+    private static List<object> RollbackOps(Dictionary<string, object> record)
+    {
+        List<object> ops = new List<object>();
+        foreach (object op in (List<object>)record["undo"])
+            if (((Dictionary<string, object>)op)["set"] as string != "none")
+                ops.Insert(0, op);
+        return ops;
+    }
+
+    private static Dictionary<string, object> Rollback(FakeOs os, string id)
+    {
+        return BackupEngine.Apply(os, RollbackOps(Record(os, id)), Store, null, 20, id, false);
+    }
+
+    private static Dictionary<string, object> Record(FakeOs os, string id)
+    {
+        foreach (object item in os.StoreRecords(Store))
+            if ((string)((Dictionary<string, object>)item)["id"] == id)
+                return (Dictionary<string, object>)item;
+        throw new AssertionFailed("no record " + id + " in the store");
+    }
+
+    private static List<string> Statuses(Dictionary<string, object> result)
+    {
+        List<string> statuses = new List<string>();
+        foreach (object item in (List<object>)result["results"])
+            statuses.Add((string)((Dictionary<string, object>)item)["status"]);
+        return statuses;
+    }
+
+    private static void StatusesAre(Dictionary<string, object> result, string expected)
+    {
+        string found = String.Join(",", Statuses(result).ToArray());
+        if (found != expected)
+            throw new AssertionFailed(String.Format("statuses: expected {0}, found {1}; msg: {2}", expected, found, result["msg"]));
+    }
+
+    private static object Service(Dictionary<string, object> world, string name, string field)
+    {
+        foreach (object item in (List<object>)world["services"])
+        {
+            Dictionary<string, object> service = (Dictionary<string, object>)item;
+            if ((string)service["name"] == name)
+                return service[field];
+        }
+        throw new AssertionFailed("no service " + name);
+    }
+
+    private static object Path(Dictionary<string, object> world, params string[] keys)
+    {
+        object value = world;
+        foreach (string key in keys)
+            value = ((Dictionary<string, object>)value)[key];
+        return value;
+    }
+
+    private static string Writable(string sddl)
+    {
+        return Sddl.WritablePart(sddl);
+    }
+
+    // ---- the brief's scenarios ------------------------------------------------------------------------------------
+
+    /// A failure at operation k: the committed record holds the undo of 1..k-1 only, and its rollback restores them.
+    public static void TestPartialApplyThenRollbackRestoresTheWrittenOnes()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> before = os.ToWorld();
+        os.Faults.Add(new FakeFault { Index = 2, When = "before_write" });
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg(), ExcludeAgent(), CryptSvcAuto(), NetworkServiceAllowed()));
+        StatusesAre(result, "applied,applied,failed,not_run");
+        Assert((bool)result["failed"] && (bool)result["changed"], "a partial apply fails and is changed");
+        Contains((string)result["msg"], "injected failure before the write of operation 2", "msg");
+        string id = (string)result["backup_id"];
+        Dictionary<string, object> record = Record(os, id);
+        Equal("committed", record["status"], "status of the record");
+        Equal(L(
+            M("op", "registry_value", "key", AlgKey, "name", "ImagePath", "expect", QuoteAlg()["set"], "set", QuoteAlg()["expect"]),
+            M("op", "registry_value", "key", WriterKey, "name", "ExcludedBinaryPaths", "expect", ExcludeAgent()["set"], "set", Reg("missing", null))),
+            record["undo"], "the record holds the undo of operations 0 and 1 only");
+        Equal(record["undo"], result["undo"], "the result's undo is the record's");
+        Dictionary<string, object> after = os.ToWorld();
+        Equal("manual", Service(after, "CryptSvc", "start_mode"), "operation 2 was not written");
+        Equal(false, Path(after, "vss_access_control", "key_exists"), "operation 3 was not run");
+
+        Dictionary<string, object> rollback = Rollback(os, id);
+        StatusesAre(rollback, "applied,applied");
+        Assert(!(bool)rollback["failed"], "the rollback succeeds: " + rollback["msg"]);
+        Equal(before["services"], os.ToWorld()["services"], "services after the rollback");
+        Equal(before["system_writer"], os.ToWorld()["system_writer"], "SystemWriter after the rollback");
+        Equal(M("rollback_of", id), Record(os, (string)rollback["backup_id"])["label"], "the rollback's own record is labelled");
+    }
+
+    /// A crash between the pending record and the first write: the next apply discards the record (its change never happened).
+    public static void TestCrashAfterThePendingRecordIsDiscardedByTheNextApply()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> before = os.ToWorld();
+        os.Faults.Add(new FakeFault { Index = 0, When = "crash_after_pending" });
+        bool crashed = false;
+        try
+        {
+            Apply(os, L(QuoteAlg()));
+        }
+        catch (CrashException)
+        {
+            crashed = true;
+        }
+        Assert(crashed && os.Dead, "the apply died");
+        os.Restart();
+        os.Faults.Clear();
+        List<object> records = os.StoreRecords(Store);
+        Equal(1, records.Count, "one record left");
+        Equal("pending", ((Dictionary<string, object>)records[0])["status"], "left pending");
+        Equal(before["services"], os.ToWorld()["services"], "nothing was written");
+        string pending = (string)((Dictionary<string, object>)records[0])["id"];
+
+        Dictionary<string, object> next = Apply(os, L(ExcludeAgent()));
+        StatusesAre(next, "applied");
+        Equal(L(M("id", pending, "action", "discarded", "msg", "none of its changes is on the host: the apply that wrote it stopped before its first write")),
+            next["journal"], "the journal of the next apply");
+        records = os.StoreRecords(Store);
+        Equal(1, records.Count, "only the new record is left");
+        Equal(next["backup_id"], ((Dictionary<string, object>)records[0])["id"], "the new record");
+    }
+
+    /// A crash after operation 0 was written: the next apply commits the record with the undo of operation 0 only.
+    public static void TestCrashAfterAWriteIsCommittedByTheNextApply()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> before = os.ToWorld();
+        os.Faults.Add(new FakeFault { Index = 0, When = "crash_after_write" });
+        try
+        {
+            Apply(os, L(QuoteAlg(), ExcludeAgent()));
+            throw new AssertionFailed("the apply did not die");
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        Equal(QuoteAlg()["set"], Service(os.ToWorld(), "ALG", "image_path"), "operation 0 is on the host");
+        Equal(Reg("missing", null), Path(os.ToWorld(), "system_writer", "excluded_binary_paths"), "operation 1 is not");
+        string id = (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+        Equal("pending", Record(os, id)["status"], "left pending by the crash");
+
+        Dictionary<string, object> next = Apply(os, L());
+        Equal("committed", ((Dictionary<string, object>)((List<object>)next["journal"])[0])["action"], "resolved as committed");
+        Dictionary<string, object> record = Record(os, id);
+        Equal("committed", record["status"], "status");
+        Equal(L(M("op", "registry_value", "key", AlgKey, "name", "ImagePath", "expect", QuoteAlg()["set"], "set", QuoteAlg()["expect"])),
+            record["undo"], "the undo of what is on the host only");
+
+        Dictionary<string, object> rollback = Rollback(os, id);
+        StatusesAre(rollback, "applied");
+        Equal(before["services"], os.ToWorld()["services"], "the rollback restores operation 0");
+    }
+
+    /// A record planted by a user (owner not SYSTEM/Administrators) is listed as untrusted and never rolled back.
+    public static void TestUntrustedStoreEntryIsRefused()
+    {
+        FakeOs os = SmallHost();
+        string planted = "99991231T235959999Z-00000000";
+        Dictionary<string, object> record = M("format", BackupEngine.RecordFormat, "writer", BackupEngine.RecordWriter, "id", planted,
+            "host", "fs01", "created", "9999-12-31T23:59:59.999Z", "status", "committed", "operations", L(), "results", L(),
+            "undo", L(NetworkServiceAllowed()), "label", M(),
+            "owner", User, "sddl", "O:" + User + "D:P(A;;FA;;;" + User + ")(A;;FA;;;SY)(A;;FA;;;BA)");
+        os.AddStore(Store, L(record), null);
+        Dictionary<string, object> listing = BackupEngine.ListBackups(os, Store, 5);
+        Dictionary<string, object> entry = (Dictionary<string, object>)((List<object>)listing["backups"])[0];
+        Equal(false, entry["trusted"], "listed as untrusted");
+        Equal(null, entry["record"], "its record is not returned");
+        Contains((string)entry["error"], "its owner is " + User + ", not SYSTEM or Administrators", "why");
+
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(NetworkServiceAllowed()), Store, null, 20, planted, false);
+        StatusesAre(result, "refused");
+        Contains((string)result["msg"], "backup " + planted + " is not trusted", "msg");
+        Equal(false, Path(os.ToWorld(), "vss_access_control", "key_exists"), "nothing written");
+
+        // A trusted folder holding a backup.json that Users may write is not trusted either.
+        FakeOs other = SmallHost();
+        record["owner"] = "BA";
+        record["sddl"] = "O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x116;;;BU)";
+        other.AddStore(Store, L(record), null);
+        entry = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(other, Store, 5)["backups"])[0];
+        Equal(false, entry["trusted"], "a writable record is untrusted");
+        Contains((string)entry["error"], "(A;;0x116;;;BU) lets BU change it", "why");
+    }
+
+    /// A rollback may only apply undo operations of its backup, field for field.
+    public static void TestForgedRollbackOperationIsRefused()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> applied = Apply(os, L(QuoteAlg()));
+        string id = (string)applied["backup_id"];
+        Dictionary<string, object> world = os.ToWorld();
+        List<object> ops = RollbackOps(Record(os, id));
+        ops.Add(ExcludeAgent());
+        Dictionary<string, object> result = BackupEngine.Apply(os, ops, Store, null, 20, id, false);
+        StatusesAre(result, "not_run,refused");
+        Contains((string)((Dictionary<string, object>)((List<object>)result["results"])[1])["reason"],
+            "outside what this collection may change: not one of the undo operations of backup " + id, "reason");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        // The undo operation with another 'set' is not the undo operation.
+        Dictionary<string, object> forged = new Dictionary<string, object>((Dictionary<string, object>)RollbackOps(Record(os, id))[0]);
+        forged["set"] = Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k -x");
+        StatusesAre(BackupEngine.Apply(os, L(forged), Store, null, 20, id, false), "refused");
+        // The label alone makes a rollback too (what today's controller sends).
+        StatusesAre(BackupEngine.Apply(os, L(forged), Store, M("rollback_of", id), 20, null, false), "refused");
+        Equal(world, os.ToWorld(), "still nothing written");
+        Equal(1, os.StoreRecords(Store).Count, "no record for refused applies");
+    }
+
+    /// acl-broken: the folder fix then the files fix (the Python planner's plan) apply, and the rollback restores the files.
+    public static void TestAclBrokenFolderThenFilesAppliesAndRollbackRestoresTheFiles()
+    {
+        FakeOs os = FakeOs.FromWorld(Inputs["acl-broken"]);
+        Dictionary<string, object> before = os.ToWorld();
+        List<object> plan = (List<object>)Inputs["acl-broken-plan"];
+        Dictionary<string, object> folderOp = (Dictionary<string, object>)plan[0];
+        Dictionary<string, object> filesOp = (Dictionary<string, object>)plan[1];
+        Dictionary<string, object> result = Apply(os, plan);
+        StatusesAre(result, "applied,applied");
+        Dictionary<string, object> filesResult = (Dictionary<string, object>)((List<object>)result["results"])[1];
+        Equal(3205L, filesResult["files_changed"], "every file with the expected descriptor is rewritten after the folder write");
+        Equal(0L, filesResult["files_skipped"], "none skipped: the compare is on the writable part");
+        Dictionary<string, object> after = os.ToWorld();
+        Equal(Writable((string)folderOp["set"]), Writable((string)Path(after, "filemaps", "sddl")), "the folder has its new writable part");
+        foreach (object item in (List<object>)Path(after, "filemaps", "files", "descriptors"))
+        {
+            Dictionary<string, object> group = (Dictionary<string, object>)item;
+            string owner = Sddl.Parse((string)group["sddl"]).Owner;
+            if ((long)group["count"] == 3205)
+                Equal(Writable((string)filesOp["set"]), Writable((string)group["sddl"]), "the 3205 files");
+            else
+                Equal(TI, owner, "the TrustedInstaller-owned files keep their owner");
+            Assert(((string)group["sddl"]).IndexOf("(D;ID;FR;;;BU)", StringComparison.Ordinal) < 0,
+                "Windows recomputed the inherited ACEs from the new folder DACL: no inherited deny is left");
+        }
+        Dictionary<string, object> record = Record(os, (string)result["backup_id"]);
+        Equal(3205, ((List<object>)((Dictionary<string, object>)((List<object>)record["undo"])[1])["names"]).Count, "the undo names the files written");
+
+        Dictionary<string, object> rollback = Rollback(os, (string)result["backup_id"]);
+        StatusesAre(rollback, "applied,applied");
+        Dictionary<string, object> restored = os.ToWorld();
+        Equal(Path(before, "filemaps", "sddl"), Path(restored, "filemaps", "sddl"), "the folder is restored byte for byte");
+        foreach (object item in (List<object>)Path(restored, "filemaps", "files", "descriptors"))
+        {
+            Dictionary<string, object> group = (Dictionary<string, object>)item;
+            if (Sddl.Parse((string)group["sddl"]).Owner != TI)
+                Equal(((Dictionary<string, object>)((List<object>)Path(before, "filemaps", "files", "descriptors"))[0])["sddl"], group["sddl"],
+                    "the 3205 files are restored byte for byte");
+        }
+    }
+
+    /// Start mode: the value is compared again immediately before the write; a change in between stops the run.
+    public static void TestStartModeCompareAndSwapAtWriteTime()
+    {
+        FakeOs os = SmallHost();
+        os.OnStep = delegate(string stage, int index)
+        {
+            if (stage == "pending_written")
+                os.SetValue(FakeOs.ServiceKey("CryptSvc"), "Start", Reg("REG_DWORD", 4L));  // someone disables it
+        };
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
+        StatusesAre(result, "failed");
+        Dictionary<string, object> entry = (Dictionary<string, object>)((List<object>)result["results"])[0];
+        Contains((string)entry["reason"], "the host changed since it was read: expected 'manual', found 'disabled'", "reason");
+        Equal("disabled", entry["found"], "found");
+        Equal("disabled", Service(os.ToWorld(), "CryptSvc", "start_mode"), "the other writer's value is kept");
+        Equal(null, result["backup_id"], "nothing written: no record");
+        Equal(0, os.StoreRecords(Store).Count, "the pending record was deleted");
+        Assert(!(bool)result["changed"], "not changed");
+    }
+
+    /// The state of a service is compared again immediately before a start.
+    public static void TestServiceStateCompareAndSwapAtWriteTime()
+    {
+        FakeOs os = SmallHost();
+        os.OnStep = delegate(string stage, int index)
+        {
+            if (stage == "pending_written")
+                os.Service("CryptSvc").State = "start_pending";
+        };
+        Dictionary<string, object> result = Apply(os, L(M("op", "service_state", "service", "CryptSvc", "expect", "stopped", "set", "started")));
+        StatusesAre(result, "failed");
+        Contains((string)result["msg"], "expected 'stopped', found 'start_pending'", "msg");
+        Equal("start_pending", os.Service("CryptSvc").State, "not started by the engine");
+    }
+
+    /// keep_backups: the newest N committed trusted records stay; pending and untrusted ones are never pruned.
+    public static void TestRetentionKeepsTheNewestCommittedRecords()
+    {
+        FakeOs os = SmallHost();
+        string pending = "20250101T000000000Z-0000aaaa";
+        string planted = "20250101T000000000Z-0000bbbb";
+        Dictionary<string, object> pendingRecord = M("format", BackupEngine.RecordFormat, "writer", BackupEngine.RecordWriter, "id", pending,
+            "host", "fs01", "created", "2025-01-01T00:00:00.000Z", "status", "pending", "operations", L(), "results", L(),
+            "undo", L(M("op", "registry_value", "key", AlgKey, "name", "ImagePath", "expect", Reg("REG_SZ", "x"), "set", Reg("REG_SZ", "y"))), "label", M());
+        Dictionary<string, object> plantedRecord = new Dictionary<string, object>(pendingRecord);
+        plantedRecord["id"] = planted;
+        plantedRecord["status"] = "committed";
+        plantedRecord["owner"] = User;
+        os.AddStore(Store, L(pendingRecord, plantedRecord), null);
+        List<string> made = new List<string>();
+        for (int i = 0; i < 5; i++)
+        {
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(i % 2 == 0 ? QuoteAlg() : UnquoteAlg()), Store, null, 3, null, false);
+            StatusesAre(result, "applied");
+            made.Add((string)result["backup_id"]);
+            if (i == 3)
+                Equal(L(made[0]), result["pruned"], "the fourth apply prunes the oldest");
+            if (i == 4)
+                Equal(L(made[1]), result["pruned"], "the fifth apply prunes the next");
+        }
+        List<string> ids = new List<string>();
+        foreach (object item in os.StoreRecords(Store))
+            ids.Add((string)((Dictionary<string, object>)item)["id"]);
+        Equal(L(pending, planted, made[2], made[3], made[4]), new List<object>(ids.ToArray()), "kept: the pending, the untrusted and the 3 newest");
+        Equal("left_pending", ((Dictionary<string, object>)((List<object>)BackupEngine.Apply(os, L(), Store, null, 3, null, false)["journal"])[0])["action"],
+            "the pending record's change is unknown: left pending");
+    }
+
+    // ---- the store --------------------------------------------------------------------------------------------------
+
+    /// The store and its parent are created owned by Administrators with a protected DACL, and protected again when weaker.
+    public static void TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker()
+    {
+        FakeOs os = SmallHost();
+        Assert(os.Node("C:\\ProgramData\\backupready") == null, "no store yet");
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg()));
+        Equal(L("C:\\ProgramData\\backupready", Store), Path(result, "store", "created"), "both folders created");
+        foreach (string folder in new string[] { "C:\\ProgramData\\backupready", Store })
+        {
+            string sddl = os.ReadSecurity(folder, false);
+            Equal("O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)", Sddl.OwnerAndDacl(sddl), folder + ": Administrators own it, SYSTEM and Administrators only");
+        }
+        string record = BackupEngine.Join(BackupEngine.Join(Store, (string)result["backup_id"]), "backup.json");
+        Assert(BackupEngine.TrustProblem(record, os.ReadSecurity(record, false)) == null, "the record is trusted");
+
+        // Someone makes both inherit %ProgramData% (Users may create folders there): the next apply protects them again.
+        os.WriteSecurity("C:\\ProgramData\\backupready", "D:");
+        os.WriteSecurity(Store, "D:");
+        Contains((string)Path(BackupEngine.ListBackups(os, Store, 1), "store", "error"),
+            Store + ": (A;OICIIOID;GA;;;CO) lets CO change what is created in it", "the weak store is reported");
+        Equal(false, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "not secure");
+        result = Apply(os, L(UnquoteAlg()));
+        Equal(2, ((List<object>)Path(result, "store", "secured")).Count, "protected again");
+        Equal(true, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "secure again");
+    }
+
+    /// Temporary files left by a crash are removed by the next apply.
+    public static void TestTemporaryFilesAreRemoved()
+    {
+        FakeOs os = SmallHost();
+        string id = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        os.AddFile(BackupEngine.Join(Store, ".tmp-00ff"), BackupEngine.RecordFileSddl, "{");
+        os.AddFile(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100"), BackupEngine.RecordFileSddl, "{");
+        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Equal(2L, Path(result, "store", "temp_removed"), "both removed");
+        Assert(os.Node(BackupEngine.Join(Store, ".tmp-00ff")) == null, "gone from the store");
+        Assert(os.Node(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100")) == null, "gone from the record folder");
+    }
+
+    /// A crash between creating a backup folder and renaming its record into it leaves a folder with a temporary
+    /// file only: the next apply removes it (nothing was written) and says so.
+    public static void TestBackupFolderWithoutItsRecordIsRemoved()
+    {
+        FakeOs os = SmallHost();
+        Apply(os, L(QuoteAlg()));
+        string orphan = BackupEngine.Join(Store, "20260101T000000000Z-0000dead");
+        os.CreateDirectory(orphan, BackupEngine.StoreSddl);
+        os.AddFile(BackupEngine.Join(orphan, ".tmp-0000beef"), BackupEngine.RecordFileSddl, "{\"format\"");
+        Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[0];
+        Contains((string)listed["error"], "it holds no backup.json", "listed as incomplete");
+        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Equal(M("id", "20260101T000000000Z-0000dead", "action", "discarded",
+            "msg", "a backup folder without its record: the apply that made it stopped before its first write"),
+            ((List<object>)result["journal"])[0], "the journal");
+        Assert(os.Node(orphan) == null, "removed");
+    }
+
+    /// Check mode reads, decides and reports, and writes nothing: no record, no journal resolution, no store.
+    public static void TestCheckModeWritesNothing()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg(), CryptSvcAuto()), Store, null, 20, null, true);
+        StatusesAre(result, "would_apply,would_apply");
+        Assert((bool)result["changed"] && !(bool)result["failed"], "changed, not failed");
+        Equal(2, ((List<object>)result["undo"]).Count, "the undo it would save");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no store created");
+    }
+
+    /// One refusal refuses the whole list: nothing written, no record.
+    public static void TestRefusalWritesNothing()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> evil = M("op", "registry_value", "key", AlgKey, "name", "ImagePath",
+            "expect", Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"), "set", Reg("REG_EXPAND_SZ", "C:\\Users\\Public\\evil.exe"));
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), evil));
+        StatusesAre(result, "not_run,refused");
+        Assert((bool)result["refused"] && (bool)result["failed"] && !(bool)result["changed"], "refused");
+        Contains((string)result["msg"], "outside what this collection may change: 'C:\\\\Users\\\\Public\\\\evil.exe' does not run the same command", "msg");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no record");
+
+        Dictionary<string, object> stale = Apply(os, L(UnquoteAlg()));
+        Contains((string)stale["msg"], "the host changed since it was read: expected {'kind': 'REG_EXPAND_SZ', 'data': '\"C:\\\\Program Files", "a compare-and-swap refusal");
+    }
+
+    /// A write whose read-back differs counts as written: changed, in the undo with the value read back, the run stops.
+    public static void TestReadBackThatDiffersCountsAsWritten()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "readback_differs" });
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), CryptSvcAuto()));
+        StatusesAre(result, "written_unverified,not_run");
+        Assert((bool)result["changed"] && (bool)result["failed"], "changed and failed");
+        Dictionary<string, object> undo = (Dictionary<string, object>)((List<object>)Record(os, (string)result["backup_id"])["undo"])[0];
+        Equal(Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe", "C:\\as Windows stored it")), undo["expect"], "the undo expects what was read back");
+        Contains((string)result["msg"], "was written but read back differently", "msg");
+    }
+
+    /// A write call that fails after the host changed (S4: propagation failing after the parent changed) counts as written.
+    public static void TestFailureAfterTheWriteCountsAsWritten()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 1, When = "after_write" });
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg(), ExcludeAgent(), CryptSvcAuto()));
+        StatusesAre(result, "applied,failed,not_run");
+        Contains((string)((Dictionary<string, object>)((List<object>)result["results"])[1])["reason"], "the host shows the change was made", "reason");
+        Equal(2, ((List<object>)Record(os, (string)result["backup_id"])["undo"]).Count, "both writes are in the undo");
+        Dictionary<string, object> rollback = Rollback(os, (string)result["backup_id"]);
+        StatusesAre(rollback, "applied,applied");
+        Equal(Reg("missing", null), Path(os.ToWorld(), "system_writer", "excluded_binary_paths"), "rolled back");
+    }
+
+    /// A folder is compared on what a write sets (owner, protection, explicit ACEs): inherited ACEs that the plan
+    /// predicted differently, and SIDs written as aliases, do not stop it; the undo expects what was read back.
+    public static void TestFolderCompareIsOnTheWritablePart()
+    {
+        FakeOs os = SmallHost();
+        string pending = "C:\\Windows\\winsxs\\temp\\PendingRenames";
+        FakeOs.SetDescriptor(os.Node(pending), "O:" + TI + "G:SYD:AI(A;;FA;;;" + TI + ")(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)");
+        Dictionary<string, object> op = M("op", "path_security", "path", pending, "target", "folder",
+            "expect", "O:" + TI + "D:AI(A;;0x1f01ff;;;" + TI + ")(A;ID;FA;;;S-1-5-18)",
+            "set", "O:BAD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)");
+        Dictionary<string, object> result = Apply(os, L(op));
+        StatusesAre(result, "applied");
+        Equal("O:BAG:SYD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)", os.ReadSecurity(pending, false),
+            "explicit ACEs in the order given, the inherited ones kept after them, the group untouched");
+        Equal("O:BAD:AI(A;;FA;;;" + TI + ")(A;;0x1200a9;;;SY)(A;ID;FA;;;SY)(A;ID;0x1200a9;;;BA)",
+            ((Dictionary<string, object>)((List<object>)result["undo"])[0])["expect"], "the undo expects the owner and DACL read back");
+    }
+
+    /// S3: a key that denies writing refuses the list in the check phase, before anything is written.
+    public static void TestUnwritableKeyIsRefusedBeforeAnyWrite()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        os.ReadOnlyKeys.Add(FakeOs.ServiceKey("ALG"));
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), QuoteAlg()));
+        StatusesAre(result, "not_run,refused");
+        Contains((string)result["msg"], "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ALG cannot be opened for writing", "msg");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no record");
+    }
+
+    /// Item 12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
+    public static void TestBigIntegerQwordIsAccepted()
+    {
+        object big = System.Numerics.BigInteger.Parse("18446744073709551615");
+        Assert(OpShape.RegistryValueProblem(M("kind", "REG_QWORD", "data", big)) == null, "2**64-1 as a BigInteger is a REG_QWORD");
+        Contains(OpShape.RegistryValueProblem(M("kind", "REG_QWORD", "data", System.Numerics.BigInteger.Parse("18446744073709551616"))),
+            "REG_QWORD data must be an unsigned integer", "2**64 is not");
+        Equal(18446744073709551615m, BackupJson.Normalize(big), "normalised to a decimal");
+        Equal("ffffffffffffffff", RegistryValue.ToHex(RegistryValue.Encode(M("kind", "REG_QWORD", "data", big)), 8), "encoded");
+    }
+
+    private static Dictionary<string, object> FilesOp()
+    {
+        return M("op", "path_security", "path", Filemaps, "target", "files",
+            "expect", "O:" + TI + "D:AI(A;ID;FA;;;" + TI + ")(A;ID;0x1200a9;;;BA)",
+            "set", "O:BAD:AI(A;;0x1200a9;;;SY)");
+    }
+
+    /// Files changed since they were read are skipped and reported; the undo names only the files rewritten.
+    public static void TestFilesChangedSinceReadAreSkippedAndReported()
+    {
+        FakeOs os = SmallHost();
+        os.OnStep = delegate(string stage, int index)
+        {
+            if (stage == "pending_written")
+                os.Node(Filemaps + "\\b.cdf-ms").Owner = "SY";
+        };
+        Dictionary<string, object> result = Apply(os, L(FilesOp()));
+        StatusesAre(result, "applied");
+        Dictionary<string, object> entry = (Dictionary<string, object>)((List<object>)result["results"])[0];
+        Equal(2L, entry["files_changed"], "two rewritten");
+        Equal(1L, entry["files_skipped"], "one skipped");
+        Equal(L("a.cdf-ms", "c.cdf-ms"), ((Dictionary<string, object>)((List<object>)result["undo"])[0])["names"], "the undo names the two");
+        Equal("SY", os.Node(Filemaps + "\\b.cdf-ms").Owner, "the changed file is left alone");
+    }
+
+    /// "0 of N files written" is not applied: the operation fails and nothing is recorded.
+    public static void TestZeroFilesWrittenIsAFailure()
+    {
+        FakeOs os = SmallHost();
+        os.OnStep = delegate(string stage, int index)
+        {
+            if (stage == "pending_written")
+                foreach (string name in new string[] { "a", "b", "c" })
+                    os.Node(Filemaps + "\\" + name + ".cdf-ms").Owner = "SY";
+        };
+        Dictionary<string, object> result = Apply(os, L(FilesOp()));
+        StatusesAre(result, "failed");
+        Contains((string)result["msg"], "0 of 3 file(s) written", "msg");
+        Assert(!(bool)result["changed"] && result["backup_id"] == null, "not changed, no record");
+    }
+
+    /// A service's descriptor is written through the DACL only (the fake refuses anything else); the SACL stays.
+    public static void TestServiceDescriptorWritesTheDaclOnly()
+    {
+        FakeOs os = SmallHost();
+        string set = CryptSvcSddl.Replace("S:", "(A;;CCLCSWLOCRRC;;;SU)S:");
+        Dictionary<string, object> result = Apply(os, L(M("op", "service_security", "service", "CryptSvc", "expect", CryptSvcSddl, "set", set)));
+        StatusesAre(result, "applied");
+        Assert(Sddl.SameDescriptor(set, os.Service("CryptSvc").Sddl), "the descriptor is the one asked for");
+        Contains(os.Service("CryptSvc").Sddl, "S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)", "the SACL is kept");
+        // Windows writes SDDL its own way: the same descriptor in other spelling is the same (semantic compare).
+        os.Service("CryptSvc").Sddl = set.Replace("O:SYG:SY", "O:S-1-5-18G:S-1-5-18");
+        StatusesAre(Apply(os, L(M("op", "service_security", "service", "CryptSvc", "expect", set, "set", CryptSvcSddl))), "applied");
+    }
+
+    /// A pending record whose values are neither written nor found stays pending and cannot be rolled back.
+    public static void TestPendingWithAnUnknownChangeIsLeftPending()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "crash_after_write" });
+        try
+        {
+            Apply(os, L(ExcludeAgent()));
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        os.SetValue(FakeOs.SystemWriterKey, "ExcludedBinaryPaths", Reg("REG_MULTI_SZ", L("D:\\other.exe")));  // someone else
+        string id = (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+        Dictionary<string, object> next = Apply(os, L(QuoteAlg()));
+        Dictionary<string, object> journal = (Dictionary<string, object>)((List<object>)next["journal"])[0];
+        Equal("left_pending", journal["action"], "left pending");
+        Contains((string)journal["msg"], "neither the value written nor the value found", "why");
+        Dictionary<string, object> undoOp = (Dictionary<string, object>)((List<object>)Record(os, id)["undo"])[0];
+        Dictionary<string, object> rollback = BackupEngine.Apply(os, L(undoOp), Store, null, 20, id, false);
+        StatusesAre(rollback, "refused");
+        Contains((string)rollback["msg"], "backup " + id + " is pending", "a pending record is never rolled back");
+    }
+
+    /// The listing returns trusted records as text, newest first; a false rollback_of claim makes a record untrusted.
+    public static void TestListingReportsTrustAndClaims()
+    {
+        FakeOs os = SmallHost();
+        string first = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        string second = (string)Rollback(os, first)["backup_id"];
+        Dictionary<string, object> listing = BackupEngine.ListBackups(os, Store, 5);
+        List<object> backups = (List<object>)listing["backups"];
+        Equal(2, backups.Count, "two backups");
+        Dictionary<string, object> newest = (Dictionary<string, object>)backups[0];
+        Equal(second, newest["id"], "newest first");
+        Equal(true, newest["trusted"], "trusted");
+        Equal("2026-01-01T00:00:00.000Z", newest["created"], "created from the id");
+        Equal(Record(os, second), BackupJson.Parse((string)newest["record"]), "the record's text");
+        Equal(true, Path(listing, "store", "secure"), "the store is secure");
+
+        // A record claiming to roll back the first one while its operations are not the first one's undo.
+        Dictionary<string, object> forged = Record(os, second);
+        forged["id"] = "20260101T000000000Z-0000ffff";
+        forged["operations"] = L(ExcludeAgent());
+        os.AddStore(Store, L(forged), null);
+        Dictionary<string, object> claim = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[0];
+        Equal(false, claim["trusted"], "a false claim is untrusted");
+        Contains((string)claim["error"], "its label says it rolled back " + first, "why");
+    }
+
+    /// The probe's path section: an unreadable file is grouped under null, a missing folder is absent, a listing
+    /// failure is an error with the folder still existing (never "absent").
+    public static void TestPathSecuritySectionNeverSaysAbsentForUnreadable()
+    {
+        FakeOs os = SmallHost();
+        os.Node(Filemaps + "\\c.cdf-ms").Unreadable = true;
+        Dictionary<string, object> section = BackupEngine.PathSecurity(os, Filemaps, true, 1);
+        Equal(true, section["exists"], "exists");
+        Contains((string)section["sddl"], "O:" + TI, "the folder's descriptor");
+        List<object> groups = (List<object>)Path(section, "files", "descriptors");
+        Equal(2, groups.Count, "one readable group and the unreadable one");
+        Equal(M("sddl", null, "count", 1L, "samples", L("c.cdf-ms")), groups[1], "the unreadable file");
+        Equal(L("a.cdf-ms"), ((Dictionary<string, object>)groups[0])["samples"], "samples are capped");
+        Equal(false, BackupEngine.PathSecurity(os, "C:\\Windows\\winsxs\\nothere", true, 5)["exists"], "a missing folder is absent");
+
+        os.Node(Filemaps).Unreadable = true;
+        section = BackupEngine.PathSecurity(os, Filemaps, false, 5);
+        Equal(true, section["exists"], "an unreadable folder still exists");
+        Contains((string)section["error"], "security cannot be read", "error");
+    }
+
+    /// Another apply holding the lock: a clean failure, nothing done.
+    public static void TestLockHeldElsewhereFailsCleanly()
+    {
+        FakeOs os = SmallHost();
+        os.LockBusy = true;
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg()));
+        Assert((bool)result["failed"] && !(bool)result["changed"], "failed, not changed");
+        Contains((string)result["msg"], "another apply holds Global\\backupready.windows.apply", "msg");
+        Assert(os.Node(Store) == null, "nothing done");
+    }
+
+    /// Records are sorted-key, ASCII JSON (identical bytes on 5.1 and 7), written through a temporary file.
+    public static void TestRecordsAreDeterministicJson()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg()), Store, M("zone", "b", "ticket", "CHG-\u00e9"), 20, null, false);
+        string text = os.ReadText((string)result["backup_path"]);
+        Equal(BackupJson.Dump(BackupJson.Parse(text)) + "\n", text, "the text is the canonical dump");
+        Contains(text, "\"label\": {\n  \"ticket\": \"CHG-\\u00e9\",\n  \"zone\": \"b\"\n },", "keys sorted, non-ASCII escaped, indent 1");
+        Assert(text.StartsWith("{\n \"created\": "), "keys are sorted: " + text.Substring(0, 40));
+        Assert(os.Calls.Contains("pending_written -1") && os.Calls.Contains("committed -1"), "pending then committed");
+    }
+
+    /// The fake itself: writing a folder's DACL propagates inheritable ACEs to its unprotected files (after their
+    /// explicit ACEs, in order, ID set, OI/CI cleared); a protected file is untouched.
+    public static void TestFakePropagatesInheritableAces()
+    {
+        FakeOs os = SmallHost();
+        os.Node(Filemaps + "\\c.cdf-ms").DaclFlags = new List<string> { "P", "AI" };
+        os.WriteSecurity(Filemaps + "\\a.cdf-ms", "O:BAD:(A;;FR;;;SY)");
+        os.WriteSecurity(Filemaps, "O:BAD:P(A;OICI;FA;;;BA)(A;CI;FR;;;BU)(A;OICIIO;GA;;;CO)");
+        Equal("O:BAG:SYD:AI(A;;FR;;;SY)(A;ID;FA;;;BA)(A;ID;GA;;;BA)", os.ReadSecurity(Filemaps + "\\a.cdf-ms", false), "a file inherits OI ACEs");
+        Contains(os.ReadSecurity(Filemaps + "\\c.cdf-ms", false), "D:PAI(A;ID;FA;;;" + TI + ")", "a protected file is untouched");
+    }
+
+    /// The allow-list, by hand: another executable, Everyone on a service, a user owner on filemaps.
+    public static void TestAllowListRefusesWhatTheCollectionNeverWrites()
+    {
+        Dictionary<string, object> evil = M("op", "registry_value", "key", AlgKey, "name", "ImagePath",
+            "expect", Reg("REG_EXPAND_SZ", "%SystemRoot%\\System32\\alg.exe"), "set", Reg("REG_EXPAND_SZ", "C:\\Users\\Public\\evil.exe"));
+        Contains(AllowList.Refusal(evil, "C:\\Windows", 16, true), "does not run the same command", "another executable, even in a rollback");
+        Dictionary<string, object> everyone = M("op", "service_security", "service", "CryptSvc", "expect", "D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)",
+            "set", "D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;GA;;;WD)");
+        Contains(AllowList.Refusal(everyone, "C:\\Windows", null, false), "may only gain or lose the System Writer's ACE", "Everyone");
+        Dictionary<string, object> owner = M("op", "path_security", "path", Filemaps, "target", "folder", "expect", "O:BAD:P(A;;FA;;;BA)",
+            "set", "O:" + User + "D:P(A;;FA;;;BA)");
+        Contains(AllowList.Refusal(owner, "C:\\Windows", null, false), "the owner may only become", "a user owner");
+        Assert(AllowList.Refusal(owner, "C:\\Windows", null, true) == null, "a verified rollback may restore a user owner");
+    }
+}

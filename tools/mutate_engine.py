@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Break the C# engine on purpose and check that the tests of tests/csharp see it.
+
+    .venv/bin/python tools/mutate_engine.py            # every mutant (a few minutes: one pytest run each)
+    .venv/bin/python tools/mutate_engine.py retention  # the mutants whose name contains "retention"
+
+Each mutant is one textual change to BackupReady.cs (or to the fake) and the tests it must make fail. The script
+copies the sources, applies the change, runs ``pytest tests/csharp`` on the copy (BACKUPREADY_CS_SOURCES) and fails
+when a mutant is not caught by the tests it names, or when a hand-written engine test is killed by no mutant.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE = ROOT / "plugins" / "module_utils" / "BackupReady.cs"
+TESTS = ROOT / "tests" / "csharp"
+
+# (name, file, old text, new text, tests that must fail: names of EngineTests methods or pytest functions)
+MUTANTS = [
+    ("the committed record keeps every planned undo", "BackupReady.cs",
+     'record["undo"] = committed;', 'record["undo"] = new List<object>(undo);',
+     ["TestPartialApplyThenRollbackRestoresTheWrittenOnes", "TestFailureAfterTheWriteCountsAsWritten"]),
+    ("the undo expects what was planned, not what was read back", "BackupReady.cs",
+     'undo["expect"] = outcome.ReadBack != null ? outcome.ReadBack : check.Op["set"];', 'undo["expect"] = check.Op["set"];',
+     ["TestReadBackThatDiffersCountsAsWritten"]),
+    ("no pending resolution", "BackupReady.cs",
+     "journal.Add(ResolvePending(os, entry));", "journal.Count.ToString();",
+     ["TestCrashAfterThePendingRecordIsDiscardedByTheNextApply", "TestCrashAfterAWriteIsCommittedByTheNextApply",
+      "TestPendingWithAnUnknownChangeIsLeftPending", "TestRetentionKeepsTheNewestCommittedRecords",
+      "test_scenario_crash_then_recovery"]),
+    ("a pending record is always discarded", "BackupReady.cs",
+     "if (lastOnHost < 0)\n", "if (lastOnHost < 100)\n",
+     ["TestCrashAfterAWriteIsCommittedByTheNextApply", "test_scenario_crash_then_recovery"]),
+    ("a pending record with an unknown change is resolved anyway", "BackupReady.cs",
+     "                if (standing == Unknown)\n", "                if (standing == Unknown && String.Empty.Length > 0)\n",
+     ["TestPendingWithAnUnknownChangeIsLeftPending", "TestRetentionKeepsTheNewestCommittedRecords"]),
+    ("every store entry is trusted", "BackupReady.cs",
+     "        public static string TrustProblem(string path, string sddl)\n        {\n",
+     "        public static string TrustProblem(string path, string sddl)\n        {\n            if (path != null) return null;\n",
+     ["TestUntrustedStoreEntryIsRefused", "TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker",
+      "TestRetentionKeepsTheNewestCommittedRecords"]),
+    ("a rollback may apply any operation", "BackupReady.cs",
+     "                    MatchUndo(ops, target, notUndo);\n", "                    notUndo.Clear();\n",
+     ["TestForgedRollbackOperationIsRefused"]),
+    ("a rollback may name a pending record", "BackupReady.cs",
+     'if (entry.Status != "committed")', 'if (entry.Status == "none")',
+     ["TestPendingWithAnUnknownChangeIsLeftPending"]),
+    ("the listing does not check rollback_of claims", "BackupReady.cs",
+     "                    problem = ClaimProblem(os, store, entry);\n", "                    problem = null;\n",
+     ["TestListingReportsTrustAndClaims"]),
+    ("an untrusted entry is read and used", "BackupReady.cs",
+     "            if (entry.Problem != null)\n                return entry;\n            entry.SecurityTrusted = true;",
+     "            entry.Problem = null;\n            entry.SecurityTrusted = true;",
+     ["TestUntrustedStoreEntryIsRefused", "TestRetentionKeepsTheNewestCommittedRecords"]),
+    ("a folder is compared on its whole owner and DACL, inherited ACEs included", "BackupReady.cs",
+     "                return Sddl.SameWritablePart(current as string, wanted as string);",
+     '                return Sddl.SameDescriptor(current as string, wanted as string, "OD");',
+     ["TestFolderCompareIsOnTheWritablePart"]),
+    ("files are compared on their whole owner and DACL at write time", "BackupReady.cs",
+     "                if (!Sddl.SameWritablePart(now, expect))\n",
+     '                if (!Sddl.SameDescriptor(now, expect, "OD"))\n',
+     ["TestAclBrokenFolderThenFilesAppliesAndRollbackRestoresTheFiles"]),
+    ("no compare-and-swap at write time", "BackupReady.cs",
+     "            if (!Same(op, now.Value, op[\"expect\"]))\n            {\n                outcome.Error = Changed(op[\"expect\"], now.Value);",
+     "            if (String.Empty.Length > 0)\n            {\n                outcome.Error = Changed(op[\"expect\"], now.Value);",
+     ["TestStartModeCompareAndSwapAtWriteTime"]),
+    ("no compare-and-swap of the service state at write time", "BackupReady.cs",
+     "            if (!Same(op, now, op[\"expect\"]))", "            if (String.Empty.Length > 0)",
+     ["TestServiceStateCompareAndSwapAtWriteTime"]),
+    ("no per-file compare-and-swap", "BackupReady.cs",
+     "                if (!Sddl.SameWritablePart(now, expect))\n", "                if (String.Empty.Length > 0)\n",
+     ["TestFilesChangedSinceReadAreSkippedAndReported", "TestZeroFilesWrittenIsAFailure"]),
+    ("0 of N files written counts as applied", "BackupReady.cs",
+     "            if (!outcome.Written && outcome.Error == null)\n", "            if (String.Empty.Length > 0)\n",
+     ["TestZeroFilesWrittenIsAFailure"]),
+    ("a write that failed after changing the host is not counted", "BackupReady.cs",
+     "                    if (again.Found && !Same(op, again.Value, now.Value))", "                    if (String.Empty.Length > 0)",
+     ["TestFailureAfterTheWriteCountsAsWritten"]),
+    ("the run goes on after a failure", "BackupReady.cs",
+     "                if (failure != null)\n                {\n                    entry[\"status\"] = \"not_run\";",
+     "                if (failure != null && String.Empty.Length > 0)\n                {\n                    entry[\"status\"] = \"not_run\";",
+     ["TestPartialApplyThenRollbackRestoresTheWrittenOnes", "TestReadBackThatDiffersCountsAsWritten"]),
+    ("a refusal does not stop the others", "BackupReady.cs",
+     "            if (refusals.Count > 0)\n", "            if (refusals.Count > 0 && refusals.Count == ops.Count)\n",
+     ["TestRefusalWritesNothing", "TestForgedRollbackOperationIsRefused"]),
+    ("check mode writes", "BackupReady.cs",
+     "            if (checkMode)\n            {\n                foreach (Check check in checks)",
+     "            if (checkMode && String.Empty.Length > 0)\n            {\n                foreach (Check check in checks)",
+     ["TestCheckModeWritesNothing"]),
+    ("no pending record before the first write", "BackupReady.cs",
+     "                WriteRecord(os, folder, record);\n            }\n            catch (Exception error)\n            {\n                foreach",
+     "            }\n            catch (Exception error)\n            {\n                foreach",
+     ["TestCrashAfterThePendingRecordIsDiscardedByTheNextApply", "TestCrashAfterAWriteIsCommittedByTheNextApply"]),
+    ("retention keeps one more", "BackupReady.cs",
+     "for (int i = keepBackups; i < committed.Count; i++)", "for (int i = keepBackups + 1; i < committed.Count; i++)",
+     ["TestRetentionKeepsTheNewestCommittedRecords"]),
+    ("the store is created unprotected", "BackupReady.cs",
+     'public const string StoreSddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";',
+     'public const string StoreSddl = "O:BAD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";',
+     ["TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
+    ("a weaker store is left as it is", "BackupReady.cs",
+     "                    os.WriteSecurity(folder, StoreSddl);\n", "\n",
+     ["TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
+    ("a backup folder without its record stays", "BackupReady.cs",
+     "                    DeleteEntry(os, entry.Folder);\n                    journal.Add(Map(\"id\", id, \"action\", \"discarded\"",
+     "                    entry.Folder.Trim();\n                    journal.Add(Map(\"id\", id, \"action\", \"discarded\"",
+     ["TestBackupFolderWithoutItsRecordIsRemoved"]),
+    ("temporary files stay", "BackupReady.cs",
+     "                os.DeleteFile(temp);\n", "                temp.Trim();\n",
+     ["TestTemporaryFilesAreRemoved"]),
+    ("no lock", "BackupReady.cs",
+     "held = os.Lock(LockTimeoutMilliseconds);", "held = new MemoryStream();",
+     ["TestLockHeldElsewhereFailsCleanly"]),
+    ("the service descriptor is written whole", "BackupReady.cs",
+     'os.SetServiceDacl((string)op["service"], Sddl.DaclPart((string)op["set"]));',
+     'os.SetServiceDacl((string)op["service"], (string)op["set"]);',
+     ["TestServiceDescriptorWritesTheDaclOnly"]),
+    ("descriptors are compared as text", "BackupReady.cs",
+     "            return Sddl.SameDescriptor(left, right);\n        }", "            return left == right;\n        }",
+     ["TestServiceDescriptorWritesTheDaclOnly"]),
+    ("the probe drops unreadable files", "BackupReady.cs",
+     "                    if (sddl == null)\n                    {\n                        if (unreadable == null)",
+     "                    if (sddl == null) continue;\n"
+     "                    if (sddl == null)\n                    {\n                        if (unreadable == null)",
+     ["TestPathSecuritySectionNeverSaysAbsentForUnreadable"]),
+    ("record keys are not sorted", "BackupReady.cs",
+     "                keys.Sort(CompareCodePoints);\n", "\n",
+     ["TestRecordsAreDeterministicJson", "test_json_dump_matches_python"]),
+    ("every ImagePath names the same command", "BackupReady.cs",
+     "            return a != null && String.Equals(a, b, StringComparison.Ordinal);", "            return a == b || a != b;",
+     ["TestAllowListRefusesWhatTheCollectionNeverWrites", "TestRefusalWritesNothing", "test_allowlist_vectors",
+      "test_same_command_vectors"]),
+    ("a user may become the owner of filemaps", "BackupReady.cs",
+     "            if (owner != oldOwner && !IsAdministrative(owner))",
+     "            if (owner != oldOwner && !IsAdministrative(owner) && String.Empty.Length > 0)",
+     ["TestAllowListRefusesWhatTheCollectionNeverWrites", "test_allowlist_vectors"]),
+    ("flag order matters in ACE comparison", "BackupReady.cs",
+     "            distinct.Sort(StringComparer.Ordinal);\n"
+     "            return String.Join(\",\", distinct.ToArray());\n        }\n\n        /// <summary>What makes",
+     "            return String.Join(\",\", distinct.ToArray());\n        }\n\n        /// <summary>What makes",
+     ["test_descriptor_vectors"]),
+    ("a shape message differs from Python's", "BackupReady.cs",
+     "\"{0}: '{1}' has the wrong type ({2})\"", "\"{0}: '{1}' has a wrong type ({2})\"",
+     ["test_shape_messages_match_python"]),
+    ("a key that denies writing is found out at write time", "BackupReady.cs",
+     "os.RegistryKeyExists(subKey) ? os.RegistryWriteProblem(subKey) : null;",
+     "os.RegistryKeyExists(subKey) ? null : subKey;",
+     ["TestUnwritableKeyIsRefusedBeforeAnyWrite"]),
+    ("a BigInteger is not an integer", "BackupReady.cs",
+     'if (typeName == "System.Numerics.BigInteger" || data is JsonBigInteger)',
+     'if (typeName == "System.Numerics.BigInteger." || data is JsonBigInteger)',
+     ["TestBigIntegerQwordIsAccepted"]),
+    ("the fake does not propagate to files", "FakeOs.cs",
+     "                if (!oi)\n                    continue;", "                if (String.Empty.Length == 0)\n                    continue;",
+     ["TestFakePropagatesInheritableAces"]),
+]
+
+
+def run_mutant(name: str, file: str, old: str, new: str) -> set[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        shutil.copy(ENGINE, work / "BackupReady.cs")
+        for source in ("FakeOs.cs", "Harness.cs", "EngineTests.cs"):
+            shutil.copy(TESTS / source, work / source)
+        target = work / file
+        text = target.read_text(encoding="utf-8")
+        if text.count(old) != 1:
+            raise SystemExit(f"mutant {name!r}: the text to change is found {text.count(old)} times in {file}")
+        target.write_text(text.replace(old, new), encoding="utf-8")
+        env = dict(os.environ, BACKUPREADY_CS_SOURCES=str(work))
+        run = subprocess.run([sys.executable, "-m", "pytest", str(TESTS), "-q", "--tb=no", "-rfE", "-p", "no:cacheprovider",
+                              "--hypothesis-seed=0"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        failed = set(re.findall(r"^FAILED \S+::(\w+)(?:\[(\w+)\])?", run.stdout, re.MULTILINE))
+        names = {param or function for function, param in failed}
+        last = run.stdout.splitlines()[-1:] or [""]
+        if run.returncode not in (0, 1) or re.search(r"^ERROR ", run.stdout, re.MULTILINE) or " error" in last[0]:
+            raise SystemExit(f"mutant {name!r} does not build or run (a mutant must compile):\n{run.stdout[-3000:]}")
+        return names
+
+
+def main(argv: list[str]) -> int:
+    selected = [m for m in MUTANTS if not argv or any(a in m[0] for a in argv)]
+    engine_tests = set(re.findall(r"public static void (Test\w+)\(\)", (TESTS / "EngineTests.cs").read_text(encoding="utf-8")))
+    killed: set[str] = set()
+    problems = 0
+    for name, file, old, new, expected in selected:
+        failed = run_mutant(name, file, old, new)
+        missed = [test for test in expected if test not in failed]
+        killed |= failed
+        print(f"{'ok    ' if not missed else 'MISSED'} {name}: {len(failed)} failing ({', '.join(sorted(failed)) or 'none'})")
+        if missed:
+            problems += 1
+            print(f"       expected to fail and passed: {', '.join(missed)}")
+    if not argv:
+        never = sorted(engine_tests - killed)
+        if never:
+            problems += 1
+            print(f"engine tests no mutant made fail: {', '.join(never)}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
