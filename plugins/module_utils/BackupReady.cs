@@ -2214,9 +2214,18 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         public static bool SameCommand(string left, string right, bool driver, string systemRoot)
         {
+            // The same text up to the first NUL is the same command, whatever the path (truncation at a NUL).
+            if (String.Equals(BeforeNul(left), BeforeNul(right), StringComparison.Ordinal))
+                return true;
             string a = CommandOf(left, driver, systemRoot);
             string b = CommandOf(right, driver, systemRoot);
             return a != null && String.Equals(a, b, StringComparison.Ordinal);
+        }
+
+        private static string BeforeNul(string value)
+        {
+            int nul = value.IndexOf('\0');
+            return nul < 0 ? value : value.Substring(0, nul);
         }
 
         private static string Kind(IDictionary value)

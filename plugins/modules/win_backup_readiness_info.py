@@ -41,6 +41,7 @@ options:
       - missing_volume
       - quoted_driver
       - service_sd_blocks_writer
+      - state_unreadable
       - system_writer_failed
       - system_writer_missing
       - unquoted_spaces

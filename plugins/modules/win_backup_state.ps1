@@ -420,6 +420,10 @@ Function Test-PathList {
     @{ map = $result }
 }
 
+# Sections that could not be read, name -> why: the state's 'unreadable' map (a list that failed reads as empty
+# otherwise, and an empty service list would read as "no service").
+$unreadable = @{}
+
 Function Invoke-Section {
     # Run one section; on failure warn with its name and return the fallback with the error in its 'error' key: a
     # section that fails says "could not be read", never "absent" (its key_exists / exists is null, not false).
@@ -428,9 +432,11 @@ Function Invoke-Section {
         & $Gather
     }
     catch {
-        $module.Warn("$Name could not be read: $($_.Exception.Message)")
+        $why = "$Name could not be read: $($_.Exception.Message)"
+        $module.Warn($why)
+        $unreadable[$Name] = $why
         if ($Empty -is [hashtable] -and $Empty.ContainsKey('error')) {
-            $Empty['error'] = "$Name could not be read: $($_.Exception.Message)"
+            $Empty['error'] = $why
         }
         $Empty
     }
@@ -531,6 +537,7 @@ if ($module.Params.gather) {
         event_queries = $events.queries
         wsb_log_lines = $wsbLines.list
         paths = @{}
+        unreadable = $unreadable
     }
 }
 

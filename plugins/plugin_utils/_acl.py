@@ -33,6 +33,7 @@ from ._sddl import (
 )
 from ._state import is_driver
 from ._twin import TwinError, repropagated, written_descriptor
+from ._unreadable import section_unreadable
 
 SYSTEM = "S-1-5-18"
 ADMINISTRATORS = "S-1-5-32-544"
@@ -319,7 +320,9 @@ def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POL
     events = _event_evidence(state)
     filemaps = state["filemaps"]
     path = filemaps["path"]
-    if not filemaps["exists"]:
+    if filemaps["exists"] is None:
+        pass  # could not be told: state_unreadable says so; nothing is judged
+    elif not filemaps["exists"]:
         # reference §C.1: the folder is part of every WinSxS store; its absence is not something to create.
         yield Finding("filemaps_acl", f"path:{path}", f"{path} does not exist: the System Writer cannot enumerate the "
                       "component store file maps", evidence={"exists": False, "events": events}, fixable=False,
@@ -347,6 +350,8 @@ def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POL
                                         "problems": problems, "sddl": descriptor["sddl"], "events": events},
                               fixable=_fixable(file_after_folder_fix(descriptor["sddl"], folder_fixed), policy, False))
     pending = state["pending_renames"]
+    if pending["exists"] is None:
+        return  # could not be told: state_unreadable says so
     if not pending["exists"]:
         return  # KB 2009272 names it, but the folder exists only while renames are pending: absent is normal
     if pending["sddl"] is None:
@@ -463,8 +468,8 @@ def _vss_allowed(state: dict) -> bool:
 
 def vss_access_control_findings(state: dict) -> Iterator[Finding]:
     """vss_access_control: no NETWORK SERVICE value equal to DWORD 1 under VssAccessControl. Source: KB 2009272."""
-    if _vss_allowed(state):
-        return
+    if _vss_allowed(state) or section_unreadable(state, "vss_access_control"):
+        return  # allowed, or could not be read (state_unreadable says so)
     section = state["vss_access_control"]
     events = [{"time_created": e.time_created, "system_writer": e.system_writer, "message": e.message}
               for e in vss_access_events(state.get("events", []))]
@@ -478,9 +483,13 @@ def vss_access_control_findings(state: dict) -> Iterator[Finding]:
 
 
 def plan_vss_access_control(state: dict) -> tuple[list[dict], list[dict]]:
-    """One ``registry_value`` operation setting NETWORK SERVICE to DWORD 1, or nothing when it is already allowed."""
+    """One ``registry_value`` operation setting NETWORK SERVICE to DWORD 1, or nothing when it is already allowed
+    (or when the key could not be read: then nothing is known, and nothing is written)."""
     if _vss_allowed(state):
         return [], []
+    if section_unreadable(state, "vss_access_control"):
+        why = section_unreadable(state, "vss_access_control")
+        return [], [{"target": "vss_access_control", "key": VSS_ACCESS_CONTROL_KEY, "skipped": why}]
     found = network_service_values(state)
     if found:
         name, current = next(iter(found.items()))

@@ -7,3 +7,4 @@ from . import _vss  # noqa: F401  cryptsvc_state, system_writer_missing / system
 from . import _exclusions  # noqa: F401  exclusion_invalid
 from . import _acl  # noqa: F401  filemaps_acl, vss_access_control, service_sd_blocks_writer
 from . import _imagepath  # noqa: F401  invalid_syntax, quoted_driver, embedded_nul, missing_volume, missing_file, unquoted_spaces
+from . import _unreadable  # noqa: F401  state_unreadable

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator
 
 from ._findings import Check, Finding, register
 from ._operations import SYSTEM_WRITER_KEY
+from ._unreadable import section_unreadable
 
 VALUE_NAME = "ExcludedBinaryPaths"
 VALUE_KIND = "REG_MULTI_SZ"  # KB 980794: "New > Multi-String Value"
@@ -120,6 +121,8 @@ def _subject(entry: str) -> str:
 
 def exclusion_findings(state: dict) -> Iterator[Finding]:
     """exclusion_invalid: wrong value kind, empty strings, duplicates, invalid entries. Source: KB 980794."""
+    if section_unreadable(state, "system_writer"):
+        return  # could not be read: state_unreadable says so
     value = state["system_writer"]["excluded_binary_paths"]
     kind = value["kind"]
     if kind == "missing":
@@ -229,6 +232,11 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
     ``removed``, ``notes`` and ``wrong_kind``.
     """
     _check_arguments(paths, state_mode, exclude_unreachable)
+    unreadable = section_unreadable(state, "system_writer")
+    if unreadable:
+        return {"errors": [f"the SystemWriter key could not be read ({unreadable}): nothing is changed"],
+                "before": [], "after": [], "operations": [], "invalid_existing": [], "added": [], "removed": [],
+                "notes": [], "wrong_kind": None}
     section = state["system_writer"]
     current = section["excluded_binary_paths"]
     kind, data = current["kind"], current["data"]

@@ -109,6 +109,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "KB 2009272", "set the DWORD to 1"),
     Code("service_sd_blocks_writer", "warning", "a driver service's security descriptor denies the writer SERVICE_QUERY_CONFIG",
          "KB 3209092", "insert (A;;CCLCSWLOCRRC;;;SU) before S:, never replace the SD wholesale"),
+    Code("state_unreadable", "error", "a part of the host state could not be read, so nothing about it is judged or changed",
+         "win_backup_state (the collection's probe)", "report: read it by hand; run again when it can be read"),
 )}
 
 

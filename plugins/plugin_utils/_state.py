@@ -182,7 +182,7 @@ _PATH_SECURITY = {
     "type": "object",
     "fields": {
         "path": "str",
-        "exists": "bool",
+        "exists": {"type": "bool", "nullable": True},  # null: could not be told (then error says why)
         "sddl": {"type": "str", "nullable": True},
         "error": {"type": "str", "nullable": True, "optional": True},
         "files": {
@@ -251,10 +251,12 @@ STATE_SPEC = {
             "file_system": {"type": "str", "nullable": True},
         }}},
         "services": {"type": "list", "items": _SERVICE},
+        # key_exists null and error set: the key could not be read (never reported as absent).
         "system_writer": {"type": "object", "fields": {
-            "key_exists": "bool",
+            "key_exists": {"type": "bool", "nullable": True},
             "excluded_binary_paths": _REG,
             "report_win32_services_non_system_state": _REG,
+            "error": {"type": "str", "nullable": True, "optional": True},
         }},
         "vssadmin": {"type": "object", "fields": {
             "collected": "bool",
@@ -265,12 +267,24 @@ STATE_SPEC = {
         "filemaps": _PATH_SECURITY,
         "pending_renames": _PATH_SECURITY,
         "vss_access_control": {"type": "object", "fields": {
-            "key_exists": "bool",
+            "key_exists": {"type": "bool", "nullable": True},
             "values": {"type": "map", "values": _REG},
+            "error": {"type": "str", "nullable": True, "optional": True},
         }},
         "events": {"type": "list", "items": _EVENT},
         "wsb_log_lines": {"type": "list", "items": {"type": "object", "fields": {"file": "str", "line": "str"}}},
         "paths": {"type": "map", "values": {"type": "bool", "nullable": True}},
+        # Sections the probe could not read, name -> why (never reported as empty or absent).
+        "unreadable": {"type": "map", "values": "str", "optional": True},
+        # Each event query's outcome, so that "no events" and "no such provider" differ from a failure.
+        "event_queries": {"type": "list", "optional": True, "items": {"type": "object", "fields": {
+            "log": "str",
+            "provider": {"type": "str", "nullable": True},
+            "ids": {"type": "list", "items": {"type": "int", "min": 0}},
+            "status": {"type": "str", "choices": ("ok", "no_events", "no_log", "no_provider", "failed")},
+            "count": {"type": "int", "min": 0},
+            "error": {"type": "str", "nullable": True},
+        }}},
         "simulation": {"type": "object", "optional": True, "fields": {
             "on_cryptsvc_restart": {"type": "object", "optional": True, "fields": {
                 "vssadmin": {"type": "any", "optional": True},

@@ -35,6 +35,7 @@ from ._sddl import (
     split_sddl,
 )
 from ._state import find_service, validate_state
+from ._unreadable import section_unreadable
 
 
 class TwinError(ValueError):
@@ -290,6 +291,9 @@ def refusal(op: dict, state: dict, rollback: bool = False) -> tuple[str, Any] | 
         return reason, None
     current = read_current(op, state)
     subject = describe(op)
+    unknown = _unreadable_for(op, state)
+    if unknown:
+        return f"{subject}: could not be read on the host ({unknown}): nothing is written", None
     if current is None:
         return f"{subject}: not found on the host", None
     if op["op"] == "path_security" and op["target"] == "files":
@@ -303,6 +307,20 @@ def refusal(op: dict, state: dict, rollback: bool = False) -> tuple[str, Any] | 
                    f"found {current!r}", current
         return f"{subject}: the host changed since it was read: expected {op['expect']!r}, found {current!r}", current
     return None
+
+
+def _unreadable_for(op: dict, state: dict) -> str | None:
+    """Why the value ``op`` addresses could not be read by the probe (then nothing is compared, nothing written)."""
+    kind = op["op"]
+    if kind == "registry_value":
+        lowered = normalise_key(op["key"]).lower()
+        section = ("system_writer" if lowered == SYSTEM_WRITER_KEY.lower() else
+                   "vss_access_control" if lowered == VSS_ACCESS_CONTROL_KEY.lower() else "services")
+    elif kind == "path_security":
+        section = "filemaps" if "filemaps" in op["path"].lower() else "pending_renames"
+    else:
+        section = "services"
+    return section_unreadable(state, section)
 
 
 def check_all(state: dict, operations: list[dict], rollback: bool = False) -> list[Check]:

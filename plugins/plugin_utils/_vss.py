@@ -23,6 +23,7 @@ from ._events import core_csi_events
 from ._findings import Check, Finding, assess, register
 from ._operations import SETTABLE_START_MODES, SERVICE_STATE_ACTIONS
 from ._state import find_service
+from ._unreadable import section_unreadable
 
 CRYPTSVC = "CryptSvc"
 CRYPTSVC_START_MODE = "auto"  # Startup type Automatic on Server 2016+ (reference §C.2)
@@ -373,6 +374,10 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
     plan: dict[str, Any] = {"operations": [], "reasons": [], "restart_for_writer": False, "blocked_by": [],
                             "errors": []}
     service = find_service(state, CRYPTSVC)
+    if service is None and section_unreadable(state, "services"):
+        plan["errors"].append(f"the services could not be read ({section_unreadable(state, 'services')}): "
+                              "nothing can be planned")
+        return plan
     if service is None:
         plan["errors"].append("CryptSvc is not installed on this host: nothing can be planned")
         return plan
