@@ -603,7 +603,7 @@ def _filemaps_acl(b: Builder) -> None:
     # changed, as the live engine does with the names it records. Invented names in the *.cdf-ms pattern.
     names = list(FILEMAP_NAMES) + [f"$$_component_{stable_int(0, 16 ** 16 - 1, b.host.name, 'file', str(i)):016x}.cdf-ms"
                                    for i in range(total - len(FILEMAP_NAMES))]
-    taken, kept = names[:total - 23], names[total - 23:]
+    taken, kept = sorted(names[:total - 23]), sorted(names[total - 23:])  # sorted: the twin keeps names in order
     filemaps["files"]["descriptors"] = [
         {"sddl": BROKEN_FILE_SDDL, "count": len(taken), "samples": taken[:5], "names": taken},
         {"sddl": BROKEN_TI_FILE_SDDL, "count": len(kept), "samples": kept[:5], "names": kept},

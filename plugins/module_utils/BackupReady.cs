@@ -3807,7 +3807,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             undo["expect"] = check.Op["set"];
             undo["set"] = check.Current;
             if (IsFiles(check.Op))
+            {
+                // The files had the operation's expect (compared by writable part): the same record as the twin's.
+                undo["set"] = check.Op["expect"];
                 undo["names"] = new List<object>(check.Names.ToArray());
+            }
             return undo;
         }
 
@@ -3825,7 +3829,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             undo["expect"] = outcome.ReadBack != null ? outcome.ReadBack : check.Op["set"];
             undo["set"] = outcome.Before;
             if (IsFiles(check.Op))
+            {
+                undo["set"] = check.Op["expect"];
                 undo["names"] = new List<object>(outcome.FilesWritten.ToArray());
+            }
             return undo;
         }
 

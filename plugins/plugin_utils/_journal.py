@@ -414,10 +414,17 @@ def _write_all(store: Store, state: dict, checks: list[Check], faults: dict[int,
             done = write_one(working, check, fault if fault in ("before_write", "after_write", "readback_differs")
                              else None, now=store.now().isoformat().replace("+00:00", "Z"))
         except WriteFailed as exc:
-            result.update(status="written_unverified" if exc.written else "failed", reason=str(exc))
+            # Written and read back otherwise: written_unverified; an error (after the write took, or before it): failed.
+            result.update(status="written_unverified" if exc.differs else "failed",
+                          reason=f"{exc}; the host shows the change was made (it is in the undo)" if exc.written
+                          and not exc.differs else str(exc))
+            if check.op["op"] == "path_security" and check.op["target"] == "files":
+                done = len(exc.names) if exc.names is not None else check.count
+                result.update(files_changed=done if exc.written else 0, files_skipped=0)
             if exc.written:
                 store.write_state(working)
-                outcome.undo.append(_written_undo(check, check.names, exc.read_back))
+                outcome.undo.append(_written_undo(check, exc.names if exc.names is not None else check.names,
+                                                  exc.read_back))
                 written.append(check.subject)
             failure = f"operation {check.index} ({check.subject}) failed: {exc}"
             continue

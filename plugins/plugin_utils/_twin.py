@@ -139,6 +139,8 @@ def _regroup(parts: list[tuple[str | None, dict]]) -> list[dict]:
         if group["names"] is None:
             del group["names"]
         else:
+            # One order whatever the writes (names in order), so that a rollback gives back the same bytes.
+            group["names"].sort()
             group["samples"] = group["names"][:5]
         out.append(group)
     return out
@@ -343,12 +345,16 @@ def check_all(state: dict, operations: list[dict], rollback: bool = False) -> li
 
 
 class WriteFailed(Exception):
-    """A write did not happen, or happened and did not read back: ``written`` says which."""
+    """A write did not happen, or happened and then failed: ``written`` says which; ``differs`` when what the host
+    shows after it is not what was written (the read-back), as opposed to an error after a write that took."""
 
-    def __init__(self, reason: str, written: bool = False, read_back: Any = None):
+    def __init__(self, reason: str, written: bool = False, read_back: Any = None, differs: bool = False,
+                 names: list[str] | None = None):
         super().__init__(reason)
         self.written = written
         self.read_back = read_back
+        self.differs = differs
+        self.names = names  # files: the files written before the failure
 
 
 @dataclass
@@ -378,6 +384,12 @@ def write_one(working: dict, check: Check, fault: str | None = None, now: str | 
         raise WriteFailed(f"{check.subject}: the host changed since it was checked: found {current!r}")
     if fault == "before_write":
         raise WriteFailed(f"{check.subject}: injected failure before the write")
+    if fault == "after_write" and op["op"] == "path_security" and op["target"] == "files" and check.names:
+        # Files are written one by one: the failure comes after the first file (as the engine's loop meets it).
+        first = check.names[:1]
+        _write(dict(op, names=first), working, now)
+        raise WriteFailed(f"{check.subject}: injected failure after the write of {first[0]}", written=True,
+                          read_back=op["set"], names=first)
     written = _write(op, working, now)
     if fault == "readback_differs":
         _garble(op, working)
@@ -390,7 +402,7 @@ def write_one(working: dict, check: Check, fault: str | None = None, now: str | 
         written.read_back = after
         if not values_equal(op, after, op["set"]):
             raise WriteFailed(f"{check.subject}: read back {after!r} after writing {op['set']!r}", written=True,
-                              read_back=after)
+                              read_back=after, differs=True)
     if fault == "after_write":
         raise WriteFailed(f"{check.subject}: injected failure after the write", written=True, read_back=after)
     return written
