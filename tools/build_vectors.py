@@ -50,6 +50,8 @@ HANDWRITTEN = [
     (False, "\\\\server\\share\\x.exe", "\\\\server\\share\\x.exe", True, "identical text is the same command"),
     (False, "\\\\server\\share\\x.exe", "\\\\Server\\share\\x.exe", False, "UNC paths are never reduced"),
     (False, "C:\\a\\b\\..\\x.exe", "C:\\a\\x.exe", True, "'..' resolved"),
+    (False, "C:\\a.exe.d\\x.exe", "\"C:\\a.exe\".d\\x.exe", False, "'.exe' inside a folder name: not reducible"),
+    (False, "\"C:\\a b\\x.exe\"-k", "C:\\a b\\x.exe -k", False, "a closing quote not followed by a space"),
     (False, "C:/a/x.exe", "C:\\a\\x.exe", True, "forward slashes"),
     (False, "D:\\a\\x.exe", "C:\\a\\x.exe", False, "another drive"),
     (True, "\\Systemroot\\Systemroot\\System32\\drivers\\vdrvroot.sys",

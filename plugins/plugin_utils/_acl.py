@@ -228,6 +228,11 @@ def plan_descriptor_fix(sddl: str, policy: FilemapsPolicy, is_folder: bool) -> D
         owner = _trustee_text(policy.owner_sid)
         changes.append(f"owner {_describe_trustee(sd.owner, policy.domain_sid)} -> {sid_name(policy.owner_sid)}")
     dacl = sd.dacl
+    if changes and (dacl is None or dacl.is_null):
+        # A NULL DACL (everyone may do everything) is never written back (docs/write-path.md section 2), and writing
+        # an owner means writing a DACL too: reported, not changed.
+        raise FilemapsPolicyError("the DACL is NULL or missing (everyone may do everything): the owner cannot be set "
+                                  "without writing a DACL; it is reported, not changed")
     if dacl is not None and not dacl.is_null:
         aces = list(dacl.aces)
         for sid, needed in policy.required_grants:

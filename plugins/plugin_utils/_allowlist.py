@@ -51,7 +51,8 @@ _SERVICE_NAME = re.compile(r"^[^\\/\x00]{1,256}$")
 _DRIVE = re.compile(r"^[a-z]:\\", re.IGNORECASE)
 _SYSTEMROOT_RUN = re.compile(r"^(?:\\+systemroot(?=\\))+\\")
 _CONTROL = re.compile(r"[\x00-\x1f]")
-_NOT_IN_EXCLUSION = re.compile(r'["%*?<>|/]')
+_NOT_IN_EXCLUSION = re.compile(r'["*?<>|/]')
+_VARIABLE = re.compile(r"%[^%\\]+%")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def _lower(text: str) -> str:
 
 
 def _split(value: str, driver: bool) -> tuple[str, str] | None:
-    """(executable, arguments) of a binary path; None when a quote makes it ambiguous."""
+    """(executable, arguments) of a binary path; None when it cannot be told where the executable ends."""
     if driver:
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
@@ -73,9 +74,13 @@ def _split(value: str, driver: bool) -> tuple[str, str] | None:
         close = value.find('"', 1)
         if close < 0:
             return value[1:], ""  # a leading quote without its closing quote
+        if close + 1 < len(value) and value[close + 1] not in " \t":
+            return None  # "C:\a.exe".d\x.exe: the quote does not end the executable
         return value[1:close], value[close + 1:]
     found = _lower(value).find(".exe")
     if found >= 0:
+        if found + 4 < len(value) and value[found + 4] not in " \t":
+            return None  # C:\a.exe.d\x.exe: '.exe' inside a folder name
         return value[:found + 4], value[found + 4:]
     for index, char in enumerate(value):
         if char in " \t":
@@ -139,16 +144,30 @@ def same_command(left: str, right: str, driver: bool, system_root: str) -> bool:
     return a is not None and a == b
 
 
-def imagepath_problem(expect: Any, new: Any, driver: bool, system_root: str) -> str | None:
+def _quoted(value: str) -> bool:
+    return value.partition("\x00")[0].startswith('"')
+
+
+def imagepath_problem(expect: Any, new: Any, driver: bool, system_root: str, rollback: bool = False) -> str | None:
     for value in (expect, new):
         if not isinstance(value, dict) or value.get("kind") not in ("REG_SZ", "REG_EXPAND_SZ"):
             kind = value.get("kind") if isinstance(value, dict) else type(value).__name__
             return f"ImagePath is only rewritten between string values (REG_SZ, REG_EXPAND_SZ), not {kind}"
     if expect["kind"] != new["kind"]:
         return f"ImagePath keeps its kind ({expect['kind']}), it is not changed to {new['kind']}"
-    if not same_command(expect["data"], new["data"], driver, system_root):
-        return (f"{new['data']!r} does not run the same command as {expect['data']!r} "
+    before, after = expect["data"], new["data"]
+    if not same_command(before, after, driver, system_root):
+        return (f"{after!r} does not run the same command as {before!r} "
                 "(only quoting, prefix normalisation and truncation at a NUL are made)")
+    if rollback:
+        return None
+    # The direction of the brain's fixes (docs/write-path.md section 2): only a rollback goes back.
+    if not driver and _quoted(before) and not _quoted(after):
+        return "the quotes of a Win32 executable are only added (CreateService doc), never removed outside a rollback"
+    if driver and not _quoted(before) and _quoted(after):
+        return "the quotes of a driver path are only removed (mullvad/windows-service-rs#57), never added outside a rollback"
+    if "\x00" not in before and "\x00" in after:
+        return "nothing is added after a NUL outside a rollback (systeminformer#111: what follows it is truncated)"
     return None
 
 
@@ -173,8 +192,10 @@ def exclusion_entry_problem(entry: str) -> str | None:
         return f"an entry must be 1 to {MAX_PATH_CHARACTERS} characters long, not {len(entry)}"
     if not _DRIVE.match(entry):
         return f"{entry[:80]!r} is not an absolute drive path (X:\\...)"
+    if _VARIABLE.search(entry):
+        return f"{entry[:80]!r} holds an environment variable (KB 980794: absolute paths without variables)"
     if _CONTROL.search(entry) or _NOT_IN_EXCLUSION.search(entry):
-        return f"{entry[:80]!r} holds a control character or one of \" % * ? < > | /"
+        return f"{entry[:80]!r} holds a control character or one of \" * ? < > | /"
     return None
 
 
@@ -200,8 +221,10 @@ def exclusions_problem(expect: dict, new: dict, rollback: bool) -> str | None:
 def vss_access_problem(name: str, new: dict, rollback: bool) -> str | None:
     if name.lower() not in {n.lower() for n in NETWORK_SERVICE_VALUE_NAMES}:
         return f"only the NETWORK SERVICE value may be written under VssAccessControl, not {name!r}"
-    if new.get("kind") not in ("REG_DWORD", "missing") and not rollback:
-        return f"the NETWORK SERVICE value is a REG_DWORD, not {new.get('kind')}"
+    if rollback:
+        return None
+    if new.get("kind") != "REG_DWORD" or new.get("data") != 1 or isinstance(new.get("data"), bool):
+        return f"the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {new!r}"
     return None
 
 
@@ -241,14 +264,65 @@ def _administrative(sid: str | None) -> bool:
     return sid is not None and (sid in ADMINISTRATIVE_SIDS or bool(_DOMAIN_ADMINS.fullmatch(sid)))
 
 
+_POLICY_PRINCIPALS = frozenset({SYSTEM, ADMINISTRATORS, "S-1-5-32-545", TRUSTED_INSTALLER_SID})  # KB 2009272
+
+
+def _same_grantee(a, b) -> bool:
+    return (a.type, frozenset(a.flags), a.object_guid.lower(), a.inherit_object_guid.lower(), resolve_sid(a.trustee),
+            a.extra) == (b.type, frozenset(b.flags), b.object_guid.lower(), b.inherit_object_guid.lower(),
+                         resolve_sid(b.trustee), b.extra)
+
+
+def _ace_changes_problem(before: list, after: list) -> str | None:
+    """``after`` must come from ``before`` by removing deny ACEs of the policy's principals, widening allow ACEs in
+    place and inserting allow ACEs, the rest in their order; what an allow ACE gains stays under its ceiling."""
+    position = 0
+    for ace in after:
+        while position < len(before) and not _same_grantee(before[position], ace):
+            dropped = before[position]
+            if any(_same_grantee(dropped, later) for later in after):
+                return "the ACEs that stay must stay in their order"
+            if not (dropped.is_deny and resolve_sid(dropped.trustee) in _POLICY_PRINCIPALS):
+                if dropped.is_deny:
+                    return (f"only deny ACEs of SYSTEM, Administrators, Users or TrustedInstaller are removed, not "
+                            f"{dropped.format()}")
+                return f"an allow ACE is never removed outside a rollback: {dropped.format()}"
+            position += 1
+        if position < len(before):
+            kept = before[position]
+            position += 1
+            gained = ace.mask & ~kept.mask
+            if ace.is_deny and ace.mask != kept.mask:
+                return f"a deny ACE is not changed: {kept.format()} -> {ace.format()}"
+        else:
+            if ace.is_deny:
+                if any(_same_grantee(earlier, ace) for earlier in before):
+                    return "the ACEs that stay must stay in their order"
+                continue  # a deny added takes rights away: never dangerous
+            gained = ace.mask
+        if ace.is_allow and gained:
+            ceiling = FILE_ALL_ACCESS if _administrative(resolve_sid(ace.trustee)) else FILE_READ_AND_EXECUTE
+            if gained & ~ceiling:
+                what = "full control" if ceiling == FILE_ALL_ACCESS else "read & execute"
+                return f"{ace.format()} would grant more than {what}"
+    for dropped in before[position:]:
+        if not (dropped.is_deny and resolve_sid(dropped.trustee) in _POLICY_PRINCIPALS):
+            if dropped.is_deny:
+                return f"only deny ACEs of SYSTEM, Administrators, Users or TrustedInstaller are removed, not {dropped.format()}"
+            return f"an allow ACE is never removed outside a rollback: {dropped.format()}"
+    return None
+
+
 def path_descriptor_problem(expect: str, new: str, rollback: bool) -> str | None:
-    """filemaps / PendingRenames: an administrative owner, and no new grant beyond read & execute for others."""
+    """filemaps / PendingRenames: never a NULL DACL; outside a rollback an administrative owner, and only the changes
+    the filemaps fix makes (KB 2009272): deny ACEs of its principals removed, allow ACEs added or widened to at most
+    read & execute for anyone but the administrative principals."""
     try:
         before, after = parse_sddl(expect), parse_sddl(new)
     except (SddlError, ValueError) as exc:
         return f"the descriptor cannot be parsed: {exc}"
-    if after.dacl is None:
-        return "a descriptor without a DACL (everyone allowed) is never written"
+    if after.dacl is None or after.dacl.is_null:
+        return "a descriptor without a DACL or with a NULL DACL (everyone may do everything) is never written"
     if rollback:
         return None
     for ace in after.dacl.aces:
@@ -257,22 +331,9 @@ def path_descriptor_problem(expect: str, new: str, rollback: bool) -> str | None
     owner = resolve_sid(after.owner) if after.owner else None
     if owner != (resolve_sid(before.owner) if before.owner else None) and not _administrative(owner):
         return f"the owner may only become SYSTEM, Administrators, TrustedInstaller or Domain Admins, not {after.owner}"
-    granted: dict[tuple, int] = {}
-    for ace in (before.dacl.aces if before.dacl else ()):
-        if ace.type == "A" and not ace.inherited:
-            key = (resolve_sid(ace.trustee), frozenset(ace.flags) - {"ID"})
-            granted[key] = granted.get(key, 0) | ace.mask
-    for ace in after.dacl.aces:
-        if ace.type != "A" or ace.inherited:
-            continue
-        sid = resolve_sid(ace.trustee)
-        added = ace.mask & ~granted.get((sid, frozenset(ace.flags) - {"ID"}), 0)
-        if not added:
-            continue
-        ceiling = FILE_ALL_ACCESS if _administrative(sid) else FILE_READ_AND_EXECUTE
-        if ace.mask & ~ceiling:
-            return f"{ace.format()} would grant more than {'full control' if ceiling == FILE_ALL_ACCESS else 'read & execute'}"
-    return None
+    explicit_before = [a for a in (before.dacl.aces if before.dacl and not before.dacl.is_null else ()) if not a.inherited]
+    explicit_after = [a for a in after.dacl.aces if not a.inherited]
+    return _ace_changes_problem(explicit_before, explicit_after)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -341,7 +402,7 @@ def _what(op: dict, state: dict, rollback: bool) -> str | None:
         driver = _service_driver(state, normalise_key(op["key"]).split("\\")[-1])
         if driver is None:
             return None  # not found: refused as such by the compare
-        return imagepath_problem(op["expect"], op["set"], driver, state["host"]["system_root"])
+        return imagepath_problem(op["expect"], op["set"], driver, state["host"]["system_root"], rollback)
     if kind == "service_security":
         return service_descriptor_problem(op["expect"], op["set"])
     if kind == "path_security":

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-from ._operations import ApplyOutcome, describe, undo_of, values_equal
+from ._operations import ApplyOutcome, OperationError, check_shape, describe, undo_of, values_equal
 from ._sddl import SddlError, owner_and_dacl, parse_sddl, resolve_sid, same_writable_part
 from ._twin import (
-    Check, WriteFailed, check_all, copy_state, folder_section, read_current, refused_outcome, write_one,
+    Check, TwinError, WriteFailed, check_all, copy_state, folder_section, read_current, refused_outcome, write_one,
 )
 
 BACKUP_FORMAT = "backupready.backup/2"
@@ -61,8 +61,14 @@ def record_problem(record: Any) -> str | None:
     for key, kind in (("undo", list), ("operations", list), ("label", dict)):
         if not isinstance(record.get(key), kind):
             return f"its {key} is not a {kind.__name__}"
-    if not all(isinstance(op, dict) for op in record["undo"] + record["operations"]):
-        return "its undo or operations list holds something that is not an operation"
+    for name in ("undo", "operations"):
+        for index, op in enumerate(record[name]):
+            if name == "undo" and isinstance(op, dict) and op.get("op") == "service_state":
+                continue  # a record of a start or restart (set "none"): never applied, see _rollback.why_not_undoable
+            try:
+                check_shape(op, index)
+            except OperationError as exc:
+                return f"its {name} list is malformed: {exc}"
     return None
 
 
@@ -82,14 +88,15 @@ def entry(backup_id: str, record: Any, trusted: bool = True, error: str | None =
 # Rights that let someone change or replace a backup (docs/write-path.md §4): FILE_WRITE_DATA / ADD_FILE (0x2),
 # FILE_APPEND_DATA / ADD_SUBDIRECTORY (0x4), FILE_WRITE_EA (0x10), FILE_DELETE_CHILD (0x40), FILE_WRITE_ATTRIBUTES
 # (0x100), DELETE, WRITE_DAC, WRITE_OWNER, GENERIC_ALL, GENERIC_WRITE (winnt.h).
-WRITE_RIGHTS = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x10000000 | 0x40000000
+# MAXIMUM_ALLOWED (0x2000000) asks for whatever the DACL gives: it is counted as a right to change too.
+WRITE_RIGHTS = 0x2 | 0x4 | 0x10 | 0x40 | 0x100 | 0x10000 | 0x40000 | 0x80000 | 0x2000000 | 0x10000000 | 0x40000000
 STORE_OWNERS = ("S-1-5-18", "S-1-5-32-544")  # SYSTEM, Administrators
 STORE_SDDL = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"  # what the engine gives the store when it creates it
 
 
 def dacl_trust_problem(owner: str | None, sddl: str | None, what: str) -> str | None:
-    """The live store's rule for one folder or file: owned by SYSTEM or Administrators, and no ACE that applies to it
-    gives anyone else a right that allows changing it. None when trusted."""
+    """The live store's rule for one folder or file: owned by SYSTEM or Administrators, and no allow ACE (inherit-only
+    ones included: they reach what is created below) gives anyone else a right that allows changing it."""
     sid = resolve_sid(owner) if owner else None
     if sid not in STORE_OWNERS:
         return f"{what} is owned by {owner or 'nobody'}, not SYSTEM or Administrators"
@@ -102,7 +109,7 @@ def dacl_trust_problem(owner: str | None, sddl: str | None, what: str) -> str | 
     if descriptor.dacl is None or descriptor.dacl.is_null:
         return f"{what} has no DACL: everyone may change it"
     for ace in descriptor.dacl.aces:
-        if ace.is_allow and not ace.inherit_only and ace.mask & WRITE_RIGHTS and resolve_sid(ace.trustee) not in STORE_OWNERS:
+        if ace.is_allow and ace.mask & WRITE_RIGHTS and resolve_sid(ace.trustee) not in STORE_OWNERS:
             return f"{what} lets {ace.trustee} change it ({ace.format()})"
     return None
 
@@ -167,16 +174,24 @@ class Resolution:
 
 def resolve_pending(backup_id: str, undo_list: list[dict], state: dict) -> Resolution:
     """docs/write-path.md §3: a record a crash left pending, judged against the host as it is now."""
-    kept: list[dict] = []
-    present = 0
+    verdicts = []
     for undo in undo_list:
         verdict, keep = presence(undo, state)
         if verdict == "unknown":
             return Resolution("keep", undo_list, f"backup {backup_id} was interrupted and {describe(undo)} changed "
-                                                 "since: it is left pending and is not rolled back automatically")
+                                                 "since (or cannot be read): it is left pending and is not rolled back "
+                                                 "automatically")
+        verdicts.append((verdict, keep))
+    kept: list[dict] = []
+    present = 0
+    for position, (verdict, keep) in enumerate(verdicts):
+        if verdict == "record":
+            # A start or restart is known to have happened only when a later change of the record is on the host.
+            if any(later == "present" for later, _keep in verdicts[position + 1:]):
+                kept.append(keep)
+            continue
         if verdict == "present":
             present += 1
-        if keep is not None:
             kept.append(keep)
     if present == 0:
         return Resolution("discard", [], f"backup {backup_id} was interrupted before its change reached the host: "
@@ -190,7 +205,10 @@ def resolve_pending(backup_id: str, undo_list: list[dict], state: dict) -> Resol
 # ---------------------------------------------------------------------------------------------------
 
 def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str) -> str | None:
-    """Why ``operations`` may not be applied as the rollback of ``backup_id`` (docs/write-path.md §2), or None."""
+    """Why ``operations`` may not be applied as the rollback of ``backup_id`` (docs/write-path.md §2), or None.
+
+    Each undo operation of the backup may be used once.
+    """
     target = next((b for b in backups if b["id"] == backup_id), None)
     if target is None:
         return f"backup {backup_id} is not in this host's store"
@@ -198,9 +216,11 @@ def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str
         return f"backup {backup_id} is not one this collection can trust: {target['error']}"
     if target["status"] != COMMITTED:
         return f"backup {backup_id} is {target['status']}, not committed"
+    unused = list(target["undo"])
     for index, op in enumerate(operations):
-        if op not in target["undo"]:
+        if op not in unused:
             return f"operation {index} ({describe(op)}) is not an undo operation of backup {backup_id}"
+        unused.remove(op)
     return None
 
 
@@ -324,6 +344,20 @@ def _resolve_all(store: Store, state: dict) -> list[dict]:
     return journal
 
 
+def _resolved_in_memory(backups: list[dict], state: dict) -> list[dict]:
+    """The listing as it will be once its pending records are resolved (for a check-mode rollback)."""
+    out = []
+    for backup in backups:
+        if backup["status"] == PENDING:
+            resolution = resolve_pending(backup["id"], backup["undo"], state)
+            if resolution.action == "discard":
+                continue
+            if resolution.action == "commit":
+                backup = dict(backup, status=COMMITTED, undo=resolution.undo)
+        out.append(backup)
+    return out
+
+
 def _written_undo(check: Check, names: list[str] | None, read_back: Any = None) -> dict:
     undo = undo_of(check.op, check.current, names)
     if read_back is not None and check.op["op"] not in ("service_state", "path_security"):
@@ -345,14 +379,23 @@ def journaled_apply(store: Store, operations: list[dict], check_mode: bool = Fal
         state = store.read_state()
         journal = [] if check_mode else _resolve_all(store, state)
         rollback = False
+        labelled = label.get("rollback_of")
+        if labelled is not None and rollback_of is not None and labelled != rollback_of:
+            return ApplyOutcome(refused=True, journal=journal,
+                                msg=f"outside what this collection may change: the label names backup {labelled!r} "
+                                    f"but the rollback is of {rollback_of!r}; nothing written")
+        rollback_of = rollback_of if rollback_of is not None else labelled  # a labelled rollback is verified too
         if rollback_of is not None:
-            problem = rollback_problem(operations, store.list_backups(), rollback_of)
+            backups = store.list_backups()
+            if check_mode:  # judged in memory as the real run will judge them (nothing is written in check mode)
+                backups = _resolved_in_memory(backups, state)
+            problem = rollback_problem(operations, backups, rollback_of)
             if problem:
                 outcome = ApplyOutcome(refused=True, journal=journal,
                                        msg=f"outside what this collection may change: {problem}; nothing written")
                 return outcome
             rollback = True
-            label.setdefault("rollback_of", rollback_of)
+            label["rollback_of"] = rollback_of
         checks = check_all(state, operations, rollback)
         if any(c.status == "refused" for c in checks):
             outcome = refused_outcome(checks, len(operations))
@@ -384,15 +427,24 @@ def journaled_apply(store: Store, operations: list[dict], check_mode: bool = Fal
         outcome = _write_all(store, state, checks, faults, outcome)
         record = _record(store, backup_id, COMMITTED, operations, outcome.undo, label, outcome.results,
                          pending["created"])
-        if outcome.undo:
-            store.write_record(backup_id, record)
-        else:
-            store.delete_record(backup_id)
-            outcome.backup_id = outcome.backup_path = None
+        try:
+            if outcome.undo:
+                store.write_record(backup_id, record)
+            else:
+                store.delete_record(backup_id)
+                outcome.backup_id = outcome.backup_path = None
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # what was written stays said
+            outcome.failed = True
+            outcome.msg += (f"; the backup record could not be completed ({exc}): it stays pending and the next "
+                            "run resolves it")
+            return outcome
         if not outcome.failed:
-            for old in to_prune(store.list_backups(), keep, backup_id):
-                store.delete_record(old)
-                outcome.pruned.append(old)
+            try:
+                for old in to_prune(store.list_backups(), keep, backup_id):
+                    store.delete_record(old)
+                    outcome.pruned.append(old)
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # retention is not the change
+                outcome.msg += f"; older backups could not be pruned: {exc}"
         return outcome
 
 
@@ -413,6 +465,10 @@ def _write_all(store: Store, state: dict, checks: list[Check], faults: dict[int,
         try:
             done = write_one(working, check, fault if fault in ("before_write", "after_write", "readback_differs")
                              else None, now=store.now().isoformat().replace("+00:00", "Z"))
+        except TwinError as exc:  # the twin cannot say what Windows would do: nothing is written for it
+            result.update(status="failed", reason=str(exc))
+            failure = f"operation {check.index} ({check.subject}) failed: {exc}"
+            continue
         except WriteFailed as exc:
             # Written and read back otherwise: written_unverified; an error (after the write took, or before it): failed.
             result.update(status="written_unverified" if exc.differs else "failed",

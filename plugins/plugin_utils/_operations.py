@@ -169,6 +169,10 @@ def values_equal(op: dict, current: Any, expected: Any) -> bool:
         if current == "default" or expected == "default":
             return current == expected
         return isinstance(current, str) and isinstance(expected, str) and same_descriptor(current, expected)
+    if (isinstance(current, dict) and isinstance(expected, dict) and current.get("kind") == expected.get("kind")
+            and current.get("kind") in ("REG_BINARY", "REG_NONE")
+            and isinstance(current.get("data"), str) and isinstance(expected.get("data"), str)):
+        return current["data"].lower() == expected["data"].lower()  # hex: the bytes, not their spelling
     return current == expected
 
 

@@ -612,6 +612,8 @@ def writable_key(sddl: str) -> tuple:
     sd = parse_sddl(sddl)
     if sd.dacl is None:
         return (_trustee_key(sd.owner), None, None)
+    if sd.dacl.is_null:
+        return (_trustee_key(sd.owner), "P" in sd.dacl.flags, "NULL")  # everyone, everything: not an empty DACL
     explicit = tuple(ace_key(ace) for ace in sd.dacl.aces if not ace.inherited)
     return (_trustee_key(sd.owner), "P" in sd.dacl.flags, explicit)
 

@@ -294,7 +294,7 @@ def test_a_pending_record_whose_value_changed_since_is_left_and_refused():
         _journal.journaled_apply(store, ops, faults={0: "crash_after_write"})
     service = ops[0]["key"].rsplit("\\", 1)[-1]
     find_service(store.state, service)["image_path"]["data"] = "\\SystemRoot\\System32\\drivers\\by-hand.sys"
-    with pytest.raises(Exception, match="changed since: it is left pending"):
+    with pytest.raises(Exception, match="changed since .or cannot be read.: it is left pending"):
         plan_rollback(store.list_backups(), state=store.state)
     outcome = _journal.journaled_apply(store, [])
     assert [j["action"] for j in outcome.journal] == ["left_pending"]
@@ -395,8 +395,10 @@ TRUST = [
     pytest.param("S-1-5-21-1-2-3-1001", _journal.STORE_SDDL, "owned by S-1-5-21-1-2-3-1001", id="planted-by-a-user"),
     # What %ProgramData% hands down: "BUILTIN\\Users:(CI)(WD,AD,WEA,WA)" (icacls of a default ProgramData).
     pytest.param("BA", "D:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIIOID;GA;;;CO)(A;OICIID;0x1200a9;;;BU)"
-                 "(A;CIID;0x116;;;BU)", "lets BU change it", id="inherited-programdata-users-create"),
-    pytest.param("BA", "D:PAI(A;OICI;FA;;;SY)(A;OICIIO;FA;;;CO)", None, id="creator-owner-inherit-only"),
+                 "(A;CIID;0x116;;;BU)", "change it", id="inherited-programdata-users-create"),
+    # Inherit-only ACEs count: they reach what is created in the folder (the engine refuses them too).
+    pytest.param("BA", "D:PAI(A;OICI;FA;;;SY)(A;OICIIO;FA;;;CO)", "lets CO change it", id="creator-owner-inherit-only"),
+    pytest.param("BA", "D:PAI(A;OICI;FA;;;SY)(A;;0x2000000;;;BU)", "lets BU change it", id="maximum-allowed"),
     pytest.param("BA", "D:NO_ACCESS_CONTROL", "no DACL", id="null-dacl"),
     pytest.param("BA", None, "could not be read", id="unreadable"),
 ]
