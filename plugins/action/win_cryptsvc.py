@@ -15,14 +15,21 @@ CODES = ("cryptsvc_state", "system_writer_missing", "system_writer_failed")
 BACKUP_WINDOW = 20
 
 
-def last_restart(backups: list[dict]) -> str | None:
-    """When this collection last started or restarted CryptSvc (the newest backup recording it), or None."""
-    for backup in backups:
-        undo = backup.get("undo") or []
-        if backup.get("trusted", True) and any(op.get("op") == "service_state" and
-                                               str(op.get("service", "")).lower() == CRYPTSVC.lower() for op in undo):
-            return backup.get("created")
-    return None
+def _restarts(backup: dict) -> bool:
+    return any(op.get("op") == "service_state" and str(op.get("service", "")).lower() == CRYPTSVC.lower()
+               for op in backup.get("undo") or [])
+
+
+def last_restart(backups: list[dict]) -> tuple[str | None, bool]:
+    """When this collection last started or restarted CryptSvc (the newest backup recording it), or None; and
+    whether that was its last change (no newer backup: nothing it changed since, a restart would find the same)."""
+    usable = [b for b in backups if b.get("trusted", True) and b.get("status") == "committed" and b.get("undo")
+              and not (b.get("label") or {}).get("rollback_of")]
+    for position, backup in enumerate(usable):
+        if _restarts(backup):
+            only = all(op.get("op") == "service_state" for op in backup["undo"])
+            return backup.get("created"), position == 0 and only
+    return None, False
 
 
 def _cryptsvc(state: dict) -> dict | None:
@@ -43,12 +50,12 @@ class ActionModule(BackupReadyAction):
     def read_state(self, backend, args):
         """The state and, in the same module call, the backups: when did this collection last restart CryptSvc."""
         state = backend.probe(backups=BACKUP_WINDOW)
-        self._last_restart = last_restart(backend.list_backups(BACKUP_WINDOW))
+        self._last_restart, self._nothing_since = last_restart(backend.list_backups(BACKUP_WINDOW))
         return state
 
     def plan(self, state, args):
         planned = plan_cryptsvc(state, args["start_mode"], args["state"], args["ensure_system_writer"],
-                                last_restart=self._last_restart)
+                                last_restart=self._last_restart, nothing_changed_since=self._nothing_since)
         if planned["errors"]:
             raise ValueError("; ".join(planned["errors"]))
         codes = CODES if args["ensure_system_writer"] else ("cryptsvc_state",)

@@ -129,7 +129,8 @@ blocked_by:
     - Why a restart for the System Writer was not made because it cannot bring the writer back (KB 2009272 fixes the
       permissions first). The codes of C(filemaps_acl) or C(vss_access_control) findings, and
       C(capi2_513_access_denied) when an C(AddCoreCsiFiles) access-denied event was logged after this collection's
-      last restart of CryptSvc. Empty when nothing blocks a restart.
+      last restart of CryptSvc, C(restarted_without_effect) when that restart was this collection's last change and
+      the writer is still missing or failed (O(state=restarted) forces a restart). Empty when nothing blocks a restart.
   returned: success
   type: list
   elements: str

@@ -24,6 +24,7 @@ folder), with the twin (``_twin.py``) as the model of Windows; check mode never 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -87,7 +88,7 @@ class SnapshotStore(_journal.Store):
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        lock_path = self.path + ".lock"
+        lock_path = os.path.realpath(self.path) + ".lock"  # one lock per file, however the inventory names it
         try:
             handle = open(lock_path, "a+b")  # pylint: disable=consider-using-with  # closed below
         except OSError as exc:
@@ -177,12 +178,20 @@ class SnapshotStore(_journal.Store):
             except (OSError, ValueError) as exc:
                 entries.append(_journal.entry(backup_id, None, error=f"{name} cannot be read: {exc}"))
                 continue
+            if _journal.record_problem(record) is None and record.get("host") != self.host:
+                entries.append(_journal.entry(backup_id, None, trusted=False,
+                                              error=f"{path} is a backup of host {record.get('host')!r}, not {self.host!r}"))
+                continue
             entries.append(_journal.entry(backup_id, record))
         return entries
 
     def write_record(self, backup_id: str, record: dict) -> str:
         self._check_backup_dir()
-        os.makedirs(self.backup_dir, exist_ok=True)
+        # 0700 whatever the umask: a folder its group could write would not be trusted (docs/write-path.md §4).
+        for folder in (os.path.dirname(self.backup_dir), self.backup_dir):
+            if not os.path.isdir(folder):
+                os.makedirs(folder, mode=0o700, exist_ok=True)
+                os.chmod(folder, 0o700)
         path = os.path.join(self.backup_dir, f"{backup_id}.json")
         write_atomically(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
         return path
@@ -405,9 +414,14 @@ KEEP_VAR = "backupready_keep_backups"
 
 
 def safe_name(host: str) -> str:
-    """A host name as one safe path segment: a name cannot steer a backup folder (``../`` becomes ``.._``)."""
+    """A host name as one safe path segment: a name cannot steer a backup folder (``../`` becomes ``.._``), and two
+    names that differ only in what was replaced (``a/b``, ``a_b``) do not share one (a digest is appended)."""
     name = _UNSAFE.sub("_", host)
-    return "_" + name if name in ("", ".", "..") or name.startswith(".") else name
+    if name in ("", ".", "..") or name.startswith("."):
+        name = "_" + name
+    if name != host:
+        name += "-" + hashlib.sha256(host.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return name
 
 
 def _within(path: str, root: str) -> bool:

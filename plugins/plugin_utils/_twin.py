@@ -31,8 +31,8 @@ from ._operations import (
     is_noop, normalise_key, undo_of, values_equal,
 )
 from ._sddl import (
-    Ace, Acl, SddlError, SecurityDescriptor, format_sddl, join_sddl, owner_and_dacl, parse_sddl, same_writable_part,
-    split_sddl,
+    GENERIC_BITS, Ace, Acl, SddlError, SecurityDescriptor, format_file_rights, format_sddl, join_sddl, map_generic,
+    owner_and_dacl, parse_sddl, same_writable_part, split_sddl,
 )
 from ._state import find_service, validate_state
 from ._unreadable import section_unreadable
@@ -59,24 +59,39 @@ def _flags(flags: set[str]) -> tuple[str, ...]:
     return tuple(f for f in _FLAG_ORDER if f in flags)
 
 
-def inherited_aces(parent: SecurityDescriptor, is_container: bool, child_owner: str | None) -> list[Ace]:
-    """The ACEs a new or re-propagated child gets from ``parent`` (the "ACE Inheritance Rules", Microsoft docs).
+def _effective(ace: Ace, child_owner: str | None) -> Ace:
+    """The copy of an inheritable ACE that applies to the child itself: ID only, generic rights mapped (files),
+    CREATOR OWNER replaced by the child's owner."""
+    mask = ace.mask
+    rights = ace.rights if not mask & GENERIC_BITS else format_file_rights(map_generic(mask, "file"))
+    trustee = child_owner if ace.trustee in ("CO", CREATOR_OWNER) and child_owner else ace.trustee
+    return dataclasses.replace(ace, flags=("ID",), rights=rights, trustee=trustee)
 
-    A file inherits each ``OI`` ACE; a folder each ``CI`` ACE (kept inheritable unless ``NP``) and each ``OI``-only
-    ACE as inherit-only (unless ``NP``). ``IO`` is cleared on the copy that applies to the child, ``ID`` is set.
-    CREATOR OWNER becomes the child's owner on the copy that applies to it.
+
+def inherited_aces(parent: SecurityDescriptor, is_container: bool, child_owner: str | None) -> list[Ace]:
+    """The ACEs a new or re-propagated child gets from ``parent`` ("ACE Inheritance Rules", Microsoft docs).
+
+    A file inherits each ``OI`` ACE, as one effective ACE (``ID``, generic rights mapped, CREATOR OWNER as the
+    file's owner). A folder inherits each ``CI`` ACE (and each ``OI``-only one as inherit-only, unless ``NP``):
+    kept inheritable with ``ID``, unless ``NP``; an ACE with generic rights or CREATOR OWNER becomes two, the
+    effective copy and an inherit-only copy that carries it further down.
     """
     aces: list[Ace] = []
     for ace in (parent.dacl.aces if parent.dacl else ()):
         flags = set(ace.flags)
-        trustee = child_owner if ace.trustee in ("CO", CREATOR_OWNER) and child_owner else ace.trustee
         if not is_container:
             if "OI" in flags:
-                aces.append(dataclasses.replace(ace, flags=("ID",), trustee=trustee))
+                aces.append(_effective(ace, child_owner))
             continue
+        special = bool(ace.mask & GENERIC_BITS) or ace.trustee in ("CO", CREATOR_OWNER)
         if "CI" in flags:
-            kept = {"ID"} if "NP" in flags else (flags & {"OI", "CI"}) | {"ID"}
-            aces.append(dataclasses.replace(ace, flags=_flags(kept), trustee=trustee))
+            if "NP" in flags:
+                aces.append(_effective(ace, child_owner))
+            elif special:
+                aces.append(_effective(ace, child_owner))
+                aces.append(dataclasses.replace(ace, flags=_flags((flags & {"OI", "CI"}) | {"IO", "ID"})))
+            else:
+                aces.append(dataclasses.replace(ace, flags=_flags((flags & {"OI", "CI"}) | {"ID"})))
         elif "OI" in flags and "NP" not in flags:
             aces.append(dataclasses.replace(ace, flags=_flags({"OI", "IO", "ID"})))
     return aces

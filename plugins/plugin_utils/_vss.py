@@ -338,12 +338,20 @@ RESTART_BLOCKING_CODES = ("filemaps_acl", "vss_access_control")
 CAPI2_ACCESS_DENIED = "capi2_513_access_denied"
 
 
-def restart_blockers(state: dict, last_restart: str | None = None) -> list[str]:
+RESTART_WITHOUT_EFFECT = "restarted_without_effect"
+
+
+def restart_blockers(state: dict, last_restart: str | None = None, nothing_changed_since: bool = False) -> list[str]:
     """Why a restart cannot bring the System Writer back: finding codes of ``RESTART_BLOCKING_CODES``, and
     ``capi2_513_access_denied`` when an ``AddCoreCsiFiles`` access-denied event came after this collection's
     last restart of CryptSvc (``last_restart``, ISO 8601): that restart did not help. An older event does not
-    block: the permissions may have been fixed since, and one restart is what KB 2009272 asks for."""
+    block: the permissions may have been fixed since, and one restart is what KB 2009272 asks for.
+    ``restarted_without_effect`` when this collection's last change was that restart (``nothing_changed_since``) and
+    the writer is still missing or failed: another restart would find the same host (``state: restarted`` forces one).
+    """
     blockers = sorted({f.code for f in assess(state, RESTART_BLOCKING_CODES)})
+    if last_restart and nothing_changed_since:
+        blockers.append(RESTART_WITHOUT_EFFECT)
     since = _event_time(last_restart)
     if since is not None:
         for event in core_csi_events(state["events"]):
@@ -356,7 +364,8 @@ def restart_blockers(state: dict, last_restart: str | None = None) -> list[str]:
 
 
 def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "started",
-                  ensure_system_writer: bool = True, last_restart: str | None = None) -> dict:
+                  ensure_system_writer: bool = True, last_restart: str | None = None,
+                  nothing_changed_since: bool = False) -> dict:
     """Operations that bring CryptSvc to ``start_mode`` / ``desired_state`` (and the writer back, once).
 
     Returns ``{operations, reasons, restart_for_writer, blocked_by, errors}``; ``errors`` is non-empty when
@@ -396,7 +405,7 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
         action = "started"
         plan["reasons"].append(f"CryptSvc is {current or 'in an unknown state'}, not running")
     elif reading is not None and reading.needs_restart:
-        plan["blocked_by"] = restart_blockers(state, last_restart)
+        plan["blocked_by"] = restart_blockers(state, last_restart, nothing_changed_since)
         if not plan["blocked_by"]:
             action = "restarted"
     if reading is not None:

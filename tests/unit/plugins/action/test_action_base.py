@@ -281,3 +281,18 @@ def test_name_patterns_that_can_match_are_accepted(patterns):
     host = FakeHost(big_state(1))
     make_action(ServiceImagePath, {"include": patterns, "report_only": True}, host).run(task_vars=VARS)
     assert [name for name, _args in host.calls] == ["backupready.windows.win_backup_state"] * 2
+
+
+def test_last_restart_reads_the_newest_backup_that_restarted_cryptsvc():
+    from ansible_collections.backupready.windows.plugins.action.win_cryptsvc import last_restart
+
+    restart = {"op": "service_state", "service": "CryptSvc", "expect": "running", "set": "none"}
+    fix = {"op": "registry_value", "key": "k", "name": "n", "expect": {}, "set": {}}
+
+    def backup(created, *undo, **extra):
+        return dict({"created": created, "status": "committed", "trusted": True, "undo": list(undo), "label": {}}, **extra)
+    assert last_restart([]) == (None, False)
+    assert last_restart([backup("t2", restart), backup("t1", fix)]) == ("t2", True)
+    assert last_restart([backup("t3", fix), backup("t2", restart)]) == ("t2", False)
+    assert last_restart([backup("t2", fix, restart)]) == ("t2", False)
+    assert last_restart([backup("t2", restart, trusted=False)]) == (None, False)

@@ -289,3 +289,33 @@ def test_retention_keeps_the_newest_backups_of_the_host(fleet):
         undo = backend.apply(done.undo, check_mode=False, rollback_of=done.backup_id)
     assert len(backend.list_backups(20)) == 2 and undo.pruned
     assert copy.deepcopy(backend.list_backups(20))[0]["label"] == {"rollback_of": done.backup_id}
+
+
+def test_backups_are_trusted_whatever_the_umask(fleet):
+    """With umask 002 the backup folder was created group-writable, and the backend then distrusted its own
+    backups (no rollback, no pruning)."""
+    old = os.umask(0o002)
+    try:
+        backend = select(fleet)
+        done = backend.apply([FIX], check_mode=False)
+    finally:
+        os.umask(old)
+    listed = backend.list_backups(20)
+    assert listed[0]["trusted"] and listed[0]["id"] == done.backup_id
+    assert os.stat(backend.backup_dir).st_mode & 0o777 == 0o700
+
+
+def test_two_host_names_never_share_a_backup_folder(fleet):
+    assert select(fleet, host="a/b").backup_dir != select(fleet, host="a_b").backup_dir
+
+
+def test_a_record_of_another_host_is_not_trusted(fleet):
+    backend = select(fleet)
+    done = backend.apply([FIX], check_mode=False)
+    with open(done.backup_path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    record["host"] = "other"
+    with open(done.backup_path, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+    listed = backend.list_backups(20)
+    assert not listed[0]["trusted"] and "a backup of host 'other'" in listed[0]["error"]

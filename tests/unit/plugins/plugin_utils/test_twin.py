@@ -64,6 +64,11 @@ WRITTEN = [
                  id="folder-inherits-CI-and-OI-only-as-inherit-only"),
     pytest.param("O:BAD:AI(A;;FR;;;BU)", "O:BAD:(A;;FR;;;BU)", "O:BAD:P(A;OI;FA;;;CO)", False,
                  "O:BAD:AI(A;;FR;;;BU)(A;ID;FA;;;BA)", id="creator-owner-becomes-the-owner"),
+    pytest.param("O:BAD:AI(A;;FR;;;BU)", "O:BAD:(A;;FR;;;BU)", "O:BAD:P(A;OICI;GA;;;SY)", False,
+                 "O:BAD:AI(A;;FR;;;BU)(A;ID;FA;;;SY)", id="a-file-gets-generic-rights-mapped"),
+    pytest.param("O:BAD:AI(A;;FR;;;BU)", "O:BAD:(A;;FR;;;BU)", "O:BAD:P(A;OICI;GA;;;SY)(A;OICI;FA;;;CO)", True,
+                 "O:BAD:AI(A;;FR;;;BU)(A;ID;FA;;;SY)(A;OICIIOID;GA;;;SY)(A;ID;FA;;;BA)(A;OICIIOID;FA;;;CO)",
+                 id="a-folder-splits-generic-and-creator-owner-aces"),
 ]
 
 
@@ -424,3 +429,53 @@ def test_a_backup_planted_in_a_weak_store_is_refused_by_the_twin_as_by_the_engin
     assert plan.backup_id == real.backup_id and "cannot be trusted" in " ".join(plan.notes)
     refused = _journal.journaled_apply(weak, planted["undo"], rollback_of=planted["id"])
     assert refused.refused and "not one this collection can trust" in refused.msg
+
+
+def test_a_pending_files_undo_is_left_to_the_engine_when_the_probe_lists_no_names():
+    """A live probe lists filemaps files by descriptor with samples: the rollback planner cannot judge each file, so
+    it keeps the undo as recorded and lets the engine judge it (before, the rollback was refused as 'changed')."""
+    original = load(os.path.join(ROOT, "examples", "fleet", "snapshots", "acl-broken.json"))
+    ops = plan_filemaps(original)[0]
+    store = _journal.MemoryStore(copy.deepcopy(original))
+    with pytest.raises(_journal.SimulatedCrash):
+        _journal.journaled_apply(store, ops, faults={1: "crash_after_write"})
+    live = copy.deepcopy(store.state)
+    for group in live["filemaps"]["files"]["descriptors"]:
+        del group["names"]
+    plan = plan_rollback(store.list_backups(), state=live)
+    files = [op for op in plan.operations if op.get("target") == "files"]
+    assert len(plan.operations) == 2 and len(files[0]["names"]) == 3205
+
+
+def test_an_operation_the_twin_cannot_predict_fails_after_what_was_written_is_kept():
+    """Review W5: an ImagePath fix then a folder write the twin cannot model (unprotecting a DACL whose parent is not
+    captured) ended in 'nothing was changed' although the fix had been written."""
+    original = load(os.path.join(ROOT, "examples", "fleet", "snapshots", "hv-doubled.json"))
+    fix = plan_imagepath_fixes(original)[0]
+    folder = original["filemaps"]["sddl"]
+    unprotect = {"op": "path_security", "path": original["filemaps"]["path"], "target": "folder",
+                 "expect": folder.split("G:")[0] + "D:" + folder.split("D:")[1],
+                 "set": folder.split("G:")[0] + "D:AI" + folder.split("D:PAI")[1]}
+    store = _journal.MemoryStore(copy.deepcopy(original))
+    outcome = _journal.journaled_apply(store, fix + [unprotect])
+    assert outcome.failed and outcome.changed and len(outcome.undo) == 1
+    assert [r["status"] for r in outcome.results] == ["applied", "failed"]
+    assert "cannot be known" in outcome.results[1]["reason"]
+    assert [r["status"] for r in store.records.values()] == ["committed"]
+
+
+def test_a_record_that_cannot_be_completed_says_so_and_stays_pending():
+    original = load(os.path.join(ROOT, "examples", "fleet", "snapshots", "hv-doubled.json"))
+    store = _journal.MemoryStore(copy.deepcopy(original))
+    writes = []
+
+    def write_record(backup_id, record):
+        writes.append(record["status"])
+        if record["status"] == "committed":
+            raise OSError("disk full")
+        store.records[backup_id] = copy.deepcopy(record)
+        return backup_id
+    store.write_record = write_record
+    outcome = _journal.journaled_apply(store, plan_imagepath_fixes(original)[0])
+    assert outcome.changed and outcome.failed and "could not be completed (disk full)" in outcome.msg
+    assert writes == ["pending", "committed"] and [r["status"] for r in store.records.values()] == ["pending"]

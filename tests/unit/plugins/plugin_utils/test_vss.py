@@ -495,3 +495,16 @@ def test_a_stopped_cryptsvc_is_started_even_when_the_writer_cannot_come_back():
     _state.find_service(state, "CryptSvc")["state"] = "stopped"
     plan = _vss.plan_cryptsvc(state)
     assert [op["set"] for op in plan["operations"] if op["op"] == "service_state"] == ["started"]
+
+
+def test_a_restart_that_was_the_last_change_and_did_not_help_is_not_made_again():
+    """Review: with a cause no check names (neither filemaps nor VssAccessControl), the writer stayed missing and
+    CryptSvc was restarted on every run."""
+    state = _missing_writer_state()
+    plan = _vss.plan_cryptsvc(state, last_restart="2026-10-01T10:00:00Z", nothing_changed_since=True)
+    assert plan["operations"] == [] and plan["blocked_by"] == [_vss.RESTART_WITHOUT_EFFECT]
+    again = _vss.plan_cryptsvc(state, last_restart="2026-10-01T10:00:00Z", nothing_changed_since=False)
+    assert [op["set"] for op in again["operations"]] == ["restarted"]
+    forced = _vss.plan_cryptsvc(state, desired_state="restarted", last_restart="2026-10-01T10:00:00Z",
+                                nothing_changed_since=True)
+    assert [op["set"] for op in forced["operations"]] == ["restarted"]
