@@ -479,6 +479,8 @@ def _repair_driver(value: str, defects: list[str]) -> tuple[str, set[str]]:
     if "quoted_driver" not in defects and "invalid_syntax" not in defects:
         return text, steps
     if "/" in text:
+        if "%" in text:
+            return value, set()  # a slash near a %VAR% may be part of its name: not parsed with confidence
         # askcore FOWARD_SLASH (KB 968247): the same path with inverted slashes
         text, steps = text.replace("/", "\\"), steps | {"slashes"}
     if _SYSTEMROOT_VARIABLE.match(text):
