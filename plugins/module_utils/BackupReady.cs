@@ -1987,6 +1987,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return key.ToString();
             }
             key.Append(descriptor.Dacl.Flags.Contains("P") ? "P" : "-");
+            if (descriptor.Dacl.Flags.Contains("NO_ACCESS_CONTROL"))
+            {
+                key.Append("NULL");  // everyone, everything: not an empty DACL
+                return key.ToString();
+            }
             foreach (SddlAce ace in descriptor.Dacl.Aces)
                 if (!ace.Inherited)
                     AddKeyPart(key, AceKey(ace));
@@ -2014,6 +2019,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 text.Append("D:");
                 if (descriptor.Dacl.Flags.Contains("P"))
                     text.Append('P');
+                if (descriptor.Dacl.Flags.Contains("NO_ACCESS_CONTROL"))
+                    return text.Append("NO_ACCESS_CONTROL").ToString();  // a NULL DACL stays NULL (never an empty one)
                 foreach (SddlAce ace in descriptor.Dacl.Aces)
                     if (!ace.Inherited)
                         text.Append(ace.Format());
@@ -2060,6 +2067,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         private static readonly Regex DomainAdmins = new Regex(@"\AS-1-5-21-\d+-\d+-\d+-512\z");
         private static readonly Regex SystemRootRun = new Regex(@"\A(?:\\+systemroot(?=\\))+\\");
+        // An environment variable (%name%) inside an exclusion entry; a lone % (50%off) is a character of a name.
+        private static readonly Regex Variable = new Regex(@"%[^%\\]+%");
 
         // ---- keys ------------------------------------------------------------------------------------------------
 
@@ -2110,6 +2119,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     executable = value.Substring(1);
                     return true;
                 }
+                if (close + 1 < value.Length && value[close + 1] != ' ' && value[close + 1] != '\t')
+                    return false;  // "C:\a.exe".d\x.exe: the quote does not end the executable
                 executable = value.Substring(1, close - 1);
                 arguments = value.Substring(close + 1);
                 return true;
@@ -2117,6 +2128,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             int found = PyText.LowerPath(value).IndexOf(".exe", StringComparison.Ordinal);
             if (found >= 0)
             {
+                if (found + 4 < value.Length && value[found + 4] != ' ' && value[found + 4] != '\t')
+                    return false;  // C:\a.exe.d\x.exe: '.exe' inside a folder name
                 executable = value.Substring(0, found + 4);
                 arguments = value.Substring(found + 4);
                 return true;
@@ -2233,7 +2246,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return value.Contains("kind") ? value["kind"] as string : null;
         }
 
-        public static string ImagePathProblem(IDictionary expect, IDictionary set, bool driver, string systemRoot)
+        // _allowlist._quoted: the value, up to its first NUL, starts with a quote.
+        private static bool Quoted(string value)
+        {
+            return BeforeNul(value).StartsWith("\"", StringComparison.Ordinal);
+        }
+
+        /// <summary>
+        /// imagepath_problem: both string values of the same kind, the same command, and outside a rollback only in the
+        /// direction of the brain's fixes (docs/write-path.md section 2).
+        /// </summary>
+        public static string ImagePathProblem(IDictionary expect, IDictionary set, bool driver, string systemRoot, bool rollback)
         {
             foreach (IDictionary value in new IDictionary[] { expect, set })
             {
@@ -2247,6 +2270,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (!SameCommand((string)expect["data"], (string)set["data"], driver, systemRoot))
                 return String.Format("{0} does not run the same command as {1} (only quoting, prefix normalisation and truncation at a NUL are made)",
                     PyText.Repr(set["data"]), PyText.Repr(expect["data"]));
+            if (rollback)
+                return null;
+            string before = (string)expect["data"];
+            string after = (string)set["data"];
+            if (!driver && Quoted(before) && !Quoted(after))
+                return "the quotes of a Win32 executable are only added (CreateService doc), never removed outside a rollback";
+            if (driver && !Quoted(before) && Quoted(after))
+                return "the quotes of a driver path are only removed (mullvad/windows-service-rs#57), never added outside a rollback";
+            if (before.IndexOf('\0') < 0 && after.IndexOf('\0') >= 0)
+                return "nothing is added after a NUL outside a rollback (systeminformer#111: what follows it is truncated)";
             return null;
         }
 
@@ -2282,9 +2315,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format(CultureInfo.InvariantCulture, "an entry must be 1 to {0} characters long, not {1}", MaxPathCharacters, length);
             if (!PyText.StartsWithDrive(entry))
                 return String.Format("{0} is not an absolute drive path (X:\\...)", PyText.ReprString(PyText.Prefix(entry, 80)));
+            if (Variable.IsMatch(entry))
+                return String.Format("{0} holds an environment variable (KB 980794: absolute paths without variables)", PyText.ReprString(PyText.Prefix(entry, 80)));
             foreach (char c in entry)
-                if (c < ' ' || "\"%*?<>|/".IndexOf(c) >= 0)
-                    return String.Format("{0} holds a control character or one of \" % * ? < > | /", PyText.ReprString(PyText.Prefix(entry, 80)));
+                if (c < ' ' || "\"*?<>|/".IndexOf(c) >= 0)
+                    return String.Format("{0} holds a control character or one of \" * ? < > | /", PyText.ReprString(PyText.Prefix(entry, 80)));
             return null;
         }
 
@@ -2336,9 +2371,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     known = true;
             if (!known)
                 return String.Format("only the NETWORK SERVICE value may be written under VssAccessControl, not {0}", PyText.ReprString(name));
-            string kind = Kind(set);
-            if (kind != "REG_DWORD" && kind != "missing" && !rollback)
-                return String.Format("the NETWORK SERVICE value is a REG_DWORD, not {0}", set.Contains("kind") ? FormatValue(set["kind"]) : "None");
+            if (rollback)
+                return null;
+            decimal data;
+            object value = set.Contains("data") ? set["data"] : null;
+            if (Kind(set) != "REG_DWORD" || !PyText.TryInteger(value, out data) || data != 1)
+                return String.Format("the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {0}", PyText.Repr(set));
             return null;
         }
 
@@ -2431,7 +2469,123 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 DomainAdmins.IsMatch(sid));
         }
 
-        /// <summary>filemaps / PendingRenames: an administrative owner, and no new grant beyond read &amp; execute for others.</summary>
+        private static readonly string[] AllowTypes = new string[] { "A", "OA", "XA", "ZA" };   // _sddl.ALLOW_TYPES
+        private static readonly string[] DenyTypes = new string[] { "D", "OD", "XD" };          // _sddl.DENY_TYPES
+        // KB 2009272: the principals whose deny ACEs the filemaps fix removes (SYSTEM, Administrators, Users, TrustedInstaller).
+        private static readonly string[] PolicyPrincipals = new string[] { Sddl.SystemSid, Sddl.AdministratorsSid, "S-1-5-32-545", Sddl.TrustedInstallerSid };
+
+        public static bool IsAllow(SddlAce ace)
+        {
+            return Array.IndexOf(AllowTypes, ace.Type) >= 0;
+        }
+
+        public static bool IsDeny(SddlAce ace)
+        {
+            return Array.IndexOf(DenyTypes, ace.Type) >= 0;
+        }
+
+        // _same_grantee: the same ACE but for its rights (type, set of flags, GUIDs, SID, extra).
+        private static bool SameGrantee(SddlAce a, SddlAce b)
+        {
+            return a.Type == b.Type && Sddl.FlagSet(a.Flags) == Sddl.FlagSet(b.Flags) &&
+                PyText.Lower(a.ObjectGuid) == PyText.Lower(b.ObjectGuid) &&
+                PyText.Lower(a.InheritObjectGuid) == PyText.Lower(b.InheritObjectGuid) &&
+                Sddl.ResolveSid(a.Trustee) == Sddl.ResolveSid(b.Trustee) && a.Extra == b.Extra;
+        }
+
+        private static bool AnySameGrantee(SddlAce ace, IEnumerable<SddlAce> others)
+        {
+            foreach (SddlAce other in others)
+                if (SameGrantee(ace, other))
+                    return true;
+            return false;
+        }
+
+        // Why an ACE of expect that is not in set may not be dropped (only the policy principals' deny ACEs are), or null.
+        private static string DroppedProblem(SddlAce dropped)
+        {
+            if (IsDeny(dropped) && Array.IndexOf(PolicyPrincipals, Sddl.ResolveSid(dropped.Trustee)) >= 0)
+                return null;
+            if (IsDeny(dropped))
+                return "only deny ACEs of SYSTEM, Administrators, Users or TrustedInstaller are removed, not " + dropped.Format();
+            return "an allow ACE is never removed outside a rollback: " + dropped.Format();
+        }
+
+        /// <summary>
+        /// _ace_changes_problem: the explicit ACEs after come from those before by removing deny ACEs of the policy's
+        /// principals, widening allow ACEs in place and inserting allow ACEs, the rest in their order; what an allow
+        /// ACE gains stays under its ceiling (full control for the administrative principals, read &amp; execute else).
+        /// </summary>
+        private static string AceChangesProblem(List<SddlAce> before, List<SddlAce> after)
+        {
+            int position = 0;
+            foreach (SddlAce ace in after)
+            {
+                while (position < before.Count && !SameGrantee(before[position], ace))
+                {
+                    SddlAce dropped = before[position];
+                    if (AnySameGrantee(dropped, after))
+                        return "the ACEs that stay must stay in their order";
+                    string problem = DroppedProblem(dropped);
+                    if (problem != null)
+                        return problem;
+                    position++;
+                }
+                long gained;
+                if (position < before.Count)
+                {
+                    SddlAce kept = before[position];
+                    position++;
+                    gained = ace.Mask & ~kept.Mask;
+                    if (IsDeny(ace) && ace.Mask != kept.Mask)
+                        return String.Format("a deny ACE is not changed: {0} -> {1}", kept.Format(), ace.Format());
+                }
+                else
+                {
+                    if (IsDeny(ace))
+                    {
+                        if (AnySameGrantee(ace, before))
+                            return "the ACEs that stay must stay in their order";
+                        continue;  // a deny added takes rights away: never dangerous
+                    }
+                    gained = ace.Mask;
+                }
+                if (IsAllow(ace) && gained != 0)
+                {
+                    bool administrative = IsAdministrative(Sddl.ResolveSid(ace.Trustee));
+                    long ceiling = administrative ? Sddl.FileAllAccess : Sddl.FileReadAndExecute;
+                    if ((gained & ~ceiling) != 0)
+                        return String.Format("{0} would grant more than {1}", ace.Format(), administrative ? "full control" : "read & execute");
+                }
+            }
+            for (; position < before.Count; position++)
+            {
+                string problem = DroppedProblem(before[position]);
+                if (problem != null)
+                    return problem;
+            }
+            return null;
+        }
+
+        private static bool IsNullDacl(SddlAcl acl)
+        {
+            return acl != null && acl.Flags.Contains("NO_ACCESS_CONTROL");
+        }
+
+        private static List<SddlAce> Explicit(SddlAcl acl)
+        {
+            List<SddlAce> aces = new List<SddlAce>();
+            if (acl != null && !IsNullDacl(acl))
+                foreach (SddlAce ace in acl.Aces)
+                    if (!ace.Inherited)
+                        aces.Add(ace);
+            return aces;
+        }
+
+        /// <summary>
+        /// path_descriptor_problem (filemaps / PendingRenames): never a NULL DACL; outside a rollback an administrative
+        /// owner, allow and deny ACEs only, and only the changes the filemaps fix makes (KB 2009272).
+        /// </summary>
         public static string PathDescriptorProblem(string expect, string set, bool rollback)
         {
             SddlDescriptor before;
@@ -2445,8 +2599,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 return Unparsable(error);
             }
-            if (after.Dacl == null)
-                return "a descriptor without a DACL (everyone allowed) is never written";
+            if (after.Dacl == null || IsNullDacl(after.Dacl))
+                return "a descriptor without a DACL or with a NULL DACL (everyone may do everything) is never written";
             if (rollback)
                 return null;
             foreach (SddlAce ace in after.Dacl.Aces)
@@ -2457,41 +2611,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (owner != oldOwner && !IsAdministrative(owner))
                 return "the owner may only become SYSTEM, Administrators, TrustedInstaller or Domain Admins, not " +
                     (after.Owner == null ? "None" : after.Owner);
-            Dictionary<string, long> granted = new Dictionary<string, long>(StringComparer.Ordinal);
-            if (before.Dacl != null)
-            {
-                foreach (SddlAce ace in before.Dacl.Aces)
-                {
-                    if (ace.Type != "A" || ace.Inherited)
-                        continue;
-                    string key = GrantKey(ace);
-                    long mask;
-                    granted.TryGetValue(key, out mask);
-                    granted[key] = mask | ace.Mask;
-                }
-            }
-            foreach (SddlAce ace in after.Dacl.Aces)
-            {
-                if (ace.Type != "A" || ace.Inherited)
-                    continue;
-                long already;
-                granted.TryGetValue(GrantKey(ace), out already);
-                if ((ace.Mask & ~already) == 0)
-                    continue;
-                bool administrative = IsAdministrative(Sddl.ResolveSid(ace.Trustee));
-                long ceiling = administrative ? Sddl.FileAllAccess : Sddl.FileReadAndExecute;
-                if ((ace.Mask & ~ceiling) != 0)
-                    return String.Format("{0} would grant more than {1}", ace.Format(), administrative ? "full control" : "read & execute");
-            }
-            return null;
-        }
-
-        private static string GrantKey(SddlAce ace)
-        {
-            List<string> flags = new List<string>(ace.Flags);
-            flags.RemoveAll(delegate(string flag) { return flag == "ID"; });
-            string sid = Sddl.ResolveSid(ace.Trustee);
-            return (sid == null ? "\0none" : sid) + "|" + Sddl.FlagSet(flags);
+            return AceChangesProblem(Explicit(before.Dacl), Explicit(after.Dacl));
         }
 
         // ---- the allow-list --------------------------------------------------------------------------------------
@@ -2572,7 +2692,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (serviceType == null)
                     return null;
                 bool driver = (serviceType.Value & 0xB) != 0;  // SERVICE_DRIVER (winnt.h): what the System Writer enumerates as drivers
-                return ImagePathProblem((IDictionary)op["expect"], (IDictionary)op["set"], driver, systemRoot);
+                return ImagePathProblem((IDictionary)op["expect"], (IDictionary)op["set"], driver, systemRoot, rollback);
             }
             if (kind == "service_security")
                 return ServiceDescriptorProblem((string)op["expect"], (string)op["set"]);

@@ -131,6 +131,11 @@ public static class EngineTests
         return M("op", "service_start_mode", "service", "CryptSvc", "expect", "manual", "set", "auto");
     }
 
+    private static Dictionary<string, object> CryptSvcManual()
+    {
+        return M("op", "service_start_mode", "service", "CryptSvc", "expect", "auto", "set", "manual");
+    }
+
     private static Dictionary<string, object> NetworkServiceAllowed()
     {
         return M("op", "registry_value", "key", VssKey, "name", "NT AUTHORITY\\NETWORK SERVICE",
@@ -451,7 +456,7 @@ public static class EngineTests
         List<string> made = new List<string>();
         for (int i = 0; i < 5; i++)
         {
-            Dictionary<string, object> result = BackupEngine.Apply(os, L(i % 2 == 0 ? QuoteAlg() : UnquoteAlg()), Store, null, 3, null, false);
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(i % 2 == 0 ? CryptSvcAuto() : CryptSvcManual()), Store, null, 3, null, false);
             StatusesAre(result, "applied");
             made.Add((string)result["backup_id"]);
             if (i == 3)
@@ -490,7 +495,7 @@ public static class EngineTests
         Contains((string)Path(BackupEngine.ListBackups(os, Store, 1), "store", "error"),
             Store + ": (A;OICIIOID;GA;;;CO) lets CO change what is created in it", "the weak store is reported");
         Equal(false, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "not secure");
-        result = Apply(os, L(UnquoteAlg()));
+        result = Apply(os, L(CryptSvcAuto()));
         Equal(2, ((List<object>)Path(result, "store", "secured")).Count, "protected again");
         Equal(true, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "secure again");
     }
@@ -502,7 +507,7 @@ public static class EngineTests
         string id = (string)Apply(os, L(QuoteAlg()))["backup_id"];
         os.AddFile(BackupEngine.Join(Store, ".tmp-00ff"), BackupEngine.RecordFileSddl, "{");
         os.AddFile(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100"), BackupEngine.RecordFileSddl, "{");
-        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
         Equal(2L, Path(result, "store", "temp_removed"), "both removed");
         Assert(os.Node(BackupEngine.Join(Store, ".tmp-00ff")) == null, "gone from the store");
         Assert(os.Node(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100")) == null, "gone from the record folder");
@@ -519,7 +524,7 @@ public static class EngineTests
         os.AddFile(BackupEngine.Join(orphan, ".tmp-0000beef"), BackupEngine.RecordFileSddl, "{\"format\"");
         Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[0];
         Contains((string)listed["error"], "it holds no backup.json", "listed as incomplete");
-        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
         Equal(M("id", "20260101T000000000Z-0000dead", "action", "discarded",
             "msg", "a backup folder without its record: the apply that made it stopped before its first write"),
             ((List<object>)result["journal"])[0], "the journal");
@@ -553,8 +558,8 @@ public static class EngineTests
         Equal(world, os.ToWorld(), "nothing written");
         Assert(os.Node(Store) == null, "no record");
 
-        Dictionary<string, object> stale = Apply(os, L(UnquoteAlg()));
-        Contains((string)stale["msg"], "the host changed since it was read: expected {'kind': 'REG_EXPAND_SZ', 'data': '\"C:\\\\Program Files", "a compare-and-swap refusal");
+        Dictionary<string, object> stale = Apply(os, L(CryptSvcManual()));
+        Contains((string)stale["msg"], "the host changed since it was read: expected 'auto', found 'manual'", "a compare-and-swap refusal");
     }
 
     /// A write whose read-back differs counts as written: changed, in the undo with the value read back, the run stops.
