@@ -2878,10 +2878,30 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     }
 
     /// <summary>
+    /// A file or folder opened once, itself: a junction or symbolic link is the link, never what it points to
+    /// (FILE_FLAG_OPEN_REPARSE_POINT). What the engine reads and writes of one file goes through one handle, so the name
+    /// cannot be pointed elsewhere between the check and the write.
+    /// </summary>
+    public interface IHostObject : IDisposable
+    {
+        bool IsDirectory();
+        /// <summary>FILE_ATTRIBUTE_REPARSE_POINT: a junction, symbolic link or mount point.</summary>
+        bool IsReparsePoint();
+        /// <summary>How many names the file has (nNumberOfLinks, GetFileInformationByHandle).</summary>
+        int LinkCount();
+        /// <summary>Owner, group and DACL as SDDL, read raw (the SACL needs another access: IHostOs.ReadSecurity).</summary>
+        string ReadSecurity();
+        /// <summary>Write owner (when given) and DACL raw, as IHostOs.WriteSecurity; only when opened for writing.</summary>
+        void WriteSecurity(string ownerAndDacl);
+    }
+
+    /// <summary>
     /// Everything the engine asks of the operating system. WindowsHostOs implements it with the Win32 API; the test suite's
     /// FakeOs (tests/csharp) models Windows in memory, so the engine's decisions run under mono. Paths are absolute
     /// Windows paths; registry keys are HKLM-relative ("SYSTEM\CurrentControlSet\Services\X"); descriptors are SDDL.
-    /// Methods only, no properties.
+    /// Methods only, no properties. A file or folder named by a path is the object itself: a link as the last component
+    /// is never followed (links in the middle of a path are, as Windows resolves them: the engine checks those folders).
+    /// A path that does not exist raises FileNotFoundException or DirectoryNotFoundException, and nothing else does.
     /// </summary>
     public interface IHostOs
     {
@@ -2925,6 +2945,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         string[] ListDirectories(string folder);
         /// <summary>Owner, group, DACL (and SACL when asked) as SDDL, read raw on a handle opened with backup intent.</summary>
         string ReadSecurity(string path, bool withSacl);
+        /// <summary>The file or folder itself on one handle (backup intent, links not followed); forWrite: owner and DACL too.</summary>
+        IHostObject OpenObject(string path, bool forWrite);
         /// <summary>Write owner (when given) and DACL raw: the DACL's P decides protected or not; ID ACEs are not given.</summary>
         void WriteSecurity(string path, string ownerAndDacl);
         /// <summary>Why Windows would not accept this SDDL, or null.</summary>
@@ -3023,6 +3045,40 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private static string Message(Exception error)
         {
             return error.Message;
+        }
+
+        /// <summary>Whether an error says the path does not exist: only that is "gone"; any other error is "cannot be told".</summary>
+        public static bool IsNotFound(Exception error)
+        {
+            if (error is FileNotFoundException || error is DirectoryNotFoundException)
+                return true;
+            Win32Exception win32 = error as Win32Exception;
+            return win32 != null && (win32.NativeErrorCode == 2 || win32.NativeErrorCode == 3);  // ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND
+        }
+
+        /// <summary>
+        /// Why an object must not be used (docs/write-path.md section 4, "links are never followed"): it is a reparse point
+        /// (a junction, symbolic link or mount point, which would take a read or write elsewhere), or a file with more than
+        /// one name (a hard link: what is written to it is written to a file elsewhere). Null otherwise.
+        /// </summary>
+        public static string LinkProblem(IHostObject opened, string path)
+        {
+            if (opened.IsReparsePoint())
+                return path + " is a reparse point (a junction, symbolic link or mount point): links are never followed";
+            if (!opened.IsDirectory())
+            {
+                int links = opened.LinkCount();
+                if (links > 1)
+                    return String.Format(CultureInfo.InvariantCulture,
+                        "{0} has {1} hard links (other names of the same file elsewhere): it is never used", path, links);
+            }
+            return null;
+        }
+
+        public static string LinkProblem(IHostOs os, string path)
+        {
+            using (IHostObject opened = os.OpenObject(path, false))
+                return LinkProblem(opened, path);
         }
 
         // ---- reading what an operation addresses -------------------------------------------------------------------
@@ -3298,7 +3354,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             string reading = entry.Folder;
             try
             {
-                entry.Problem = TrustProblem(entry.Folder, os.ReadSecurity(entry.Folder, false));
+                // The folder and the file themselves, each on one handle: a link is refused, never followed.
+                using (IHostObject folder = os.OpenObject(entry.Folder, false))
+                {
+                    entry.Problem = LinkProblem(folder, entry.Folder);
+                    if (entry.Problem == null)
+                        entry.Problem = TrustProblem(entry.Folder, folder.ReadSecurity());
+                }
                 entry.FolderTrusted = entry.Problem == null;
                 if (entry.FolderTrusted && Array.IndexOf(os.ListFiles(entry.Folder), RecordFile) < 0)
                 {
@@ -3307,7 +3369,14 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 reading = file;
                 if (entry.Problem == null)
-                    entry.Problem = TrustProblem(file, os.ReadSecurity(file, false));
+                {
+                    using (IHostObject record = os.OpenObject(file, false))
+                    {
+                        entry.Problem = LinkProblem(record, file);
+                        if (entry.Problem == null)
+                            entry.Problem = TrustProblem(file, record.ReadSecurity());
+                    }
+                }
             }
             catch (Exception error)
             {
@@ -3341,49 +3410,140 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             os.WriteTextAtomic(folder, RecordFile, BackupJson.Dump(record) + "\n", RecordFileSddl);
         }
 
+        /// <summary>Delete a backup folder and its files; a folder that is a link is never entered (nothing is deleted).</summary>
         private static void DeleteEntry(IHostOs os, string folder)
         {
+            string link = LinkProblem(os, folder);
+            if (link != null)
+                throw new InvalidOperationException(link + ": nothing in it is deleted");
             foreach (string name in os.ListFiles(folder))
-                os.DeleteFile(Join(folder, name));
+                os.DeleteFile(Join(folder, name));  // a link among them: only the link is deleted
             os.DeleteDirectory(folder);
         }
 
-        /// <summary>
-        /// The folders the engine owns: the store and, when it is named backupready (as %ProgramData%\backupready), its
-        /// parent. Missing ones are created (when create) with the protected DACL; existing weaker ones get it again.
-        /// </summary>
-        private static void SecureStore(IHostOs os, string store, bool create, Dictionary<string, object> info)
+        /// <summary>The store cannot be used as it is: a folder on its way is a link, or it is a folder this collection did not make.</summary>
+        public sealed class StoreRefused : Exception
         {
+            public StoreRefused(string message) : base(message)
+            {
+            }
+        }
+
+        /// <summary>What securing the store does: the folders to create (in order), those to protect again and why.</summary>
+        private sealed class StorePlan
+        {
+            public readonly List<string> Create = new List<string>();
+            public readonly List<string> Protect = new List<string>();
+            public readonly List<string> Why = new List<string>();
+        }
+
+        /// <summary>
+        /// Why an existing folder named as the store (or as its backupready parent) is not one this collection made, or null
+        /// when it is: owned by SYSTEM or Administrators and holding nothing but backup folders and temporary files (the
+        /// store) or store folders (the parent). Anything else is never taken over (docs/write-path.md section 4).
+        /// </summary>
+        private static string NotMadeHere(IHostOs os, string folder, string sddl, bool isStore)
+        {
+            string owner = Sddl.Parse(sddl).Owner;
+            string sid = Sddl.ResolveSid(owner);
+            string refused = ": it is not a backup store this collection made, and it is never taken over";
+            if (sid != Sddl.SystemSid && sid != Sddl.AdministratorsSid)
+                return String.Format("{0} is owned by {1}, not SYSTEM or Administrators{2}", folder, owner == null ? "nobody" : owner, refused);
+            foreach (string name in os.ListFiles(folder))
+                if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))
+                    return String.Format("{0} holds the file {1}{2}", folder, PyText.ReprString(name), refused);
+            if (isStore)
+                foreach (string name in os.ListDirectories(folder))
+                    if (!IsBackupId(name))
+                        return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
+            return null;
+        }
+
+        /// <summary>
+        /// Securing the store, read only (docs/write-path.md section 4): the store and, when it is named backupready (as
+        /// %ProgramData%\backupready), its parent are the engine's; missing ones (and missing folders above a custom store)
+        /// are to be created with the protected DACL, existing weaker ones protected again. StoreRefused when a folder on the
+        /// way, from the drive's root down, is a link (it would take the store elsewhere), or when an existing store folder
+        /// is not one this collection made.
+        /// </summary>
+        private static StorePlan PlanStore(IHostOs os, string store)
+        {
+            StorePlan plan = new StorePlan();
+            string storePath = store.TrimEnd('\\');
             List<string> folders = new List<string>();
-            string parent = Parent(store);
+            string parent = Parent(storePath);
             if (parent != null && String.Equals(Leaf(parent), "backupready", StringComparison.OrdinalIgnoreCase))
                 folders.Add(parent);
-            folders.Add(store.TrimEnd('\\'));
-            // Missing ancestors of a custom store are created with the same DACL.
-            List<string> missing = new List<string>();
-            for (string ancestor = Parent(folders[0]); ancestor != null && create && !os.DirectoryExists(ancestor); ancestor = Parent(ancestor))
-                missing.Insert(0, ancestor);
-            foreach (string folder in missing)
+            folders.Add(storePath);
+            List<string> above = new List<string>();
+            for (string ancestor = Parent(folders[0]); ancestor != null; ancestor = Parent(ancestor))
+                above.Insert(0, ancestor);
+            foreach (string folder in above)
             {
-                os.CreateDirectory(folder, StoreSddl);
-                ((List<object>)info["created"]).Add(folder);
+                if (!os.DirectoryExists(folder))
+                {
+                    plan.Create.Add(folder);
+                    continue;
+                }
+                string link = LinkProblem(os, folder);
+                if (link != null)
+                    throw new StoreRefused(link);
             }
             foreach (string folder in folders)
             {
                 if (!os.DirectoryExists(folder))
                 {
-                    if (!create)
-                        return;
-                    os.CreateDirectory(folder, StoreSddl);
-                    ((List<object>)info["created"]).Add(folder);
+                    plan.Create.Add(folder);
                     continue;
                 }
-                string problem = InsecureFolder(folder, os.ReadSecurity(folder, false));
+                string problem;
+                using (IHostObject opened = os.OpenObject(folder, false))
+                {
+                    problem = LinkProblem(opened, folder);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    string sddl = opened.ReadSecurity();
+                    problem = NotMadeHere(os, folder, sddl, folder == storePath);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    problem = InsecureFolder(folder, sddl);
+                }
                 if (problem != null)
                 {
-                    os.WriteSecurity(folder, StoreSddl);
-                    ((List<object>)info["secured"]).Add(problem);
+                    plan.Protect.Add(folder);
+                    plan.Why.Add(problem);
                 }
+            }
+            return plan;
+        }
+
+        /// <summary>
+        /// Carry out a store plan: protect again the weaker folders (each on one handle, checked again there), create the
+        /// missing ones (only when create). CreateDirectory fails when the name exists: nothing made by someone else in
+        /// between is taken over.
+        /// </summary>
+        private static void SecureStore(IHostOs os, StorePlan plan, bool create, Dictionary<string, object> info)
+        {
+            for (int i = 0; i < plan.Protect.Count; i++)
+            {
+                string folder = plan.Protect[i];
+                using (IHostObject opened = os.OpenObject(folder, true))
+                {
+                    string problem = LinkProblem(opened, folder);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    if (InsecureFolder(folder, opened.ReadSecurity()) == null)
+                        continue;
+                    opened.WriteSecurity(StoreSddl);
+                }
+                ((List<object>)info["secured"]).Add(plan.Why[i]);
+            }
+            if (!create)
+                return;
+            foreach (string folder in plan.Create)
+            {
+                os.CreateDirectory(folder, StoreSddl);
+                ((List<object>)info["created"]).Add(folder);
             }
         }
 
@@ -3526,13 +3686,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 "msg", String.Format(CultureInfo.InvariantCulture, "{0} of its {1} change(s) are on the host: committed with their undo", onHostCount, undo.Count));
         }
 
-        /// <summary>Steps 1-2 of the protocol: protect the store, remove temporary files, resolve pending records.</summary>
-        private static void Maintain(IHostOs os, string store, Dictionary<string, object> result)
+        /// <summary>Steps 1-2 of the protocol: protect the store again, remove temporary files, resolve pending records.</summary>
+        private static void Maintain(IHostOs os, string store, StorePlan plan, Dictionary<string, object> result)
         {
             Dictionary<string, object> info = (Dictionary<string, object>)result["store"];
             if (!os.DirectoryExists(store))
                 return;
-            SecureStore(os, store, false, info);
+            SecureStore(os, plan, false, info);
             List<string> temps = new List<string>();
             foreach (string name in os.ListFiles(store))
                 if (name.StartsWith(TempPrefix, StringComparison.Ordinal))
@@ -3649,6 +3809,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private sealed class Outcome
         {
             public bool Written;         // the write call returned, or the host shows the write happened
+            public bool Unknown;         // the write call failed and the host could not be read again: it may have happened
             public bool Verified;
             public object Before;        // the value found immediately before the write (files: of the first file written)
             public object ReadBack;      // the value read back (files: of the first file written)
@@ -3782,6 +3943,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 Refuse(check, refusal, null);
                 return;
             }
+            if (check.Kind == "path_security")
+            {
+                string links;
+                try
+                {
+                    links = PathLinks(os, ((string)op["path"]).TrimEnd('\\'), !IsFiles(op));
+                }
+                catch (Exception error)
+                {
+                    links = IsNotFound(error) ? null : "cannot be read: " + Message(error);  // not found: said so below
+                }
+                if (links != null)
+                {
+                    Refuse(check, check.Subject + ": " + links, null);
+                    return;
+                }
+            }
             if (IsFiles(op))
             {
                 CheckFiles(os, check, warnings);
@@ -3835,6 +4013,29 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             check.Status = noop ? "unchanged" : "apply";
         }
 
+        /// <summary>
+        /// Why a filemaps / PendingRenames folder may not be written: it, or a folder in it (and, with files, a file in it),
+        /// is a link. A folder's DACL write propagates to what is in it and a file's write reaches every name the file has,
+        /// so a hard link, junction or symbolic link planted there (filemaps may be writable by Users when its DACL is
+        /// broken) would carry the change to a file elsewhere (docs/write-path.md section 4).
+        /// </summary>
+        private static string PathLinks(IHostOs os, string folder, bool withFiles)
+        {
+            string problem = LinkProblem(os, folder);
+            if (problem != null)
+                return problem;
+            List<string> names = new List<string>(os.ListDirectories(folder));
+            if (withFiles)
+                names.AddRange(os.ListFiles(folder));
+            foreach (string name in names)
+            {
+                problem = LinkProblem(os, Join(folder, name));
+                if (problem != null)
+                    return problem;
+            }
+            return null;
+        }
+
         private static void CheckFiles(IHostOs os, Check check, List<object> warnings)
         {
             Dictionary<string, object> op = check.Op;
@@ -3858,15 +4059,27 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 int unreadable = 0;
                 foreach (string name in os.ListFiles(folder))
                 {
-                    string sddl;
+                    string file = Join(folder, name);
+                    string sddl = null;
+                    string link;
                     try
                     {
-                        sddl = Sddl.OwnerAndDacl(os.ReadSecurity(Join(folder, name), false));
+                        using (IHostObject opened = os.OpenObject(file, false))
+                        {
+                            link = LinkProblem(opened, file);
+                            if (link == null)
+                                sddl = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                        }
                     }
                     catch (Exception)
                     {
                         unreadable++;
                         continue;
+                    }
+                    if (link != null)
+                    {
+                        Refuse(check, check.Subject + ": " + link, null);
+                        return;
                     }
                     if (!distinct.Contains(sddl))
                         distinct.Add(sddl);
@@ -3959,12 +4172,29 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private static void Run(IHostOs os, List<object> ops, string store, Dictionary<string, object> labels, int keepBackups,
             string rollbackOf, bool checkMode, Dictionary<string, object> result)
         {
+            // 0. The store must be one this collection made, reached without a link (docs/write-path.md section 4): else
+            // nothing is written, not even its protection. Check mode asks the same, and writes nothing.
+            StorePlan plan;
+            try
+            {
+                plan = PlanStore(os, store);
+            }
+            catch (StoreRefused error)
+            {
+                Fail(result, String.Format("the backup store {0} cannot be used, nothing was written: {1}", store, Message(error)));
+                return;
+            }
+            catch (Exception error)
+            {
+                Fail(result, String.Format("the backup store {0} cannot be read, nothing was written: {1}", store, Message(error)));
+                return;
+            }
             // 1-2. Protect the store, remove temporary files, resolve pending records (not in check mode: they write).
             if (!checkMode)
             {
                 try
                 {
-                    Maintain(os, store, result);
+                    Maintain(os, store, plan, result);
                 }
                 catch (Exception error)
                 {
@@ -4065,7 +4295,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 "label", labels);
             try
             {
-                SecureStore(os, store, true, (Dictionary<string, object>)result["store"]);
+                SecureStore(os, PlanStore(os, store), true, (Dictionary<string, object>)result["store"]);
                 os.CreateDirectory(folder, StoreSddl);
                 WriteRecord(os, folder, record);
             }
@@ -4214,6 +4444,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             if (IsFiles(check.Op))
                 return WriteFiles(os, check);
+            if (check.Kind == "path_security")
+                return WriteFolder(os, check);
             if (check.Kind == "service_state")
                 return WriteState(os, check);
             Outcome outcome = new Outcome();
@@ -4274,6 +4506,93 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             catch (Exception error)
             {
                 outcome.Error = "written, but it cannot be read back: " + Message(error);
+            }
+            return outcome;
+        }
+
+        // A write call failed and what it addresses cannot be read again: the write may have reached the host.
+        private static void CannotTell(Outcome outcome, string what)
+        {
+            outcome.Unknown = true;
+            outcome.Error += String.Format("; {0} cannot be read again, so whether the write reached the host cannot be told", what);
+        }
+
+        /// <summary>A folder's owner and DACL: read, compared, written and read back on one handle; a link is never written.</summary>
+        private static Outcome WriteFolder(IHostOs os, Check check)
+        {
+            Outcome outcome = new Outcome();
+            Dictionary<string, object> op = check.Op;
+            string folder = ((string)op["path"]).TrimEnd('\\');
+            IHostObject opened;
+            try
+            {
+                opened = os.OpenObject(folder, true);
+            }
+            catch (Exception error)
+            {
+                outcome.Error = IsNotFound(error) ? "no longer found on the host" : "cannot be read before its write: " + Message(error);
+                return outcome;
+            }
+            using (opened)
+            {
+                string now;
+                try
+                {
+                    string link = LinkProblem(opened, folder);
+                    if (link != null)
+                    {
+                        outcome.Error = link + ": nothing is written to it";
+                        return outcome;
+                    }
+                    now = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "cannot be read before its write: " + Message(error);
+                    return outcome;
+                }
+                if (!Same(op, now, op["expect"]))
+                {
+                    outcome.Error = Changed(op["expect"], now);
+                    outcome.Found = now;
+                    return outcome;
+                }
+                outcome.Before = now;
+                os.Step("write", check.Index);
+                try
+                {
+                    opened.WriteSecurity(Sddl.WritablePart((string)op["set"]));
+                    outcome.Written = true;
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "the write failed: " + Message(error);
+                    try
+                    {
+                        string again = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                        if (!Same(op, again, now))
+                        {
+                            outcome.Written = true;
+                            outcome.ReadBack = again;
+                        }
+                    }
+                    catch (Exception)
+                    {
+                        CannotTell(outcome, "it");
+                    }
+                    return outcome;
+                }
+                os.Step("written", check.Index);
+                try
+                {
+                    string after = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                    outcome.ReadBack = after;
+                    outcome.Verified = Same(op, after, op["set"]);
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "written, but it cannot be read back: " + Message(error);
+                }
             }
             return outcome;
         }
@@ -4365,62 +4684,83 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             bool stepped = false;
             foreach (string name in check.Names)
             {
+                // One handle per file for the compare, the write and the read-back: the name cannot be pointed at another
+                // file in between, and a file that became a link since the check is never written.
                 string file = Join(folder, name);
+                IHostObject opened;
                 string now;
                 try
                 {
-                    now = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
+                    opened = os.OpenObject(file, true);
                 }
                 catch (Exception)
                 {
-                    outcome.FilesSkipped++;
+                    outcome.FilesSkipped++;  // gone, or it cannot be opened: nothing is written to it
                     continue;
                 }
-                if (!Sddl.SameWritablePart(now, expect))
+                using (opened)
                 {
-                    outcome.FilesSkipped++;  // the per-file compare-and-swap: a file changed since it was read is left alone
-                    continue;
-                }
-                if (!stepped)
-                {
-                    os.Step("write", check.Index);
-                    stepped = true;
-                }
-                try
-                {
-                    os.WriteSecurity(file, text);
-                }
-                catch (Exception error)
-                {
-                    outcome.Error = String.Format("the write of {0} failed: {1}", name, Message(error));
                     try
                     {
-                        string again = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
-                        if (!Sddl.SameWritablePart(again, now))
-                            Written(outcome, name, now, again);
+                        string link = LinkProblem(opened, file);
+                        if (link != null)
+                        {
+                            outcome.Error = link + ": it became a link since it was checked, nothing is written to it";
+                            break;
+                        }
+                        now = Sddl.OwnerAndDacl(opened.ReadSecurity());
                     }
                     catch (Exception)
                     {
-                        outcome.Error += " (and it cannot be read again to tell whether it changed)";
+                        outcome.FilesSkipped++;
+                        continue;
                     }
-                    break;
-                }
-                string after;
-                try
-                {
-                    after = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
-                }
-                catch (Exception error)
-                {
-                    Written(outcome, name, now, null);
-                    outcome.Error = String.Format("{0} was written but cannot be read back: {1}", name, Message(error));
-                    break;
-                }
-                Written(outcome, name, now, after);
-                if (!Sddl.SameWritablePart(after, wanted))
-                {
-                    outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Repr(after), PyText.Repr(wanted));
-                    break;
+                    if (!Sddl.SameWritablePart(now, expect))
+                    {
+                        outcome.FilesSkipped++;  // the per-file compare-and-swap: a file changed since it was read is left alone
+                        continue;
+                    }
+                    if (!stepped)
+                    {
+                        os.Step("write", check.Index);
+                        stepped = true;
+                    }
+                    try
+                    {
+                        opened.WriteSecurity(text);
+                    }
+                    catch (Exception error)
+                    {
+                        outcome.Error = String.Format("the write of {0} failed: {1}", name, Message(error));
+                        try
+                        {
+                            string again = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                            if (!Sddl.SameWritablePart(again, now))
+                                Written(outcome, name, now, again);
+                        }
+                        catch (Exception)
+                        {
+                            CannotTell(outcome, name);
+                        }
+                        break;
+                    }
+                    string after;
+                    try
+                    {
+                        after = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                    }
+                    catch (Exception error)
+                    {
+                        Written(outcome, name, now, null);
+                        outcome.Error = String.Format("{0} was written but cannot be read back: {1}", name, Message(error));
+                        break;
+                    }
+                    Written(outcome, name, now, after);
+                    if (!Sddl.SameWritablePart(after, wanted))
+                    {
+                        outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Repr(after), PyText.Repr(wanted));
+                        break;
+                    }
                 }
             }
             if (stepped)
@@ -4454,8 +4794,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             Dictionary<string, object> info = Map("path", store, "exists", false, "owner", null, "sddl", null, "secure", false, "error", null);
             List<object> backups = new List<object>();
             Dictionary<string, object> listing = Map("store", info, "backups", backups);
+            string refused = null;
+            try
+            {
+                PlanStore(os, store);
+            }
+            catch (StoreRefused error)
+            {
+                refused = Message(error);  // a link on the way, or a folder this collection did not make: nothing in it is listed
+            }
+            catch (Exception)
+            {
+                refused = null;  // what cannot be read is said below
+            }
             if (!os.DirectoryExists(store))
+            {
+                info["error"] = refused;
                 return listing;
+            }
             info["exists"] = true;
             try
             {
@@ -4469,6 +4825,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             catch (Exception error)
             {
                 info["error"] = store + ": its security cannot be read: " + Message(error);
+            }
+            if (refused != null)
+            {
+                info["secure"] = false;
+                info["error"] = refused + "; its backups are not listed";
+                return listing;
             }
             List<string> ids = EntryIds(os, store);
             ids.Reverse();
@@ -4593,12 +4955,15 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         internal const uint FILE_LIST_DIRECTORY = 0x1;
         internal const uint FILE_READ_ATTRIBUTES = 0x80;
         internal const uint GENERIC_WRITE = 0x40000000;
+        internal const uint GENERIC_READ = 0x80000000;
         internal const uint FILE_SHARE_ALL = 0x7;  // read, write, delete
         internal const uint CREATE_NEW = 1;
         internal const uint OPEN_EXISTING = 3;
         internal const uint FILE_ATTRIBUTE_NORMAL = 0x80;
         internal const uint FILE_ATTRIBUTE_DIRECTORY = 0x10;
         internal const uint FILE_FLAG_BACKUP_SEMANTICS = 0x2000000;
+        internal const uint FILE_FLAG_OPEN_REPARSE_POINT = 0x200000;
+        internal const uint FILE_ATTRIBUTE_REPARSE_POINT = 0x400;
         internal const uint FILE_FLAG_WRITE_THROUGH = 0x80000000;
         internal const uint MOVEFILE_REPLACE_EXISTING = 0x1;
         internal const uint MOVEFILE_WRITE_THROUGH = 0x8;
@@ -4633,6 +4998,25 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             public int bInheritHandle;
         }
 
+        /// <summary>BY_HANDLE_FILE_INFORMATION (fileapi.h); each FILETIME as its low and high DWORD.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct BY_HANDLE_FILE_INFORMATION
+        {
+            public uint dwFileAttributes;
+            public uint ftCreationTimeLow;
+            public uint ftCreationTimeHigh;
+            public uint ftLastAccessTimeLow;
+            public uint ftLastAccessTimeHigh;
+            public uint ftLastWriteTimeLow;
+            public uint ftLastWriteTimeHigh;
+            public uint dwVolumeSerialNumber;
+            public uint nFileSizeHigh;
+            public uint nFileSizeLow;
+            public uint nNumberOfLinks;
+            public uint nFileIndexHigh;
+            public uint nFileIndexLow;
+        }
+
         [StructLayout(LayoutKind.Sequential)]
         public struct SERVICE_STATUS
         {
@@ -4659,6 +5043,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, EntryPoint = "GetFileAttributesW")]
         internal static extern uint GetFileAttributes(string name);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool GetFileInformationByHandle(SafeFileHandle file, out BY_HANDLE_FILE_INFORMATION information);
 
         [DllImport("kernel32.dll", SetLastError = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
@@ -4783,7 +5171,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     /// Win32 API through P/Invoke, no System.IO.File/Directory Get/SetAccessControl (absent on .NET Core) and no
     /// FileSystemAclExtensions. Files and folders are opened with FILE_FLAG_BACKUP_SEMANTICS, so with SeBackupPrivilege
     /// and SeRestorePrivilege enabled (the module enables them) the DACL does not stand in the way (KB 240184); their
-    /// security is read and written raw (GetSecurityInfo / SetSecurityInfo): no canonical reordering of ACEs.
+    /// security is read and written raw (GetSecurityInfo / SetSecurityInfo): no canonical reordering of ACEs. Every open
+    /// adds FILE_FLAG_OPEN_REPARSE_POINT: a junction or symbolic link is the link itself, never its target ("CreateFileW",
+    /// "Symbolic Link Effects on File Systems Functions", Microsoft docs); the engine refuses links it meets.
     /// Starting and restarting a service are delegates the module passes (Start-Service, Restart-Service -Force): the
     /// cmdlets stop and restart dependent services and wait, which the SCM API alone does not do.
     /// </summary>
@@ -4826,6 +5216,65 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             using (System.Security.Cryptography.RandomNumberGenerator generator = System.Security.Cryptography.RandomNumberGenerator.Create())
                 generator.GetBytes(bytes);
             return RegistryValue.ToHex(bytes, 4);
+        }
+
+        /// <summary>One file or folder on one handle (IHostObject): its attributes and link count are read at open.</summary>
+        private sealed class WindowsObject : IHostObject
+        {
+            private readonly SafeFileHandle handle;
+            private readonly string path;
+            private readonly HostNative.BY_HANDLE_FILE_INFORMATION information;
+
+            public WindowsObject(string path, bool forWrite)
+            {
+                this.path = path;
+                uint access = HostNative.READ_CONTROL | HostNative.FILE_READ_ATTRIBUTES;
+                if (forWrite)
+                    access |= HostNative.WRITE_DAC | HostNative.WRITE_OWNER;
+                handle = Open(path, access);
+                if (!HostNative.GetFileInformationByHandle(handle, out information))
+                {
+                    int error = Marshal.GetLastWin32Error();
+                    handle.Dispose();
+                    throw new Win32Exception(error, String.Format("the attributes of {0} cannot be read", path));
+                }
+            }
+
+            public bool IsDirectory()
+            {
+                return (information.dwFileAttributes & HostNative.FILE_ATTRIBUTE_DIRECTORY) != 0;
+            }
+
+            public bool IsReparsePoint()
+            {
+                return (information.dwFileAttributes & HostNative.FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+            }
+
+            public int LinkCount()
+            {
+                return (int)information.nNumberOfLinks;
+            }
+
+            public string ReadSecurity()
+            {
+                return ReadSecurityOn(handle, path, HostNative.OWNER_SECURITY_INFORMATION | HostNative.GROUP_SECURITY_INFORMATION |
+                    HostNative.DACL_SECURITY_INFORMATION);
+            }
+
+            public void WriteSecurity(string ownerAndDacl)
+            {
+                WriteSecurityOn(handle, path, ownerAndDacl);
+            }
+
+            public void Dispose()
+            {
+                handle.Dispose();
+            }
+        }
+
+        public IHostObject OpenObject(string path, bool forWrite)
+        {
+            return new WindowsObject(path, forWrite);
         }
 
         private sealed class HeldMutex : IDisposable
@@ -5012,15 +5461,21 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         // ---- files -------------------------------------------------------------------------------------------------
 
+        /// <summary>The object itself with backup intent: FILE_FLAG_OPEN_REPARSE_POINT, a link is never followed.</summary>
         private static SafeFileHandle Open(string path, uint access)
         {
             SafeFileHandle handle = HostNative.CreateFile(path, access, HostNative.FILE_SHARE_ALL, IntPtr.Zero, HostNative.OPEN_EXISTING,
-                HostNative.FILE_FLAG_BACKUP_SEMANTICS, IntPtr.Zero);
+                HostNative.FILE_FLAG_BACKUP_SEMANTICS | HostNative.FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
             if (handle.IsInvalid)
             {
                 int error = Marshal.GetLastWin32Error();
                 handle.Dispose();
-                throw new Win32Exception(error, String.Format("{0} cannot be opened", path));
+                string message = String.Format("{0} cannot be opened", path);
+                if (error == HostNative.ERROR_FILE_NOT_FOUND)
+                    throw new FileNotFoundException(message + ": it does not exist", path);
+                if (error == HostNative.ERROR_PATH_NOT_FOUND)
+                    throw new DirectoryNotFoundException(message + ": its folder does not exist");
+                throw new Win32Exception(error, message);
             }
             return handle;
         }
@@ -5139,20 +5594,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 access |= HostNative.ACCESS_SYSTEM_SECURITY;  // needs SeSecurityPrivilege enabled
             }
             using (SafeFileHandle handle = Open(path, access))
+                return ReadSecurityOn(handle, path, information);
+        }
+
+        private static string ReadSecurityOn(SafeFileHandle handle, string path, uint information)
+        {
+            IntPtr descriptor;
+            uint error = HostNative.GetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, IntPtr.Zero, IntPtr.Zero,
+                IntPtr.Zero, IntPtr.Zero, out descriptor);
+            if (error != 0)
+                throw new Win32Exception((int)error, String.Format("GetSecurityInfo({0}) failed", path));
+            try
             {
-                IntPtr descriptor;
-                uint error = HostNative.GetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, IntPtr.Zero, IntPtr.Zero,
-                    IntPtr.Zero, IntPtr.Zero, out descriptor);
-                if (error != 0)
-                    throw new Win32Exception((int)error, String.Format("GetSecurityInfo({0}) failed", path));
-                try
-                {
-                    return ToSddl(descriptor, information);
-                }
-                finally
-                {
-                    HostNative.LocalFree(descriptor);
-                }
+                return ToSddl(descriptor, information);
+            }
+            finally
+            {
+                HostNative.LocalFree(descriptor);
             }
         }
 
@@ -5162,6 +5620,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         /// not in the information written. Windows then recomputes inherited ACEs and propagates to children.
         /// </summary>
         public void WriteSecurity(string path, string ownerAndDacl)
+        {
+            using (IHostObject opened = OpenObject(path, true))
+                opened.WriteSecurity(ownerAndDacl);
+        }
+
+        private static void WriteSecurityOn(SafeFileHandle handle, string path, string ownerAndDacl)
         {
             using (NativeDescriptor descriptor = new NativeDescriptor(ownerAndDacl))
             {
@@ -5174,25 +5638,18 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (!HostNative.GetSecurityDescriptorDacl(descriptor.Pointer, out present, out dacl, out defaulted))
                     throw new Win32Exception(Marshal.GetLastWin32Error(), "GetSecurityDescriptorDacl failed");
                 if (!present || dacl == IntPtr.Zero)
-                    throw new ArgumentException("a descriptor without a DACL is never written: " + ownerAndDacl);
+                    throw new ArgumentException("a descriptor without a DACL or with a NULL DACL is never written: " + ownerAndDacl);
                 ushort control;
                 uint revision;
                 if (!HostNative.GetSecurityDescriptorControl(descriptor.Pointer, out control, out revision))
                     throw new Win32Exception(Marshal.GetLastWin32Error(), "GetSecurityDescriptorControl failed");
                 uint information = HostNative.DACL_SECURITY_INFORMATION |
                     ((control & HostNative.SE_DACL_PROTECTED) != 0 ? HostNative.PROTECTED_DACL_SECURITY_INFORMATION : HostNative.UNPROTECTED_DACL_SECURITY_INFORMATION);
-                uint access = HostNative.READ_CONTROL | HostNative.WRITE_DAC;
                 if (owner != IntPtr.Zero)
-                {
                     information |= HostNative.OWNER_SECURITY_INFORMATION;
-                    access |= HostNative.WRITE_OWNER;
-                }
-                using (SafeFileHandle handle = Open(path, access))
-                {
-                    uint error = HostNative.SetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, owner, IntPtr.Zero, dacl, IntPtr.Zero);
-                    if (error != 0)
-                        throw new Win32Exception((int)error, String.Format("SetSecurityInfo({0}) failed", path));
-                }
+                uint error = HostNative.SetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, owner, IntPtr.Zero, dacl, IntPtr.Zero);
+                if (error != 0)
+                    throw new Win32Exception((int)error, String.Format("SetSecurityInfo({0}) failed", path));
             }
         }
 
@@ -5219,9 +5676,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
         }
 
+        /// <summary>The file itself (never a link's target), read whole on one handle, strict UTF-8.</summary>
         public string ReadText(string path)
         {
-            return new UTF8Encoding(false, true).GetString(File.ReadAllBytes(path));
+            using (SafeFileHandle handle = Open(path, HostNative.GENERIC_READ))
+            using (FileStream stream = new FileStream(handle, FileAccess.Read))
+            using (MemoryStream bytes = new MemoryStream())
+            {
+                stream.CopyTo(bytes);
+                return new UTF8Encoding(false, true).GetString(bytes.ToArray());
+            }
         }
 
         public void WriteTextAtomic(string folder, string name, string text, string sddl)
@@ -5232,8 +5696,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             using (NativeDescriptor descriptor = new NativeDescriptor(sddl))
             {
                 HostNative.SECURITY_ATTRIBUTES attributes = descriptor.Attributes();
+                // CREATE_NEW fails on any existing name, a link included (never followed): the temporary file is a new file.
                 SafeFileHandle handle = HostNative.CreateFileSecured(temp, HostNative.GENERIC_WRITE, 0, ref attributes, HostNative.CREATE_NEW,
-                    HostNative.FILE_ATTRIBUTE_NORMAL | HostNative.FILE_FLAG_WRITE_THROUGH, IntPtr.Zero);
+                    HostNative.FILE_ATTRIBUTE_NORMAL | HostNative.FILE_FLAG_WRITE_THROUGH | HostNative.FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
                 if (handle.IsInvalid)
                 {
                     int error = Marshal.GetLastWin32Error();

@@ -807,4 +807,142 @@ public static class EngineTests
         Contains(AllowList.Refusal(owner, "C:\\Windows", null, false), "the owner may only become", "a user owner");
         Assert(AllowList.Refusal(owner, "C:\\Windows", null, true) == null, "a verified rollback may restore a user owner");
     }
+
+    // ---- the second review: links, the store's owner, unknown outcomes, the lock, retention, labels ------------------
+
+    private const string System32 = "C:\\Windows\\System32";
+    private const string System32Sddl = "O:" + TI + "G:SYD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)";
+    private const string UserOwned = "O:" + User + "D:P(A;OICI;FA;;;" + User + ")";
+
+    private static void Refused(Dictionary<string, object> result, string why)
+    {
+        Assert((bool)result["failed"] && !(bool)result["changed"], "failed and not changed: " + result["msg"]);
+        Contains((string)result["msg"], why, "msg");
+    }
+
+    /// Item 1: a folder on the store's way that is a junction (a user may make one where Users create folders: the
+    /// root of a data drive, %ProgramData%) would take the store, its DACL and its records into the junction's target.
+    public static void TestAStoreReachedThroughAJunctionIsRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddNode(System32, true, System32Sddl);
+        os.AddLink("D:\\data", System32, true, UserOwned);
+        Dictionary<string, object> world = os.ToWorld();
+        foreach (bool checkMode in new bool[] { true, false })
+        {
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg()), "D:\\data\\backups", null, 20, null, checkMode);
+            Refused(result, "D:\\data is a reparse point (a junction, symbolic link or mount point): links are never followed");
+        }
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(System32 + "\\backups") == null, "nothing created in the junction's target");
+        Equal(System32Sddl, os.ReadSecurity(System32, false), "the target's DACL is untouched");
+
+        // The default store, %ProgramData%\backupready made a junction by a user before the first apply.
+        FakeOs other = SmallHost();
+        other.AddNode(System32, true, System32Sddl);
+        other.AddLink("C:\\ProgramData\\backupready", System32, true, UserOwned);
+        Refused(Apply(other, L(QuoteAlg())), "C:\\ProgramData\\backupready is a reparse point");
+        Assert(other.Node(System32 + "\\backups") == null, "nothing created in System32");
+        Equal(System32Sddl, other.ReadSecurity(System32, false), "System32's DACL is untouched");
+        Contains((string)Path(BackupEngine.ListBackups(other, Store, 5), "store", "error"), "C:\\ProgramData\\backupready is a reparse point", "the probe says so");
+    }
+
+    /// Item 1: a junction named like a backup id in the store is never entered: not read, not resolved, not deleted.
+    public static void TestABackupEntryThatIsAJunctionIsNeverEntered()
+    {
+        FakeOs os = SmallHost();
+        Apply(os, L(QuoteAlg()));
+        string target = System32 + "\\config";
+        os.AddNode(target, true, "O:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");  // would pass the trust rule if followed
+        os.AddFile(target + "\\SAM", "O:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)", "a registry hive");
+        string planted = "20250101T000000000Z-0000beef";
+        string link = BackupEngine.Join(Store, planted);
+        os.AddLink(link, target, true, "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+        Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[1];
+        Equal(planted, listed["id"], "the junction is listed");
+        Equal(false, listed["trusted"], "untrusted");
+        Contains((string)listed["error"], link + " is a reparse point", "why");
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
+        StatusesAre(result, "applied");
+        Equal(0, ((List<object>)result["journal"]).Count, "nothing resolved or discarded");
+        Assert(os.Node(link) != null && os.Node(target + "\\SAM") != null, "the junction and its target's files are left alone");
+        Contains(BackupEngine.Apply(os, L(CryptSvcManual()), Store, null, 20, planted, false)["msg"] as string, "is a reparse point", "never rolled back");
+    }
+
+    private const string HostsFile = System32 + "\\drivers\\etc\\hosts";
+    private const string FileSddl = "O:" + TI + "G:SYD:AI(A;ID;FA;;;" + TI + ")(A;ID;0x1200a9;;;BA)";
+
+    private static Dictionary<string, object> FilemapsFolderOp(FakeOs os)
+    {
+        return M("op", "path_security", "path", Filemaps, "target", "folder", "expect", Sddl.OwnerAndDacl(os.ReadSecurity(Filemaps, false)),
+            "set", "O:BAD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;FA;;;SY)");
+    }
+
+    /// Item 1: a hard link or a symbolic link planted in filemaps (writable by Users when its DACL is broken) would get
+    /// the planned owner and DACL written onto a file elsewhere, by the files write or by the folder's propagation.
+    public static void TestLinksInFilemapsAreRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        os.AddHardLink(Filemaps + "\\zz.cdf-ms", HostsFile);
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(FilesOp()));
+        StatusesAre(result, "refused");
+        Contains((string)result["msg"], Filemaps + "\\zz.cdf-ms has 2 hard links", "msg");
+        StatusesAre(Apply(os, L(FilemapsFolderOp(os))), "refused");
+        Equal(FileSddl, os.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        FakeOs other = SmallHost();
+        other.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        other.AddLink(Filemaps + "\\zz.cdf-ms", HostsFile, false, FileSddl);
+        Contains((string)Apply(other, L(FilesOp()))["msg"], Filemaps + "\\zz.cdf-ms is a reparse point", "a symbolic link");
+        Contains((string)Apply(other, L(FilemapsFolderOp(other)))["msg"], Filemaps + "\\zz.cdf-ms is a reparse point", "the folder too");
+        Equal(FileSddl, other.ReadSecurity(HostsFile, false), "the link's target keeps its owner and DACL");
+    }
+
+    /// Item 2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.
+    public static void TestAFolderNamedAsTheStoreIsNeverTakenOver()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        string filemaps = os.ReadSecurity(Filemaps, false);
+        foreach (bool checkMode in new bool[] { true, false })
+            Refused(BackupEngine.Apply(os, L(QuoteAlg()), Filemaps, null, 20, null, checkMode),
+                Filemaps + " is owned by " + TI + ", not SYSTEM or Administrators: it is not a backup store this collection made, and it is never taken over");
+        Equal(filemaps, os.ReadSecurity(Filemaps, false), "filemaps keeps its owner and DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        // Owned by Administrators but holding something else: C:\ holds ProgramData.
+        string root = "O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;CI;0x116;;;BU)";
+        os.AddNode("C:\\", true, root);
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "C:\\", null, 20, null, false), "C: holds the folder 'ProgramData', which is not a backup");
+        Equal(root, os.ReadSecurity("C:\\", false), "the root keeps its DACL");
+        Equal(world, os.ToWorld(), "still nothing written");
+    }
+
+    private static string CrashAfterWrite(FakeOs os, List<object> ops, int index, string when)
+    {
+        os.Faults.Add(new FakeFault { Index = index, When = when });
+        try
+        {
+            Apply(os, ops);
+            throw new AssertionFailed("the apply did not die");
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        os.Faults.Clear();
+        return (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+    }
+
+    private static Dictionary<string, object> UndoOf(Dictionary<string, object> op)
+    {
+        Dictionary<string, object> undo = new Dictionary<string, object>(op);
+        undo["expect"] = op["set"];
+        undo["set"] = op["expect"];
+        return undo;
+    }
+
 }
