@@ -3322,26 +3322,30 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             record.TryGetValue("status", out status);
             if (!(status is string) || ((string)status != "pending" && (string)status != "committed"))
                 return String.Format("{0} has status {1}, not pending or committed", RecordFile, PyText.Repr(status));
-            foreach (string key in new string[] { "operations", "undo", "results" })
+            // The shape checks of _journal.record_problem: undo and operations lists of well-formed operations (an undo
+            // of a start or restart is a record of the state found, never applied: not checked), label an object.
+            foreach (string key in new string[] { "undo", "operations" })
             {
                 object list;
                 if (!record.TryGetValue(key, out list) || !(list is List<object>))
-                    return String.Format("{0}: '{1}' is not a list", RecordFile, key);
+                    return String.Format("{0}: its {1} is not a list", RecordFile, key);
             }
-            foreach (object op in (List<object>)record["undo"])
-                if (!(op is Dictionary<string, object>) || OpShape.Problem(op, 0) != null && !IsRecordedOnly(op))
-                    return RecordFile + ": 'undo' holds something that is not an operation";
             object label;
-            if (record.TryGetValue("label", out label) && !(label is Dictionary<string, object>))
-                return RecordFile + ": 'label' is not an object";
+            if (!record.TryGetValue("label", out label) || !(label is Dictionary<string, object>))
+                return String.Format("{0}: its label is not a dict", RecordFile);
+            foreach (string key in new string[] { "undo", "operations" })
+            {
+                List<object> ops = (List<object>)record[key];
+                for (int i = 0; i < ops.Count; i++)
+                {
+                    if (key == "undo" && ops[i] is Dictionary<string, object> && Text((IDictionary)ops[i], "op") == "service_state")
+                        continue;
+                    string problem = OpShape.Problem(ops[i], i);
+                    if (problem != null)
+                        return String.Format("{0}: its {1} list is malformed: {2}", RecordFile, key, problem);
+                }
+            }
             return null;
-        }
-
-        // A service_state undo is a record of what was found (set "none"), never applied.
-        private static bool IsRecordedOnly(object op)
-        {
-            Dictionary<string, object> map = op as Dictionary<string, object>;
-            return map != null && Text(map, "op") == "service_state" && Text(map, "set") == "none";
         }
 
         /// <summary>Read one backup folder: its folder and file must be trusted before its text is read at all.</summary>
@@ -3559,8 +3563,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             namesOnHost = null;
             why = null;
-            if (IsRecordedOnly(undo))
-                return RecordOnly;
+            if (Text(undo, "op") == "service_state")
+                return RecordOnly;  // a start or restart: recorded, never undone (_journal.presence: "record")
             if (OpShape.Problem(undo, 0) != null)
             {
                 why = "it is not an operation";
@@ -3581,14 +3585,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     }
                     foreach (object name in (List<object>)names)
                     {
+                        string file = Join(folder, (string)name);
                         string sddl;
                         try
                         {
-                            sddl = Sddl.OwnerAndDacl(os.ReadSecurity(Join(folder, (string)name), false));
+                            using (IHostObject opened = os.OpenObject(file, false))
+                            {
+                                why = LinkProblem(opened, file);
+                                if (why != null)
+                                    return Unknown;
+                                sddl = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                            }
                         }
-                        catch (Exception)
+                        catch (Exception error)
                         {
-                            continue;  // a file that is gone has nothing to restore
+                            if (IsNotFound(error))
+                                continue;  // a file that is gone has nothing to restore
+                            why = String.Format("file {0} cannot be read ({1}): whether its change is there cannot be told", (string)name, Message(error));
+                            return Unknown;
                         }
                         if (Same(undo, sddl, undo["expect"]))
                             namesOnHost.Add((string)name);
@@ -3626,15 +3640,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
         }
 
-        /// <summary>
-        /// Resolve a pending record (a crash between its write and its completion): every change absent -> discarded;
-        /// some on the host and the rest absent -> committed with the undo of what is on the host; anything unknown ->
-        /// left pending (a rollback refuses it).
-        /// </summary>
-        private static Dictionary<string, object> ResolvePending(IHostOs os, Entry entry)
+        /// <summary>What a pending record becomes: discarded, committed (with Undo) or left pending, and why.</summary>
+        private sealed class Resolution
         {
+            public string Action;        // discarded, committed, left_pending
+            public List<object> Undo;    // committed: the undo of what is on the host
+            public string Msg;
+        }
+
+        /// <summary>
+        /// Judge a pending record (a crash between its write and its completion) against the host, reading only: every
+        /// change absent -> discarded; some on the host and the rest absent -> committed with the undo of what is on the
+        /// host (a start or restart only when a later change of the record is on the host); anything unknown, or anything
+        /// that cannot be read -> left pending (a rollback refuses it). The port of _journal.resolve_pending.
+        /// </summary>
+        private static Resolution Judge(IHostOs os, Entry entry)
+        {
+            Resolution resolution = new Resolution();
             List<object> undo = entry.Undo;
-            List<object> kept = new List<object>();
             int lastOnHost = -1;
             List<int> standings = new List<int>();
             List<List<string>> names = new List<List<string>>();
@@ -3646,8 +3669,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (standing == Unknown)
                 {
                     string subject = OpShape.Problem(undo[i], i) == null ? Subject((IDictionary)undo[i]) : "operation " + i.ToString(CultureInfo.InvariantCulture);
-                    return Map("id", entry.Id, "action", "left_pending",
-                        "msg", String.Format("undo {0} ({1}): {2}; the record stays pending and cannot be rolled back", i, subject, why));
+                    resolution.Action = "left_pending";
+                    resolution.Msg = String.Format("undo {0} ({1}): {2}; the record stays pending and cannot be rolled back", i, subject, why);
+                    return resolution;
                 }
                 standings.Add(standing);
                 names.Add(onHost);
@@ -3656,11 +3680,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             if (lastOnHost < 0)
             {
-                DeleteEntry(os, entry.Folder);
-                return Map("id", entry.Id, "action", "discarded",
-                    "msg", "none of its changes is on the host: the apply that wrote it stopped before its first write");
+                resolution.Action = "discarded";
+                resolution.Msg = "none of its changes is on the host: the apply that wrote it stopped before its first write";
+                return resolution;
             }
             int onHostCount = 0;
+            resolution.Undo = new List<object>();
             for (int i = 0; i < undo.Count; i++)
             {
                 Dictionary<string, object> op = (Dictionary<string, object>)undo[i];
@@ -3672,18 +3697,34 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                         op = new Dictionary<string, object>(op);
                         op["names"] = new List<object>(names[i].ToArray());
                     }
-                    kept.Add(op);
+                    resolution.Undo.Add(op);
                 }
                 else if (standings[i] == RecordOnly && i < lastOnHost)
                 {
-                    kept.Add(op);  // a start or restart done before a later write that is on the host
+                    resolution.Undo.Add(op);  // a start or restart done before a later write that is on the host
                 }
             }
-            entry.Record["status"] = "committed";
-            entry.Record["undo"] = kept;
-            WriteRecord(os, entry.Folder, entry.Record);
-            return Map("id", entry.Id, "action", "committed",
-                "msg", String.Format(CultureInfo.InvariantCulture, "{0} of its {1} change(s) are on the host: committed with their undo", onHostCount, undo.Count));
+            resolution.Action = "committed";
+            resolution.Msg = String.Format(CultureInfo.InvariantCulture, "{0} of its {1} change(s) are on the host: committed with their undo",
+                onHostCount, undo.Count);
+            return resolution;
+        }
+
+        /// <summary>Resolve a pending record: judged (Judge), then deleted, rewritten committed, or left as it is.</summary>
+        private static Dictionary<string, object> ResolvePending(IHostOs os, Entry entry)
+        {
+            Resolution resolution = Judge(os, entry);
+            if (resolution.Action == "discarded")
+            {
+                DeleteEntry(os, entry.Folder);
+            }
+            else if (resolution.Action == "committed")
+            {
+                entry.Record["status"] = "committed";
+                entry.Record["undo"] = resolution.Undo;
+                WriteRecord(os, entry.Folder, entry.Record);
+            }
+            return Map("id", entry.Id, "action", resolution.Action, "msg", resolution.Msg);
         }
 
         /// <summary>Steps 1-2 of the protocol: protect the store again, remove temporary files, resolve pending records.</summary>
@@ -3724,19 +3765,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     journal.Add(ResolvePending(os, entry));
         }
 
-        /// <summary>Step 8: keep the newest keepBackups committed, trusted records; delete older ones (never pending ones).</summary>
-        private static void Prune(IHostOs os, string store, int keepBackups, Dictionary<string, object> result)
+        /// <summary>
+        /// Step 8: keep the newest keepBackups committed, trusted records, the one just written always among them (even
+        /// when the clock went back and its id sorts first); delete older ones, never pending ones (_journal.to_prune).
+        /// </summary>
+        private static void Prune(IHostOs os, string store, int keepBackups, string protect, Dictionary<string, object> result)
         {
             List<string> committed = new List<string>();
             foreach (string id in EntryIds(os, store))
             {
+                if (id == protect)
+                    continue;
                 Entry entry = LoadEntry(os, store, id);
                 if (entry.Usable && entry.Status == "committed")
                     committed.Add(id);
             }
             committed.Reverse();
             List<object> pruned = (List<object>)result["pruned"];
-            for (int i = keepBackups; i < committed.Count; i++)
+            for (int i = Math.Max(keepBackups - (protect == null ? 0 : 1), 0); i < committed.Count; i++)
             {
                 DeleteEntry(os, Join(store, committed[i]));
                 pruned.Add(committed[i]);
@@ -3864,21 +3910,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (labels == null)
                 labels = new Dictionary<string, object>();
             if (rollbackOf == "")
-                rollbackOf = null;
-            object claimed;
-            if (labels.TryGetValue("rollback_of", out claimed) && claimed != null)
-            {
-                if (!(claimed is string))
-                    return Fail(result, "label: rollback_of must be a backup id");
-                if (rollbackOf == null)
-                    rollbackOf = (string)claimed;
-                else if (rollbackOf != (string)claimed)
-                    return Fail(result, String.Format("rollback_of {0} and label rollback_of {1} differ", rollbackOf, claimed));
-            }
-            if (rollbackOf == "")
                 rollbackOf = null;  // PowerShell passes $null to a string parameter as ""
-            if (rollbackOf != null)
-                labels["rollback_of"] = rollbackOf;
             if (!PyText.StartsWithDrive(store))
                 return Fail(result, String.Format("backup_dir must be an absolute local path (X:\\...), not {0}", PyText.ReprString(store)));
             IDisposable held;
@@ -3897,7 +3929,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return result;
         }
 
-        private static string RollbackTarget(IHostOs os, string store, string id, out Entry target)
+        private static string RollbackTarget(IHostOs os, string store, string id, bool checkMode, out Entry target)
         {
             target = null;
             if (!IsBackupId(id))
@@ -3909,6 +3941,20 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format("backup {0} is not trusted: {1}", id, entry.Problem);
             if (entry.Problem != null)
                 return String.Format("backup {0} cannot be used: {1}", id, entry.Problem);
+            if (checkMode && entry.Status == "pending")
+            {
+                // Check mode resolves nothing (it writes nothing): the record is judged in memory as the real run will
+                // judge it before its rollback (docs/write-path.md section 2; _journal._resolved_in_memory).
+                Resolution resolution = Judge(os, entry);
+                if (resolution.Action == "discarded")
+                    return String.Format("backup {0} was interrupted before its change reached the host: the run discards it, there is nothing to roll back", id);
+                if (resolution.Action == "committed")
+                {
+                    entry.Record = new Dictionary<string, object>(entry.Record);
+                    entry.Record["status"] = "committed";
+                    entry.Record["undo"] = resolution.Undo;
+                }
+            }
             if (entry.Status != "committed")
                 return String.Format("backup {0} is {1}: what it changed is not known, so it cannot be rolled back", id, entry.Status);
             target = entry;
@@ -4202,13 +4248,26 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     return;
                 }
             }
-            // 3. Check every operation (a rollback: against the verified backup first), all before anything is written.
-            Entry target = null;
-            string targetProblem = null;
-            List<int> notUndo = new List<int>();
-            if (rollbackOf != null)
+            // 3. Check every operation, all before anything is written. A rollback (rollback_of, or a label naming one: the
+            // same request) is verified against its backup first; a label and a rollback_of naming two backups are refused.
+            string whole = null;
+            object claimed;
+            if (labels.TryGetValue("rollback_of", out claimed) && claimed != null)
             {
-                targetProblem = RollbackTarget(os, store, rollbackOf, out target);
+                string claimedId = claimed as string;
+                if (rollbackOf != null && claimedId != rollbackOf)
+                    whole = String.Format("the label names backup {0} but the rollback is of {1}", PyText.Repr(claimed), PyText.ReprString(rollbackOf));
+                else if (claimedId == null)
+                    whole = String.Format("the label names backup {0}, which is not a backup id", PyText.Repr(claimed));
+                else
+                    rollbackOf = claimedId;
+            }
+            Entry target = null;
+            List<int> notUndo = new List<int>();
+            if (whole == null && rollbackOf != null)
+            {
+                labels["rollback_of"] = rollbackOf;
+                whole = RollbackTarget(os, store, rollbackOf, checkMode, out target);
                 if (target != null)
                     MatchUndo(ops, target, notUndo);
             }
@@ -4222,8 +4281,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 check.Op = (Dictionary<string, object>)ops[i];
                 check.Kind = (string)check.Op["op"];
                 check.Subject = Subject(check.Op);
-                if (targetProblem != null)
-                    Refuse(check, targetProblem, null);
+                if (whole != null)
+                    Refuse(check, AllowList.Outside + ": " + whole, null);
                 else if (notUndo.Contains(i))
                     Refuse(check, String.Format("{0}: not one of the undo operations of backup {1}", AllowList.Outside, rollbackOf), null);
                 else
@@ -4233,7 +4292,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 checks.Add(check);
             }
             List<object> results = (List<object>)result["results"];
-            if (refusals.Count > 0)
+            if (refusals.Count > 0 || whole != null)
             {
                 foreach (Check check in checks)
                 {
@@ -4246,8 +4305,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     results.Add(entry);
                 }
                 result["refused"] = true;
-                Fail(result, String.Format(CultureInfo.InvariantCulture, "{0} of {1} operation(s) refused, nothing written: {2}",
-                    refusals.Count, ops.Count, String.Join("; ", refusals.ToArray())));
+                if (whole != null)
+                    Fail(result, AllowList.Outside + ": " + whole + "; nothing written");
+                else
+                    Fail(result, String.Format(CultureInfo.InvariantCulture, "{0} of {1} operation(s) refused, nothing written: {2}",
+                        refusals.Count, ops.Count, String.Join("; ", refusals.ToArray())));
                 return;
             }
             List<object> undo = (List<object>)result["undo"];
@@ -4312,6 +4374,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             // 6. Write in order; compare again immediately before each write; read back after it.
             List<object> committed = new List<object>();
             List<string> written = new List<string>();
+            List<string> unknown = new List<string>();
             string failure = null;
             foreach (Check check in checks)
             {
@@ -4330,6 +4393,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     committed.Add(CommittedUndo(check, outcome));
                     written.Add(check.Subject);
                 }
+                if (outcome.Unknown)
+                    unknown.Add(check.Subject);
                 if (IsFiles(check.Op))
                 {
                     entry["files_changed"] = (long)outcome.FilesWritten.Count;
@@ -4356,12 +4421,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     failure = String.Format(CultureInfo.InvariantCulture, "operation {0} ({1}) {2}: {3}", check.Index, check.Subject,
                         (string)entry["status"] == "failed" ? "failed" : "was written but read back differently", entry["reason"]);
             }
-            result["changed"] = written.Count > 0;
+            result["changed"] = written.Count > 0 || unknown.Count > 0;
             result["undo"] = committed;
-            // 7. Complete the record with the undo of what was written only; none written: delete it.
+            // 7. Complete the record with the undo of what was written only; none written: delete it. When whether a write
+            // reached the host cannot be told, the record stays pending with the undo of every planned change: the next
+            // apply judges each against the host (section 3), as after a crash; deleting it could lose a change made.
             try
             {
-                if (written.Count == 0)
+                if (unknown.Count > 0)
+                    failure = String.Format("{0}; whether {1} reached the host cannot be told, so the backup record stays pending and the next apply resolves it against the host",
+                        failure, String.Join(" and ", unknown.ToArray()));
+                else if (written.Count == 0)
                 {
                     DeleteEntry(os, folder);
                     result["backup_id"] = null;
@@ -4388,10 +4458,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     written.Count == 0 ? "nothing" : String.Join("; ", written.ToArray()), backup) + Notes(result));
                 return;
             }
-            // 8. Retention, after a successful apply.
+            // 8. Retention, after a successful apply; the record just written is always kept.
             try
             {
-                Prune(os, store, keepBackups, result);
+                Prune(os, store, keepBackups, id, result);
             }
             catch (Exception error)
             {
@@ -4492,7 +4562,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch (Exception)
                 {
-                    outcome.Error += " (and it cannot be read again to tell whether anything changed)";
+                    CannotTell(outcome, "it");
                 }
                 return outcome;
             }
@@ -4644,7 +4714,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch (Exception)
                 {
-                    outcome.Error += " (and its state cannot be read again)";
+                    CannotTell(outcome, "its state");
                 }
                 return outcome;
             }

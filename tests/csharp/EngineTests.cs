@@ -921,6 +921,35 @@ public static class EngineTests
         Equal(world, os.ToWorld(), "still nothing written");
     }
 
+    /// Item 3: a file of a pending files undo that cannot be read is unknown (left pending), never gone; a file that is
+    /// not there any more is gone (it has nothing to restore).
+    public static void TestPendingFilesThatCannotBeReadAreLeftPending()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "crash_after_write" });
+        try
+        {
+            Apply(os, L(FilesOp()));
+            throw new AssertionFailed("the apply did not die");
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        string id = (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+        os.Node(Filemaps + "\\b.cdf-ms").Unreadable = true;
+        Dictionary<string, object> journal = (Dictionary<string, object>)((List<object>)Apply(os, L(CryptSvcAuto()))["journal"])[0];
+        Equal("left_pending", journal["action"], "unreadable: left pending");
+        Contains((string)journal["msg"], "file b.cdf-ms cannot be read", "why");
+        Equal("pending", Record(os, id)["status"], "still pending");
+
+        os.Node(Filemaps + "\\b.cdf-ms").Unreadable = false;
+        os.DeleteFile(Filemaps + "\\c.cdf-ms");
+        journal = (Dictionary<string, object>)((List<object>)Apply(os, L(CryptSvcManual()))["journal"])[0];
+        Equal("committed", journal["action"], "readable again, one file gone: committed");
+        Equal(L("a.cdf-ms", "b.cdf-ms"), ((Dictionary<string, object>)((List<object>)Record(os, id)["undo"])[0])["names"], "the files still there");
+    }
+
     private static string CrashAfterWrite(FakeOs os, List<object> ops, int index, string when)
     {
         os.Faults.Add(new FakeFault { Index = index, When = when });
@@ -945,4 +974,94 @@ public static class EngineTests
         return undo;
     }
 
+    /// Item 4: a check-mode rollback of a pending backup judges it in memory as the real run will: would_apply where the
+    /// real run applies, refused where it refuses; and nothing is written, the record stays pending.
+    public static void TestACheckModeRollbackOfAPendingBackupAnswersAsTheRealRun()
+    {
+        FakeOs os = SmallHost();
+        string id = CrashAfterWrite(os, L(QuoteAlg(), ExcludeAgent()), 0, "crash_after_write");
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> check = BackupEngine.Apply(os, L(UndoOf(QuoteAlg())), Store, null, 20, id, true);
+        StatusesAre(check, "would_apply");
+        Assert(!(bool)check["failed"], "not refused: " + check["msg"]);
+        Equal(world, os.ToWorld(), "check mode writes nothing");
+        Equal("pending", Record(os, id)["status"], "check mode resolves nothing");
+        StatusesAre(BackupEngine.Apply(os, L(UndoOf(ExcludeAgent())), Store, null, 20, id, true), "refused");
+        Dictionary<string, object> real = BackupEngine.Apply(os, L(UndoOf(QuoteAlg())), Store, null, 20, id, false);
+        StatusesAre(real, "applied");
+        Equal("committed", ((Dictionary<string, object>)((List<object>)real["journal"])[0])["action"], "resolved by the real run");
+
+        // Its change unknown (someone changed the value since): refused in check mode as in the real run.
+        FakeOs other = SmallHost();
+        id = CrashAfterWrite(other, L(QuoteAlg()), 0, "crash_after_write");
+        other.SetValue(FakeOs.ServiceKey("ALG"), "ImagePath", Reg("REG_EXPAND_SZ", "C:\\other.exe"));
+        foreach (bool checkMode in new bool[] { true, false })
+            Contains((string)BackupEngine.Apply(other, L(UndoOf(QuoteAlg())), Store, null, 20, id, checkMode)["msg"],
+                "backup " + id + " is pending", "refused");
+
+        // Never reached the host: nothing to roll back, in check mode as in the real run.
+        FakeOs third = SmallHost();
+        id = CrashAfterWrite(third, L(QuoteAlg()), 0, "crash_after_pending");
+        Contains((string)BackupEngine.Apply(third, L(UndoOf(QuoteAlg())), Store, null, 20, id, true)["msg"],
+            "backup " + id + " was interrupted before its change reached the host", "check mode");
+        Contains((string)BackupEngine.Apply(third, L(UndoOf(QuoteAlg())), Store, null, 20, id, false)["msg"],
+            "backup " + id + " is not in the store", "the real run discarded it first");
+    }
+
+    /// Item 5: a write whose call failed and whose value cannot be read again may have reached the host: the record stays
+    /// pending (the next apply judges it), the task says so and counts it as changed.
+    public static void TestAWriteWhoseOutcomeCannotBeToldKeepsTheRecordPending()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "after_write_unreadable" });
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), CryptSvcAuto()));
+        StatusesAre(result, "failed,not_run");
+        Assert((bool)result["failed"] && (bool)result["changed"], "failed, and it may have changed");
+        Contains((string)result["msg"], "whether HKLM\\SYSTEM\\CurrentControlSet\\Control\\SystemWriter\\ExcludedBinaryPaths reached the host cannot be told, so the backup record stays pending", "msg");
+        string id = (string)result["backup_id"];
+        Assert(id != null, "the record is named");
+        Equal("pending", Record(os, id)["status"], "left pending");
+        Equal(2, ((List<object>)Record(os, id)["undo"]).Count, "with the undo of every planned change");
+
+        Dictionary<string, object> next = Apply(os, L());
+        Equal(M("id", id, "action", "committed", "msg", "1 of its 2 change(s) are on the host: committed with their undo"),
+            ((List<object>)next["journal"])[0], "the next apply finds the write on the host");
+        Equal(L(UndoOf(ExcludeAgent())), Record(os, id)["undo"], "its undo");
+    }
+
+    /// Item 7: retention never deletes the record just written, even when the clock went back and its id sorts first.
+    public static void TestRetentionNeverPrunesTheRecordJustWritten()
+    {
+        FakeOs os = SmallHost();
+        os.Clock = new DateTime(2026, 1, 1, 0, 0, 5, DateTimeKind.Utc);
+        string first = (string)BackupEngine.Apply(os, L(CryptSvcAuto()), Store, null, 1, null, false)["backup_id"];
+        os.Clock = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(CryptSvcManual()), Store, null, 1, null, false);
+        StatusesAre(result, "applied");
+        Equal(L(first), result["pruned"], "the older record by its write is pruned");
+        Equal(result["backup_id"], ((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"], "the record just written is kept");
+        Equal(1, os.StoreRecords(Store).Count, "one record");
+    }
+
+    /// Item 8: a label naming one backup and a rollback_of naming another are refused; a label alone is the rollback,
+    /// verified, and relaxes the direction rule only then.
+    public static void TestALabelAndARollbackOfNamingTwoBackupsAreRefused()
+    {
+        FakeOs os = SmallHost();
+        string a = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        string b = (string)Apply(os, L(ExcludeAgent()))["backup_id"];
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", b), 20, a, false);
+        StatusesAre(result, "refused");
+        Assert((bool)result["refused"], "refused");
+        Contains((string)result["msg"], "outside what this collection may change: the label names backup '" + b + "' but the rollback is of '" + a + "'", "msg");
+        StatusesAre(BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", b), 20, a, true), "refused");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        Refused(Apply(os, L(UnquoteAlg())), "the quotes of a Win32 executable are only added");
+        result = BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", a), 20, null, false);
+        StatusesAre(result, "applied");
+        Equal(M("rollback_of", a), Record(os, (string)result["backup_id"])["label"], "labelled");
+        Equal(Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"), Service(os.ToWorld(), "ALG", "image_path"), "unquoted by the verified rollback");
+    }
 }
