@@ -2910,7 +2910,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         DateTime UtcNow();
         /// <summary>8 lower-case hex digits for a backup id.</summary>
         string NewIdSuffix();
-        /// <summary>The one-writer lock (Global\backupready.windows.apply); TimeoutException when not had in time.</summary>
+        /// <summary>
+        /// The one-writer lock (Global\backupready.windows.apply); TimeoutException when not had in time,
+        /// UnauthorizedAccessException when it cannot be opened (another account created it and denies us).
+        /// </summary>
         IDisposable Lock(int timeoutMilliseconds);
         void Sleep(int milliseconds);
         /// <summary>
@@ -2976,6 +2979,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         public const string StoreSddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
         public const string RecordFileSddl = "O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)";
         public const int LockTimeoutMilliseconds = 60000;
+        public const string LockName = "Global\\backupready.windows.apply";
         public const int ServiceTimeoutMilliseconds = 60000;
         public const int ServicePollMilliseconds = 250;
 
@@ -3920,7 +3924,18 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             catch (TimeoutException)
             {
-                return Fail(result, "another apply holds Global\\backupready.windows.apply: waited 60 seconds, nothing was done");
+                return Fail(result, "another apply holds " + LockName + ": waited 60 seconds, nothing was done");
+            }
+            catch (UnauthorizedAccessException error)
+            {
+                // Any account can create a named mutex first and deny the others: that blocks applies (a denial of service,
+                // docs/powershell-review.md), it gives nothing to write with. Nothing is done without the lock.
+                return Fail(result, String.Format("{0} cannot be opened by this account (another account created it or denies access), " +
+                    "nothing was done: {1}", LockName, Message(error)));
+            }
+            catch (Exception error)
+            {
+                return Fail(result, String.Format("{0} cannot be taken, nothing was done: {1}", LockName, Message(error)));
             }
             using (held)
             {
@@ -5249,7 +5264,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     /// </summary>
     public sealed class WindowsHostOs : IHostOs
     {
-        private const string LockName = "Global\\backupready.windows.apply";
+        private const string LockName = BackupEngine.LockName;
         private readonly Action<string> start;
         private readonly Action<string> restart;
 
@@ -5368,7 +5383,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         public IDisposable Lock(int timeoutMilliseconds)
         {
-            Mutex mutex = new Mutex(false, LockName);
+            Mutex mutex;
+            try
+            {
+                mutex = new Mutex(false, LockName);
+            }
+            catch (WaitHandleCannotBeOpenedException error)
+            {
+                // Another kind of object has the name (someone made it first): as good as a mutex that denies us.
+                throw new UnauthorizedAccessException(LockName + " is another kind of object: " + error.Message, error);
+            }
+            // UnauthorizedAccessException (the mutex exists and its DACL denies this account) goes to the engine as it is.
             bool held;
             try
             {
@@ -5376,7 +5401,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             catch (AbandonedMutexException)
             {
-                held = true;  // its last holder died: the pending records it may have left are resolved next
+                // Its last holder died and this thread owns it now (WaitOne, Microsoft docs): the pending record the dead
+                // apply may have left is what the journal resolves first (docs/write-path.md section 3).
+                held = true;
             }
             if (!held)
             {

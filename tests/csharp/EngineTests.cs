@@ -1029,6 +1029,18 @@ public static class EngineTests
         Equal(L(UndoOf(ExcludeAgent())), Record(os, id)["undo"], "its undo");
     }
 
+    /// Item 6: a named mutex another account created and denies: a clean failure, nothing done.
+    public static void TestALockThatCannotBeOpenedFailsCleanly()
+    {
+        FakeOs os = SmallHost();
+        os.LockDenied = true;
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg()));
+        Refused(result, "Global\\backupready.windows.apply cannot be opened by this account (another account created it or denies access), nothing was done");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no store");
+    }
+
     /// Item 7: retention never deletes the record just written, even when the clock went back and its id sorts first.
     public static void TestRetentionNeverPrunesTheRecordJustWritten()
     {
