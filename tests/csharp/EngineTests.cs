@@ -1076,4 +1076,18 @@ public static class EngineTests
         Equal(M("rollback_of", a), Record(os, (string)result["backup_id"])["label"], "labelled");
         Equal(Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"), Service(os.ToWorld(), "ALG", "image_path"), "unquoted by the verified rollback");
     }
+
+    /// Item 9: each undo operation of a backup may be used once in its rollback (as _journal.rollback_problem).
+    public static void TestAnUndoOperationIsUsedOnce()
+    {
+        FakeOs os = SmallHost();
+        string id = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        Dictionary<string, object> world = os.ToWorld();
+        List<object> twice = RollbackOps(Record(os, id));
+        twice.Add(twice[0]);
+        Dictionary<string, object> result = BackupEngine.Apply(os, twice, Store, null, 20, id, false);
+        StatusesAre(result, "not_run,refused");
+        Contains((string)((Dictionary<string, object>)((List<object>)result["results"])[1])["reason"], "not one of the undo operations of backup " + id, "reason");
+        Equal(world, os.ToWorld(), "nothing written");
+    }
 }

@@ -339,7 +339,7 @@ public sealed class FakeOs : IHostOs
         Dictionary<string, object> altered = (Dictionary<string, object>)BackupJson.Normalize(value);
         string kind = (string)altered["kind"];
         if (kind == "REG_SZ" || kind == "REG_EXPAND_SZ")
-            altered["data"] = (string)altered["data"] + " (as Windows stored it)";
+            altered["data"] = (string)altered["data"] + "\0left by the host";  // as the Python twin's readback_differs
         else if (kind == "REG_MULTI_SZ")
             ((List<object>)altered["data"]).Add("C:\\as Windows stored it");
         else if (kind == "REG_DWORD" || kind == "REG_QWORD")
@@ -444,7 +444,7 @@ public sealed class FakeOs : IHostOs
         if (Service(service) == null)
             throw new InvalidOperationException("no service " + service);
         if (differ)
-            mode = mode == "manual" ? "disabled" : "manual";
+            mode = mode != "manual" ? "manual" : "auto";  // as the Python twin's readback_differs
         SetValue(ServiceKey(service), "Start", RegistryValue.Make("REG_DWORD", (long)Array.IndexOf(OpShape.StartModes, mode)));
         After();
     }
