@@ -4550,14 +4550,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 outcome.Error = "no longer found on the host";
                 return outcome;
             }
-            if (!Same(op, now.Value, op["expect"]))
-            {
-                outcome.Error = Changed(op["expect"], now.Value);
-                outcome.Found = now.Value;
+            if (!StillExpected(os, check, outcome, now.Value))
                 return outcome;
-            }
-            outcome.Before = now.Value;
-            os.Step("write", check.Index);
             try
             {
                 DoWrite(os, op);
@@ -4593,6 +4587,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 outcome.Error = "written, but it cannot be read back: " + Message(error);
             }
             return outcome;
+        }
+
+        /// <summary>
+        /// The compare-and-swap immediately before a write (docs/write-path.md section 1): false, with the value found, when
+        /// the host changed since the check; else the value is the one the write replaces, and the write may start.
+        /// </summary>
+        private static bool StillExpected(IHostOs os, Check check, Outcome outcome, object now)
+        {
+            if (!Same(check.Op, now, check.Op["expect"]))
+            {
+                outcome.Error = Changed(check.Op["expect"], now);
+                outcome.Found = now;
+                return false;
+            }
+            outcome.Before = now;
+            os.Step("write", check.Index);
+            return true;
         }
 
         // A write call failed and what it addresses cannot be read again: the write may have reached the host.
@@ -4636,14 +4647,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     outcome.Error = "cannot be read before its write: " + Message(error);
                     return outcome;
                 }
-                if (!Same(op, now, op["expect"]))
-                {
-                    outcome.Error = Changed(op["expect"], now);
-                    outcome.Found = now;
+                if (!StillExpected(os, check, outcome, now))
                     return outcome;
-                }
-                outcome.Before = now;
-                os.Step("write", check.Index);
                 try
                 {
                     opened.WriteSecurity(Sddl.WritablePart((string)op["set"]));
@@ -4702,14 +4707,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 outcome.Error = "no longer found on the host";
                 return outcome;
             }
-            if (!Same(op, now, op["expect"]))
-            {
-                outcome.Error = Changed(op["expect"], now);
-                outcome.Found = now;
+            if (!StillExpected(os, check, outcome, now))
                 return outcome;
-            }
-            outcome.Before = now;
-            os.Step("write", check.Index);
             try
             {
                 if ((string)op["set"] == "started")
