@@ -918,6 +918,11 @@ public static class EngineTests
         os.AddNode("C:\\", true, root);
         Refused(BackupEngine.Apply(os, L(QuoteAlg()), "C:\\", null, 20, null, false), "C: holds the folder 'ProgramData', which is not a backup");
         Equal(root, os.ReadSecurity("C:\\", false), "the root keeps its DACL");
+        // An Administrators-owned folder holding a file of its own.
+        os.AddNode("D:\\tools", true, root);
+        os.AddFile("D:\\tools\\notes.txt", root, "mine");
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "D:\\tools", null, 20, null, false), "D:\\tools holds the file 'notes.txt'");
+        Equal(root, os.ReadSecurity("D:\\tools", false), "it keeps its DACL");
         Equal(world, os.ToWorld(), "still nothing written");
     }
 
