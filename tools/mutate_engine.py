@@ -70,7 +70,7 @@ MUTANTS = [
     ("files are compared on their whole owner and DACL at write time", "BackupReady.cs",
      "                if (!Sddl.SameWritablePart(now, expect))\n",
      '                if (!Sddl.SameDescriptor(now, expect, "OD"))\n',
-     ["TestAclBrokenFolderThenFilesAppliesAndRollbackRestoresTheFiles"]),
+     ["TestFilesAreComparedOnTheWritablePartAtWriteTime"]),
     ("no compare-and-swap at write time", "BackupReady.cs",
      "            if (!Same(check.Op, now, check.Op[\"expect\"]))\n", "            if (String.Empty.Length > 0)\n",
      ["TestStartModeCompareAndSwapAtWriteTime", "TestServiceStateCompareAndSwapAtWriteTime"]),

@@ -656,6 +656,18 @@ public static class EngineTests
         Equal("SY", os.Node(Filemaps + "\\b.cdf-ms").Owner, "the changed file is left alone");
     }
 
+    /// Files are compared on what a write sets, at the check and again right before each write: an expect that shows
+    /// other inherited ACEs (or none, as here) still finds them.
+    public static void TestFilesAreComparedOnTheWritablePartAtWriteTime()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> op = FilesOp();
+        op["expect"] = "O:" + TI + "D:AI";
+        Dictionary<string, object> result = Apply(os, L(op));
+        StatusesAre(result, "applied");
+        Equal(3L, ((Dictionary<string, object>)((List<object>)result["results"])[0])["files_changed"], "the three files");
+    }
+
     /// "0 of N files written" is not applied: the operation fails and nothing is recorded.
     public static void TestZeroFilesWrittenIsAFailure()
     {
