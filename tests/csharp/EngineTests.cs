@@ -209,7 +209,7 @@ public static class EngineTests
         return Sddl.WritablePart(sddl);
     }
 
-    // ---- the brief's scenarios ------------------------------------------------------------------------------------
+    // ---- partial applies, crashes and recovery ----------------------------------------------------------------------
 
     /// A failure at operation k: the committed record holds the undo of 1..k-1 only, and its rollback restores them.
     public static void TestPartialApplyThenRollbackRestoresTheWrittenOnes()
@@ -620,7 +620,7 @@ public static class EngineTests
         Assert(os.Node(Store) == null, "no record");
     }
 
-    /// Item 12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
+    /// First review #12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
     public static void TestBigIntegerQwordIsAccepted()
     {
         object big = System.Numerics.BigInteger.Parse("18446744073709551615");
@@ -832,7 +832,7 @@ public static class EngineTests
         Contains((string)result["msg"], why, "msg");
     }
 
-    /// Item 1: a folder on the store's way that is a junction (a user may make one where Users create folders: the
+    /// Second review #1: a folder on the store's way that is a junction (a user may make one where Users create folders: the
     /// root of a data drive, %ProgramData%) would take the store, its DACL and its records into the junction's target.
     public static void TestAStoreReachedThroughAJunctionIsRefused()
     {
@@ -859,7 +859,7 @@ public static class EngineTests
         Contains((string)Path(BackupEngine.ListBackups(other, Store, 5), "store", "error"), "C:\\ProgramData\\backupready is a reparse point", "the probe says so");
     }
 
-    /// Item 1: a junction named like a backup id in the store is never entered: not read, not resolved, not deleted.
+    /// Second review #1: a junction named like a backup id in the store is never entered: not read, not resolved, not deleted.
     public static void TestABackupEntryThatIsAJunctionIsNeverEntered()
     {
         FakeOs os = SmallHost();
@@ -890,7 +890,7 @@ public static class EngineTests
             "set", "O:BAD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;FA;;;SY)");
     }
 
-    /// Item 1: a hard link or a symbolic link planted in filemaps (writable by Users when its DACL is broken) would get
+    /// Second review #1: a hard link or a symbolic link planted in filemaps (writable by Users when its DACL is broken) would get
     /// the planned owner and DACL written onto a file elsewhere, by the files write or by the folder's propagation.
     public static void TestLinksInFilemapsAreRefused()
     {
@@ -913,7 +913,7 @@ public static class EngineTests
         Equal(FileSddl, other.ReadSecurity(HostsFile, false), "the link's target keeps its owner and DACL");
     }
 
-    /// Item 2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.
+    /// Second review #2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.
     public static void TestAFolderNamedAsTheStoreIsNeverTakenOver()
     {
         FakeOs os = SmallHost();
@@ -938,7 +938,7 @@ public static class EngineTests
         Equal(world, os.ToWorld(), "still nothing written");
     }
 
-    /// Item 3: a file of a pending files undo that cannot be read is unknown (left pending), never gone; a file that is
+    /// Second review #3: a file of a pending files undo that cannot be read is unknown (left pending), never gone; a file that is
     /// not there any more is gone (it has nothing to restore).
     public static void TestPendingFilesThatCannotBeReadAreLeftPending()
     {
@@ -991,7 +991,7 @@ public static class EngineTests
         return undo;
     }
 
-    /// Item 4: a check-mode rollback of a pending backup judges it in memory as the real run will: would_apply where the
+    /// Second review #4: a check-mode rollback of a pending backup judges it in memory as the real run will: would_apply where the
     /// real run applies, refused where it refuses; and nothing is written, the record stays pending.
     public static void TestACheckModeRollbackOfAPendingBackupAnswersAsTheRealRun()
     {
@@ -1025,7 +1025,7 @@ public static class EngineTests
             "backup " + id + " is not in the store", "the real run discarded it first");
     }
 
-    /// Item 5: a write whose call failed and whose value cannot be read again may have reached the host: the record stays
+    /// Second review #5: a write whose call failed and whose value cannot be read again may have reached the host: the record stays
     /// pending (the next apply judges it), the task says so and counts it as changed.
     public static void TestAWriteWhoseOutcomeCannotBeToldKeepsTheRecordPending()
     {
@@ -1046,7 +1046,7 @@ public static class EngineTests
         Equal(L(UndoOf(ExcludeAgent())), Record(os, id)["undo"], "its undo");
     }
 
-    /// Item 6: a named mutex another account created and denies: a clean failure, nothing done.
+    /// Second review #6: a named mutex another account created and denies: a clean failure, nothing done.
     public static void TestALockThatCannotBeOpenedFailsCleanly()
     {
         FakeOs os = SmallHost();
@@ -1058,7 +1058,7 @@ public static class EngineTests
         Assert(os.Node(Store) == null, "no store");
     }
 
-    /// Item 7: retention never deletes the record just written, even when the clock went back and its id sorts first.
+    /// Second review #7: retention never deletes the record just written, even when the clock went back and its id sorts first.
     public static void TestRetentionNeverPrunesTheRecordJustWritten()
     {
         FakeOs os = SmallHost();
@@ -1072,7 +1072,7 @@ public static class EngineTests
         Equal(1, os.StoreRecords(Store).Count, "one record");
     }
 
-    /// Item 8: a label naming one backup and a rollback_of naming another are refused; a label alone is the rollback,
+    /// Second review #8: a label naming one backup and a rollback_of naming another are refused; a label alone is the rollback,
     /// verified, and relaxes the direction rule only then.
     public static void TestALabelAndARollbackOfNamingTwoBackupsAreRefused()
     {
@@ -1094,7 +1094,7 @@ public static class EngineTests
         Equal(Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"), Service(os.ToWorld(), "ALG", "image_path"), "unquoted by the verified rollback");
     }
 
-    /// Item 9: each undo operation of a backup may be used once in its rollback (as _journal.rollback_problem).
+    /// Second review #9: each undo operation of a backup may be used once in its rollback (as _journal.rollback_problem).
     public static void TestAnUndoOperationIsUsedOnce()
     {
         FakeOs os = SmallHost();
