@@ -6,8 +6,10 @@
     .venv/bin/python tools/mutate_engine.py retention  # the mutants whose name contains "retention"
 
 Each mutant is one textual change to BackupReady.cs (or to the fake) and the tests it must make fail. The script
-copies the sources, applies the change, runs ``pytest tests/csharp`` on the copy (BACKUPREADY_CS_SOURCES) and fails
-when a mutant is not caught by the tests it names, or when a hand-written engine test is killed by no mutant.
+copies the sources, applies the change, runs pytest on the copy (BACKUPREADY_CS_SOURCES) and fails when a mutant is
+not caught by the tests it names, or when a hand-written engine test is killed by no mutant. A mutant whose tests
+are all in test_engine.py runs that file only (seconds); one that names a cross-check with the Python twin
+(test_agreement.py) runs all of tests/csharp (minutes).
 """
 
 from __future__ import annotations
@@ -68,14 +70,10 @@ MUTANTS = [
     ("files are compared on their whole owner and DACL at write time", "BackupReady.cs",
      "                if (!Sddl.SameWritablePart(now, expect))\n",
      '                if (!Sddl.SameDescriptor(now, expect, "OD"))\n',
-     ["TestAclBrokenFolderThenFilesAppliesAndRollbackRestoresTheFiles"]),
+     ["TestFilesAreComparedOnTheWritablePartAtWriteTime"]),
     ("no compare-and-swap at write time", "BackupReady.cs",
-     "            if (!Same(op, now.Value, op[\"expect\"]))\n            {\n                outcome.Error = Changed(op[\"expect\"], now.Value);",
-     "            if (String.Empty.Length > 0)\n            {\n                outcome.Error = Changed(op[\"expect\"], now.Value);",
-     ["TestStartModeCompareAndSwapAtWriteTime"]),
-    ("no compare-and-swap of the service state at write time", "BackupReady.cs",
-     "            if (!Same(op, now, op[\"expect\"]))", "            if (String.Empty.Length > 0)",
-     ["TestServiceStateCompareAndSwapAtWriteTime"]),
+     "            if (!Same(check.Op, now, check.Op[\"expect\"]))\n", "            if (String.Empty.Length > 0)\n",
+     ["TestStartModeCompareAndSwapAtWriteTime", "TestServiceStateCompareAndSwapAtWriteTime"]),
     ("no per-file compare-and-swap", "BackupReady.cs",
      "                if (!Sddl.SameWritablePart(now, expect))\n", "                if (String.Empty.Length > 0)\n",
      ["TestFilesChangedSinceReadAreSkippedAndReported", "TestZeroFilesWrittenIsAFailure"]),
@@ -90,7 +88,7 @@ MUTANTS = [
      "                if (failure != null && String.Empty.Length > 0)\n                {\n                    entry[\"status\"] = \"not_run\";",
      ["TestPartialApplyThenRollbackRestoresTheWrittenOnes", "TestReadBackThatDiffersCountsAsWritten"]),
     ("a refusal does not stop the others", "BackupReady.cs",
-     "            if (refusals.Count > 0)\n", "            if (refusals.Count > 0 && refusals.Count == ops.Count)\n",
+     "            if (refusals.Count > 0 || whole != null)\n", "            if (refusals.Count > 0 && refusals.Count == ops.Count)\n",
      ["TestRefusalWritesNothing", "TestForgedRollbackOperationIsRefused"]),
     ("check mode writes", "BackupReady.cs",
      "            if (checkMode)\n            {\n                foreach (Check check in checks)",
@@ -101,14 +99,14 @@ MUTANTS = [
      "            }\n            catch (Exception error)\n            {\n                foreach",
      ["TestCrashAfterThePendingRecordIsDiscardedByTheNextApply", "TestCrashAfterAWriteIsCommittedByTheNextApply"]),
     ("retention keeps one more", "BackupReady.cs",
-     "for (int i = keepBackups; i < committed.Count; i++)", "for (int i = keepBackups + 1; i < committed.Count; i++)",
+     "for (int i = Math.Max(keepBackups - (protect == null ? 0 : 1), 0);", "for (int i = Math.Max(keepBackups - (protect == null ? 0 : 1), 0) + 1;",
      ["TestRetentionKeepsTheNewestCommittedRecords"]),
     ("the store is created unprotected", "BackupReady.cs",
      'public const string StoreSddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";',
      'public const string StoreSddl = "O:BAD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";',
      ["TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
     ("a weaker store is left as it is", "BackupReady.cs",
-     "                    os.WriteSecurity(folder, StoreSddl);\n", "\n",
+     "                    opened.WriteSecurity(StoreSddl);\n", "\n",
      ["TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
     ("a backup folder without its record stays", "BackupReady.cs",
      "                    DeleteEntry(os, entry.Folder);\n                    journal.Add(Map(\"id\", id, \"action\", \"discarded\"",
@@ -162,10 +160,103 @@ MUTANTS = [
     ("the fake does not propagate to files", "FakeOs.cs",
      "                if (!oi)\n                    continue;", "                if (String.Empty.Length == 0)\n                    continue;",
      ["TestFakePropagatesInheritableAces"]),
+    # The second review (docs/powershell-review.md, "After the second review").
+    ("a reparse point is used like any folder or file", "BackupReady.cs",
+     "            if (opened.IsReparsePoint())\n", "            if (opened.IsReparsePoint() && String.Empty.Length > 0)\n",
+     ["TestAStoreReachedThroughAJunctionIsRefused", "TestABackupEntryThatIsAJunctionIsNeverEntered", "TestLinksInFilemapsAreRefused"]),
+    ("a file with several hard links is used", "BackupReady.cs",
+     "                if (links > 1)\n", "                if (links > 100)\n",
+     ["TestLinksInFilemapsAreRefused"]),
+    ("the folders above the store are not looked at", "BackupReady.cs",
+     "                string link = LinkProblem(os, folder);\n                if (link != null)\n                    throw new StoreRefused(link);",
+     "                string link = null;\n                if (link != null)\n                    throw new StoreRefused(link);",
+     ["TestAStoreReachedThroughAJunctionIsRefused"]),
+    ("a backup entry is not checked for links", "BackupReady.cs",
+     "                    entry.Problem = LinkProblem(folder, entry.Folder);\n", "                    entry.Problem = null;\n",
+     ["TestABackupEntryThatIsAJunctionIsNeverEntered"]),
+    ("the files of a filemaps files operation are not checked for links", "BackupReady.cs",
+     "                            link = LinkProblem(opened, file);\n", "                            link = null;\n",
+     ["TestLinksInFilemapsAreRefused"]),
+    ("the files of a folder written are not checked for links", "BackupReady.cs",
+     "            if (withFiles)\n                names.AddRange(os.ListFiles(folder));\n", "\n",
+     ["TestLinksInFilemapsAreRefused"]),
+    ("Windows opens follow links", "BackupReady.cs",
+     "HostNative.FILE_FLAG_BACKUP_SEMANTICS | HostNative.FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);",
+     "HostNative.FILE_FLAG_BACKUP_SEMANTICS, IntPtr.Zero);",
+     ["test_windows_opens_never_follow_links"]),
+    ("any folder named as the store is taken over", "BackupReady.cs",
+     "            if (sid != Sddl.SystemSid && sid != Sddl.AdministratorsSid)\n                return String.Format(\"{0} is owned by",
+     "            if (sid == \"none\")\n                return String.Format(\"{0} is owned by",
+     ["TestAFolderNamedAsTheStoreIsNeverTakenOver"]),
+    ("what the store holds is not looked at", "BackupReady.cs",
+     "                if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))\n                    return String.Format(\"{0} holds the file",
+     "                if (String.Empty.Length > 0)\n                    return String.Format(\"{0} holds the file",
+     ["TestAFolderNamedAsTheStoreIsNeverTakenOver"]),
+    ("the folders the store holds are not looked at", "BackupReady.cs",
+     "                    if (!IsBackupId(name))\n", "                    if (name == null)\n",
+     ["TestAFolderNamedAsTheStoreIsNeverTakenOver"]),
+    ("an unreadable file of a pending record is gone", "BackupReady.cs",
+     "                            if (IsNotFound(error))\n", "                            if (error != null)\n",
+     ["TestPendingFilesThatCannotBeReadAreLeftPending"]),
+    ("a check-mode rollback does not judge a pending record", "BackupReady.cs",
+     '            if (checkMode && entry.Status == "pending")', '            if (checkMode && entry.Status == "none")',
+     ["TestACheckModeRollbackOfAPendingBackupAnswersAsTheRealRun", "check_mode_rollback_of_a_pending_record",
+      "pending_records_with_every_verdict"]),
+    ("a write whose outcome cannot be told is forgotten", "BackupReady.cs",
+     "                if (unknown.Count > 0)\n", "                if (unknown.Count > 100)\n",
+     ["TestAWriteWhoseOutcomeCannotBeToldKeepsTheRecordPending"]),
+    ("a mutex that denies this account escapes as an exception", "BackupReady.cs",
+     "            catch (UnauthorizedAccessException error)\n            {\n                // Any account",
+     "            catch (InvalidCastException error)\n            {\n                // Any account",
+     ["TestALockThatCannotBeOpenedFailsCleanly"]),
+    ("retention may prune the record just written", "BackupReady.cs",
+     "                if (id == protect)\n", "                if (id == null)\n",
+     ["TestRetentionNeverPrunesTheRecordJustWritten"]),
+    ("a label and a rollback_of naming two backups are not refused", "BackupReady.cs",
+     "                if (rollbackOf != null && claimedId != rollbackOf)\n", "                if (rollbackOf != null && claimedId == null)\n",
+     ["TestALabelAndARollbackOfNamingTwoBackupsAreRefused"]),
+    ("a record's operations are not checked", "BackupReady.cs",
+     'foreach (string key in new string[] { "undo", "operations" })\n            {\n                List<object> ops',
+     'foreach (string key in new string[] { "undo" })\n            {\n                List<object> ops',
+     ["test_record_shapes_are_judged_as_python_judges_them"]),
+    ("a record without a label is used", "BackupReady.cs",
+     '            if (!record.TryGetValue("label", out label) || !(label is Dictionary<string, object>))',
+     '            if (record.TryGetValue("label", out label) && !(label is Dictionary<string, object>))',
+     ["test_record_shapes_are_judged_as_python_judges_them"]),
+    ("a start is kept in a pending record without a later change on the host", "BackupReady.cs",
+     "                else if (standings[i] == RecordOnly && i < lastOnHost)\n", "                else if (standings[i] == RecordOnly)\n",
+     ["start_dropped_when_it_is_the_last_change"]),
+    ("an undo operation may be used twice", "BackupReady.cs",
+     "                    if (used[j] || !BackupJson.Same(operations[i], undo[j]))", "                    if (!BackupJson.Same(operations[i], undo[j]))",
+     ["TestAnUndoOperationIsUsedOnce"]),
+    ("inherit-only ACEs do not count in the trust rule", "BackupReady.cs",
+     "                if (Array.IndexOf(AllowTypes, ace.Type) < 0)\n", "                if (Array.IndexOf(AllowTypes, ace.Type) < 0 || ace.Flags.Contains(\"IO\"))\n",
+     ["test_the_store_trust_rule_is_python_s", "TestStoreIsCreatedProtectedAndProtectedAgainWhenWeaker"]),
+    ("MAXIMUM_ALLOWED does not count in the trust rule", "BackupReady.cs",
+     "0x80000 | 0x2000000 | 0x10000000", "0x80000 | 0x10000000",
+     ["test_the_store_trust_rule_is_python_s"]),
+    ("REG_BINARY is compared by its spelling", "BackupReady.cs",
+     "                    return ToHex(bytesA, bytesA.Length) == ToHex(bytesB, bytesB.Length);",
+     "                    return ToHex(bytesA, bytesA.Length) == ToHex(bytesB, bytesB.Length) && (string)a == (string)b;",
+     ["test_registry_values_compare_as_python_compares_them"]),
+    ("a NULL DACL is an empty one in the writable part", "BackupReady.cs",
+     '                key.Append("NULL");  // everyone, everything: not an empty DACL\n                return key.ToString();',
+     '                key.Append("");\n                return key.ToString();',
+     ["test_descriptor_vectors"]),
+    ("ImagePath quotes may be removed outside a rollback", "BackupReady.cs",
+     "            if (!driver && Quoted(before) && !Quoted(after))\n", "            if (!driver && Quoted(before) && !Quoted(after) && rollback)\n",
+     ["test_allowlist_vectors", "TestALabelAndARollbackOfNamingTwoBackupsAreRefused"]),
+    ("filemaps ACEs may change in any way that stays under the ceiling", "BackupReady.cs",
+     "            return AceChangesProblem(Explicit(before.Dacl), Explicit(after.Dacl));", "            return null;",
+     ["test_allowlist_vectors"]),
 ]
 
 
-def run_mutant(name: str, file: str, old: str, new: str) -> set[str]:
+ENGINE_TESTS = set(re.findall(r"public static void (Test\w+)\(\)", (TESTS / "EngineTests.cs").read_text(encoding="utf-8")))
+ENGINE_FILE_TESTS = set(re.findall(r"^def (test_\w+)\(", (TESTS / "test_engine.py").read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def run_mutant(name: str, file: str, old: str, new: str, expected: list[str] | None = None) -> set[str]:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         shutil.copy(ENGINE, work / "BackupReady.cs")
@@ -177,7 +268,9 @@ def run_mutant(name: str, file: str, old: str, new: str) -> set[str]:
             raise SystemExit(f"mutant {name!r}: the text to change is found {text.count(old)} times in {file}")
         target.write_text(text.replace(old, new), encoding="utf-8")
         env = dict(os.environ, BACKUPREADY_CS_SOURCES=str(work))
-        run = subprocess.run([sys.executable, "-m", "pytest", str(TESTS), "-q", "--tb=no", "-rfE", "-p", "no:cacheprovider",
+        fast = expected is not None and all(t in ENGINE_TESTS or t in ENGINE_FILE_TESTS for t in expected)
+        target = TESTS / "test_engine.py" if fast else TESTS
+        run = subprocess.run([sys.executable, "-m", "pytest", str(target), "-q", "--tb=no", "-rfE", "-p", "no:cacheprovider",
                               "--hypothesis-seed=0"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         failed = set(re.findall(r"^FAILED \S+::(\w+)(?:\[(\w+)\])?", run.stdout, re.MULTILINE))
         names = {param or function for function, param in failed}
@@ -193,7 +286,7 @@ def main(argv: list[str]) -> int:
     killed: set[str] = set()
     problems = 0
     for name, file, old, new, expected in selected:
-        failed = run_mutant(name, file, old, new)
+        failed = run_mutant(name, file, old, new, expected)
         missed = [test for test in expected if test not in failed]
         killed |= failed
         print(f"{'ok    ' if not missed else 'MISSED'} {name}: {len(failed)} failing ({', '.join(sorted(failed)) or 'none'})")

@@ -1987,6 +1987,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return key.ToString();
             }
             key.Append(descriptor.Dacl.Flags.Contains("P") ? "P" : "-");
+            if (descriptor.Dacl.Flags.Contains("NO_ACCESS_CONTROL"))
+            {
+                key.Append("NULL");  // everyone, everything: not an empty DACL
+                return key.ToString();
+            }
             foreach (SddlAce ace in descriptor.Dacl.Aces)
                 if (!ace.Inherited)
                     AddKeyPart(key, AceKey(ace));
@@ -2014,6 +2019,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 text.Append("D:");
                 if (descriptor.Dacl.Flags.Contains("P"))
                     text.Append('P');
+                if (descriptor.Dacl.Flags.Contains("NO_ACCESS_CONTROL"))
+                    return text.Append("NO_ACCESS_CONTROL").ToString();  // a NULL DACL stays NULL (never an empty one)
                 foreach (SddlAce ace in descriptor.Dacl.Aces)
                     if (!ace.Inherited)
                         text.Append(ace.Format());
@@ -2060,6 +2067,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         private static readonly Regex DomainAdmins = new Regex(@"\AS-1-5-21-\d+-\d+-\d+-512\z");
         private static readonly Regex SystemRootRun = new Regex(@"\A(?:\\+systemroot(?=\\))+\\");
+        // An environment variable (%name%) inside an exclusion entry; a lone % (50%off) is a character of a name.
+        private static readonly Regex Variable = new Regex(@"%[^%\\]+%");
 
         // ---- keys ------------------------------------------------------------------------------------------------
 
@@ -2110,6 +2119,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     executable = value.Substring(1);
                     return true;
                 }
+                if (close + 1 < value.Length && value[close + 1] != ' ' && value[close + 1] != '\t')
+                    return false;  // "C:\a.exe".d\x.exe: the quote does not end the executable
                 executable = value.Substring(1, close - 1);
                 arguments = value.Substring(close + 1);
                 return true;
@@ -2117,6 +2128,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             int found = PyText.LowerPath(value).IndexOf(".exe", StringComparison.Ordinal);
             if (found >= 0)
             {
+                if (found + 4 < value.Length && value[found + 4] != ' ' && value[found + 4] != '\t')
+                    return false;  // C:\a.exe.d\x.exe: '.exe' inside a folder name
                 executable = value.Substring(0, found + 4);
                 arguments = value.Substring(found + 4);
                 return true;
@@ -2233,7 +2246,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return value.Contains("kind") ? value["kind"] as string : null;
         }
 
-        public static string ImagePathProblem(IDictionary expect, IDictionary set, bool driver, string systemRoot)
+        // _allowlist._quoted: the value, up to its first NUL, starts with a quote.
+        private static bool Quoted(string value)
+        {
+            return BeforeNul(value).StartsWith("\"", StringComparison.Ordinal);
+        }
+
+        /// <summary>
+        /// imagepath_problem: both string values of the same kind, the same command, and outside a rollback only in the
+        /// direction of the brain's fixes (docs/write-path.md section 2).
+        /// </summary>
+        public static string ImagePathProblem(IDictionary expect, IDictionary set, bool driver, string systemRoot, bool rollback)
         {
             foreach (IDictionary value in new IDictionary[] { expect, set })
             {
@@ -2247,6 +2270,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (!SameCommand((string)expect["data"], (string)set["data"], driver, systemRoot))
                 return String.Format("{0} does not run the same command as {1} (only quoting, prefix normalisation and truncation at a NUL are made)",
                     PyText.Repr(set["data"]), PyText.Repr(expect["data"]));
+            if (rollback)
+                return null;
+            string before = (string)expect["data"];
+            string after = (string)set["data"];
+            if (!driver && Quoted(before) && !Quoted(after))
+                return "the quotes of a Win32 executable are only added (CreateService doc), never removed outside a rollback";
+            if (driver && !Quoted(before) && Quoted(after))
+                return "the quotes of a driver path are only removed (mullvad/windows-service-rs#57), never added outside a rollback";
+            if (before.IndexOf('\0') < 0 && after.IndexOf('\0') >= 0)
+                return "nothing is added after a NUL outside a rollback (systeminformer#111: what follows it is truncated)";
             return null;
         }
 
@@ -2282,9 +2315,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format(CultureInfo.InvariantCulture, "an entry must be 1 to {0} characters long, not {1}", MaxPathCharacters, length);
             if (!PyText.StartsWithDrive(entry))
                 return String.Format("{0} is not an absolute drive path (X:\\...)", PyText.ReprString(PyText.Prefix(entry, 80)));
+            if (Variable.IsMatch(entry))
+                return String.Format("{0} holds an environment variable (KB 980794: absolute paths without variables)", PyText.ReprString(PyText.Prefix(entry, 80)));
             foreach (char c in entry)
-                if (c < ' ' || "\"%*?<>|/".IndexOf(c) >= 0)
-                    return String.Format("{0} holds a control character or one of \" % * ? < > | /", PyText.ReprString(PyText.Prefix(entry, 80)));
+                if (c < ' ' || "\"*?<>|/".IndexOf(c) >= 0)
+                    return String.Format("{0} holds a control character or one of \" * ? < > | /", PyText.ReprString(PyText.Prefix(entry, 80)));
             return null;
         }
 
@@ -2336,9 +2371,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     known = true;
             if (!known)
                 return String.Format("only the NETWORK SERVICE value may be written under VssAccessControl, not {0}", PyText.ReprString(name));
-            string kind = Kind(set);
-            if (kind != "REG_DWORD" && kind != "missing" && !rollback)
-                return String.Format("the NETWORK SERVICE value is a REG_DWORD, not {0}", set.Contains("kind") ? FormatValue(set["kind"]) : "None");
+            if (rollback)
+                return null;
+            decimal data;
+            object value = set.Contains("data") ? set["data"] : null;
+            if (Kind(set) != "REG_DWORD" || !PyText.TryInteger(value, out data) || data != 1)
+                return String.Format("the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {0}", PyText.Repr(set));
             return null;
         }
 
@@ -2431,7 +2469,123 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 DomainAdmins.IsMatch(sid));
         }
 
-        /// <summary>filemaps / PendingRenames: an administrative owner, and no new grant beyond read &amp; execute for others.</summary>
+        private static readonly string[] AllowTypes = new string[] { "A", "OA", "XA", "ZA" };   // _sddl.ALLOW_TYPES
+        private static readonly string[] DenyTypes = new string[] { "D", "OD", "XD" };          // _sddl.DENY_TYPES
+        // KB 2009272: the principals whose deny ACEs the filemaps fix removes (SYSTEM, Administrators, Users, TrustedInstaller).
+        private static readonly string[] PolicyPrincipals = new string[] { Sddl.SystemSid, Sddl.AdministratorsSid, "S-1-5-32-545", Sddl.TrustedInstallerSid };
+
+        public static bool IsAllow(SddlAce ace)
+        {
+            return Array.IndexOf(AllowTypes, ace.Type) >= 0;
+        }
+
+        public static bool IsDeny(SddlAce ace)
+        {
+            return Array.IndexOf(DenyTypes, ace.Type) >= 0;
+        }
+
+        // _same_grantee: the same ACE but for its rights (type, set of flags, GUIDs, SID, extra).
+        private static bool SameGrantee(SddlAce a, SddlAce b)
+        {
+            return a.Type == b.Type && Sddl.FlagSet(a.Flags) == Sddl.FlagSet(b.Flags) &&
+                PyText.Lower(a.ObjectGuid) == PyText.Lower(b.ObjectGuid) &&
+                PyText.Lower(a.InheritObjectGuid) == PyText.Lower(b.InheritObjectGuid) &&
+                Sddl.ResolveSid(a.Trustee) == Sddl.ResolveSid(b.Trustee) && a.Extra == b.Extra;
+        }
+
+        private static bool AnySameGrantee(SddlAce ace, IEnumerable<SddlAce> others)
+        {
+            foreach (SddlAce other in others)
+                if (SameGrantee(ace, other))
+                    return true;
+            return false;
+        }
+
+        // Why an ACE of expect that is not in set may not be dropped (only the policy principals' deny ACEs are), or null.
+        private static string DroppedProblem(SddlAce dropped)
+        {
+            if (IsDeny(dropped) && Array.IndexOf(PolicyPrincipals, Sddl.ResolveSid(dropped.Trustee)) >= 0)
+                return null;
+            if (IsDeny(dropped))
+                return "only deny ACEs of SYSTEM, Administrators, Users or TrustedInstaller are removed, not " + dropped.Format();
+            return "an allow ACE is never removed outside a rollback: " + dropped.Format();
+        }
+
+        /// <summary>
+        /// _ace_changes_problem: the explicit ACEs after come from those before by removing deny ACEs of the policy's
+        /// principals, widening allow ACEs in place and inserting allow ACEs, the rest in their order; what an allow
+        /// ACE gains stays under its ceiling (full control for the administrative principals, read &amp; execute else).
+        /// </summary>
+        private static string AceChangesProblem(List<SddlAce> before, List<SddlAce> after)
+        {
+            int position = 0;
+            foreach (SddlAce ace in after)
+            {
+                while (position < before.Count && !SameGrantee(before[position], ace))
+                {
+                    SddlAce dropped = before[position];
+                    if (AnySameGrantee(dropped, after))
+                        return "the ACEs that stay must stay in their order";
+                    string problem = DroppedProblem(dropped);
+                    if (problem != null)
+                        return problem;
+                    position++;
+                }
+                long gained;
+                if (position < before.Count)
+                {
+                    SddlAce kept = before[position];
+                    position++;
+                    gained = ace.Mask & ~kept.Mask;
+                    if (IsDeny(ace) && ace.Mask != kept.Mask)
+                        return String.Format("a deny ACE is not changed: {0} -> {1}", kept.Format(), ace.Format());
+                }
+                else
+                {
+                    if (IsDeny(ace))
+                    {
+                        if (AnySameGrantee(ace, before))
+                            return "the ACEs that stay must stay in their order";
+                        continue;  // a deny added takes rights away: never dangerous
+                    }
+                    gained = ace.Mask;
+                }
+                if (IsAllow(ace) && gained != 0)
+                {
+                    bool administrative = IsAdministrative(Sddl.ResolveSid(ace.Trustee));
+                    long ceiling = administrative ? Sddl.FileAllAccess : Sddl.FileReadAndExecute;
+                    if ((gained & ~ceiling) != 0)
+                        return String.Format("{0} would grant more than {1}", ace.Format(), administrative ? "full control" : "read & execute");
+                }
+            }
+            for (; position < before.Count; position++)
+            {
+                string problem = DroppedProblem(before[position]);
+                if (problem != null)
+                    return problem;
+            }
+            return null;
+        }
+
+        private static bool IsNullDacl(SddlAcl acl)
+        {
+            return acl != null && acl.Flags.Contains("NO_ACCESS_CONTROL");
+        }
+
+        private static List<SddlAce> Explicit(SddlAcl acl)
+        {
+            List<SddlAce> aces = new List<SddlAce>();
+            if (acl != null && !IsNullDacl(acl))
+                foreach (SddlAce ace in acl.Aces)
+                    if (!ace.Inherited)
+                        aces.Add(ace);
+            return aces;
+        }
+
+        /// <summary>
+        /// path_descriptor_problem (filemaps / PendingRenames): never a NULL DACL; outside a rollback an administrative
+        /// owner, allow and deny ACEs only, and only the changes the filemaps fix makes (KB 2009272).
+        /// </summary>
         public static string PathDescriptorProblem(string expect, string set, bool rollback)
         {
             SddlDescriptor before;
@@ -2445,8 +2599,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 return Unparsable(error);
             }
-            if (after.Dacl == null)
-                return "a descriptor without a DACL (everyone allowed) is never written";
+            if (after.Dacl == null || IsNullDacl(after.Dacl))
+                return "a descriptor without a DACL or with a NULL DACL (everyone may do everything) is never written";
             if (rollback)
                 return null;
             foreach (SddlAce ace in after.Dacl.Aces)
@@ -2457,41 +2611,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (owner != oldOwner && !IsAdministrative(owner))
                 return "the owner may only become SYSTEM, Administrators, TrustedInstaller or Domain Admins, not " +
                     (after.Owner == null ? "None" : after.Owner);
-            Dictionary<string, long> granted = new Dictionary<string, long>(StringComparer.Ordinal);
-            if (before.Dacl != null)
-            {
-                foreach (SddlAce ace in before.Dacl.Aces)
-                {
-                    if (ace.Type != "A" || ace.Inherited)
-                        continue;
-                    string key = GrantKey(ace);
-                    long mask;
-                    granted.TryGetValue(key, out mask);
-                    granted[key] = mask | ace.Mask;
-                }
-            }
-            foreach (SddlAce ace in after.Dacl.Aces)
-            {
-                if (ace.Type != "A" || ace.Inherited)
-                    continue;
-                long already;
-                granted.TryGetValue(GrantKey(ace), out already);
-                if ((ace.Mask & ~already) == 0)
-                    continue;
-                bool administrative = IsAdministrative(Sddl.ResolveSid(ace.Trustee));
-                long ceiling = administrative ? Sddl.FileAllAccess : Sddl.FileReadAndExecute;
-                if ((ace.Mask & ~ceiling) != 0)
-                    return String.Format("{0} would grant more than {1}", ace.Format(), administrative ? "full control" : "read & execute");
-            }
-            return null;
-        }
-
-        private static string GrantKey(SddlAce ace)
-        {
-            List<string> flags = new List<string>(ace.Flags);
-            flags.RemoveAll(delegate(string flag) { return flag == "ID"; });
-            string sid = Sddl.ResolveSid(ace.Trustee);
-            return (sid == null ? "\0none" : sid) + "|" + Sddl.FlagSet(flags);
+            return AceChangesProblem(Explicit(before.Dacl), Explicit(after.Dacl));
         }
 
         // ---- the allow-list --------------------------------------------------------------------------------------
@@ -2572,7 +2692,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (serviceType == null)
                     return null;
                 bool driver = (serviceType.Value & 0xB) != 0;  // SERVICE_DRIVER (winnt.h): what the System Writer enumerates as drivers
-                return ImagePathProblem((IDictionary)op["expect"], (IDictionary)op["set"], driver, systemRoot);
+                return ImagePathProblem((IDictionary)op["expect"], (IDictionary)op["set"], driver, systemRoot, rollback);
             }
             if (kind == "service_security")
                 return ServiceDescriptorProblem((string)op["expect"], (string)op["set"]);
@@ -2758,10 +2878,30 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     }
 
     /// <summary>
+    /// A file or folder opened once, itself: a junction or symbolic link is the link, never what it points to
+    /// (FILE_FLAG_OPEN_REPARSE_POINT). What the engine reads and writes of one file goes through one handle, so the name
+    /// cannot be pointed elsewhere between the check and the write.
+    /// </summary>
+    public interface IHostObject : IDisposable
+    {
+        bool IsDirectory();
+        /// <summary>FILE_ATTRIBUTE_REPARSE_POINT: a junction, symbolic link or mount point.</summary>
+        bool IsReparsePoint();
+        /// <summary>How many names the file has (nNumberOfLinks, GetFileInformationByHandle).</summary>
+        int LinkCount();
+        /// <summary>Owner, group and DACL as SDDL, read raw (the SACL needs another access: IHostOs.ReadSecurity).</summary>
+        string ReadSecurity();
+        /// <summary>Write owner (when given) and DACL raw, as IHostOs.WriteSecurity; only when opened for writing.</summary>
+        void WriteSecurity(string ownerAndDacl);
+    }
+
+    /// <summary>
     /// Everything the engine asks of the operating system. WindowsHostOs implements it with the Win32 API; the test suite's
     /// FakeOs (tests/csharp) models Windows in memory, so the engine's decisions run under mono. Paths are absolute
     /// Windows paths; registry keys are HKLM-relative ("SYSTEM\CurrentControlSet\Services\X"); descriptors are SDDL.
-    /// Methods only, no properties.
+    /// Methods only, no properties. A file or folder named by a path is the object itself: a link as the last component
+    /// is never followed (links in the middle of a path are, as Windows resolves them: the engine checks those folders).
+    /// A path that does not exist raises FileNotFoundException or DirectoryNotFoundException, and nothing else does.
     /// </summary>
     public interface IHostOs
     {
@@ -2770,7 +2910,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         DateTime UtcNow();
         /// <summary>8 lower-case hex digits for a backup id.</summary>
         string NewIdSuffix();
-        /// <summary>The one-writer lock (Global\backupready.windows.apply); TimeoutException when not had in time.</summary>
+        /// <summary>
+        /// The one-writer lock (Global\backupready.windows.apply); TimeoutException when not had in time,
+        /// UnauthorizedAccessException when it cannot be opened (another account created it and denies us).
+        /// </summary>
         IDisposable Lock(int timeoutMilliseconds);
         void Sleep(int milliseconds);
         /// <summary>
@@ -2805,6 +2948,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         string[] ListDirectories(string folder);
         /// <summary>Owner, group, DACL (and SACL when asked) as SDDL, read raw on a handle opened with backup intent.</summary>
         string ReadSecurity(string path, bool withSacl);
+        /// <summary>The file or folder itself on one handle (backup intent, links not followed); forWrite: owner and DACL too.</summary>
+        IHostObject OpenObject(string path, bool forWrite);
         /// <summary>Write owner (when given) and DACL raw: the DACL's P decides protected or not; ID ACEs are not given.</summary>
         void WriteSecurity(string path, string ownerAndDacl);
         /// <summary>Why Windows would not accept this SDDL, or null.</summary>
@@ -2834,6 +2979,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         public const string StoreSddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
         public const string RecordFileSddl = "O:BAD:PAI(A;;FA;;;SY)(A;;FA;;;BA)";
         public const int LockTimeoutMilliseconds = 60000;
+        public const string LockName = "Global\\backupready.windows.apply";
         public const int ServiceTimeoutMilliseconds = 60000;
         public const int ServicePollMilliseconds = 250;
 
@@ -2903,6 +3049,40 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private static string Message(Exception error)
         {
             return error.Message;
+        }
+
+        /// <summary>Whether an error says the path does not exist: only that is "gone"; any other error is "cannot be told".</summary>
+        public static bool IsNotFound(Exception error)
+        {
+            if (error is FileNotFoundException || error is DirectoryNotFoundException)
+                return true;
+            Win32Exception win32 = error as Win32Exception;
+            return win32 != null && (win32.NativeErrorCode == 2 || win32.NativeErrorCode == 3);  // ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND
+        }
+
+        /// <summary>
+        /// Why an object must not be used (docs/write-path.md section 4, "links are never followed"): it is a reparse point
+        /// (a junction, symbolic link or mount point, which would take a read or write elsewhere), or a file with more than
+        /// one name (a hard link: what is written to it is written to a file elsewhere). Null otherwise.
+        /// </summary>
+        public static string LinkProblem(IHostObject opened, string path)
+        {
+            if (opened.IsReparsePoint())
+                return path + " is a reparse point (a junction, symbolic link or mount point): links are never followed";
+            if (!opened.IsDirectory())
+            {
+                int links = opened.LinkCount();
+                if (links > 1)
+                    return String.Format(CultureInfo.InvariantCulture,
+                        "{0} has {1} hard links (other names of the same file elsewhere): it is never used", path, links);
+            }
+            return null;
+        }
+
+        public static string LinkProblem(IHostOs os, string path)
+        {
+            using (IHostObject opened = os.OpenObject(path, false))
+                return LinkProblem(opened, path);
         }
 
         // ---- reading what an operation addresses -------------------------------------------------------------------
@@ -3146,26 +3326,30 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             record.TryGetValue("status", out status);
             if (!(status is string) || ((string)status != "pending" && (string)status != "committed"))
                 return String.Format("{0} has status {1}, not pending or committed", RecordFile, PyText.Repr(status));
-            foreach (string key in new string[] { "operations", "undo", "results" })
+            // The shape checks of _journal.record_problem: undo and operations lists of well-formed operations (an undo
+            // of a start or restart is a record of the state found, never applied: not checked), label an object.
+            foreach (string key in new string[] { "undo", "operations" })
             {
                 object list;
                 if (!record.TryGetValue(key, out list) || !(list is List<object>))
-                    return String.Format("{0}: '{1}' is not a list", RecordFile, key);
+                    return String.Format("{0}: its {1} is not a list", RecordFile, key);
             }
-            foreach (object op in (List<object>)record["undo"])
-                if (!(op is Dictionary<string, object>) || OpShape.Problem(op, 0) != null && !IsRecordedOnly(op))
-                    return RecordFile + ": 'undo' holds something that is not an operation";
             object label;
-            if (record.TryGetValue("label", out label) && !(label is Dictionary<string, object>))
-                return RecordFile + ": 'label' is not an object";
+            if (!record.TryGetValue("label", out label) || !(label is Dictionary<string, object>))
+                return String.Format("{0}: its label is not a dict", RecordFile);
+            foreach (string key in new string[] { "undo", "operations" })
+            {
+                List<object> ops = (List<object>)record[key];
+                for (int i = 0; i < ops.Count; i++)
+                {
+                    if (key == "undo" && ops[i] is Dictionary<string, object> && Text((IDictionary)ops[i], "op") == "service_state")
+                        continue;
+                    string problem = OpShape.Problem(ops[i], i);
+                    if (problem != null)
+                        return String.Format("{0}: its {1} list is malformed: {2}", RecordFile, key, problem);
+                }
+            }
             return null;
-        }
-
-        // A service_state undo is a record of what was found (set "none"), never applied.
-        private static bool IsRecordedOnly(object op)
-        {
-            Dictionary<string, object> map = op as Dictionary<string, object>;
-            return map != null && Text(map, "op") == "service_state" && Text(map, "set") == "none";
         }
 
         /// <summary>Read one backup folder: its folder and file must be trusted before its text is read at all.</summary>
@@ -3178,7 +3362,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             string reading = entry.Folder;
             try
             {
-                entry.Problem = TrustProblem(entry.Folder, os.ReadSecurity(entry.Folder, false));
+                // The folder and the file themselves, each on one handle: a link is refused, never followed.
+                using (IHostObject folder = os.OpenObject(entry.Folder, false))
+                {
+                    entry.Problem = LinkProblem(folder, entry.Folder);
+                    if (entry.Problem == null)
+                        entry.Problem = TrustProblem(entry.Folder, folder.ReadSecurity());
+                }
                 entry.FolderTrusted = entry.Problem == null;
                 if (entry.FolderTrusted && Array.IndexOf(os.ListFiles(entry.Folder), RecordFile) < 0)
                 {
@@ -3187,7 +3377,14 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 reading = file;
                 if (entry.Problem == null)
-                    entry.Problem = TrustProblem(file, os.ReadSecurity(file, false));
+                {
+                    using (IHostObject record = os.OpenObject(file, false))
+                    {
+                        entry.Problem = LinkProblem(record, file);
+                        if (entry.Problem == null)
+                            entry.Problem = TrustProblem(file, record.ReadSecurity());
+                    }
+                }
             }
             catch (Exception error)
             {
@@ -3221,49 +3418,140 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             os.WriteTextAtomic(folder, RecordFile, BackupJson.Dump(record) + "\n", RecordFileSddl);
         }
 
+        /// <summary>Delete a backup folder and its files; a folder that is a link is never entered (nothing is deleted).</summary>
         private static void DeleteEntry(IHostOs os, string folder)
         {
+            string link = LinkProblem(os, folder);
+            if (link != null)
+                throw new InvalidOperationException(link + ": nothing in it is deleted");
             foreach (string name in os.ListFiles(folder))
-                os.DeleteFile(Join(folder, name));
+                os.DeleteFile(Join(folder, name));  // a link among them: only the link is deleted
             os.DeleteDirectory(folder);
         }
 
-        /// <summary>
-        /// The folders the engine owns: the store and, when it is named backupready (as %ProgramData%\backupready), its
-        /// parent. Missing ones are created (when create) with the protected DACL; existing weaker ones get it again.
-        /// </summary>
-        private static void SecureStore(IHostOs os, string store, bool create, Dictionary<string, object> info)
+        /// <summary>The store cannot be used as it is: a folder on its way is a link, or it is a folder this collection did not make.</summary>
+        public sealed class StoreRefused : Exception
         {
+            public StoreRefused(string message) : base(message)
+            {
+            }
+        }
+
+        /// <summary>What securing the store does: the folders to create (in order), those to protect again and why.</summary>
+        private sealed class StorePlan
+        {
+            public readonly List<string> Create = new List<string>();
+            public readonly List<string> Protect = new List<string>();
+            public readonly List<string> Why = new List<string>();
+        }
+
+        /// <summary>
+        /// Why an existing folder named as the store (or as its backupready parent) is not one this collection made, or null
+        /// when it is: owned by SYSTEM or Administrators and holding nothing but backup folders and temporary files (the
+        /// store) or store folders (the parent). Anything else is never taken over (docs/write-path.md section 4).
+        /// </summary>
+        private static string NotMadeHere(IHostOs os, string folder, string sddl, bool isStore)
+        {
+            string owner = Sddl.Parse(sddl).Owner;
+            string sid = Sddl.ResolveSid(owner);
+            string refused = ": it is not a backup store this collection made, and it is never taken over";
+            if (sid != Sddl.SystemSid && sid != Sddl.AdministratorsSid)
+                return String.Format("{0} is owned by {1}, not SYSTEM or Administrators{2}", folder, owner == null ? "nobody" : owner, refused);
+            foreach (string name in os.ListFiles(folder))
+                if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))
+                    return String.Format("{0} holds the file {1}{2}", folder, PyText.ReprString(name), refused);
+            if (isStore)
+                foreach (string name in os.ListDirectories(folder))
+                    if (!IsBackupId(name))
+                        return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
+            return null;
+        }
+
+        /// <summary>
+        /// Securing the store, read only (docs/write-path.md section 4): the store and, when it is named backupready (as
+        /// %ProgramData%\backupready), its parent are the engine's; missing ones (and missing folders above a custom store)
+        /// are to be created with the protected DACL, existing weaker ones protected again. StoreRefused when a folder on the
+        /// way, from the drive's root down, is a link (it would take the store elsewhere), or when an existing store folder
+        /// is not one this collection made.
+        /// </summary>
+        private static StorePlan PlanStore(IHostOs os, string store)
+        {
+            StorePlan plan = new StorePlan();
+            string storePath = store.TrimEnd('\\');
             List<string> folders = new List<string>();
-            string parent = Parent(store);
+            string parent = Parent(storePath);
             if (parent != null && String.Equals(Leaf(parent), "backupready", StringComparison.OrdinalIgnoreCase))
                 folders.Add(parent);
-            folders.Add(store.TrimEnd('\\'));
-            // Missing ancestors of a custom store are created with the same DACL.
-            List<string> missing = new List<string>();
-            for (string ancestor = Parent(folders[0]); ancestor != null && create && !os.DirectoryExists(ancestor); ancestor = Parent(ancestor))
-                missing.Insert(0, ancestor);
-            foreach (string folder in missing)
+            folders.Add(storePath);
+            List<string> above = new List<string>();
+            for (string ancestor = Parent(folders[0]); ancestor != null; ancestor = Parent(ancestor))
+                above.Insert(0, ancestor);
+            foreach (string folder in above)
             {
-                os.CreateDirectory(folder, StoreSddl);
-                ((List<object>)info["created"]).Add(folder);
+                if (!os.DirectoryExists(folder))
+                {
+                    plan.Create.Add(folder);
+                    continue;
+                }
+                string link = LinkProblem(os, folder);
+                if (link != null)
+                    throw new StoreRefused(link);
             }
             foreach (string folder in folders)
             {
                 if (!os.DirectoryExists(folder))
                 {
-                    if (!create)
-                        return;
-                    os.CreateDirectory(folder, StoreSddl);
-                    ((List<object>)info["created"]).Add(folder);
+                    plan.Create.Add(folder);
                     continue;
                 }
-                string problem = InsecureFolder(folder, os.ReadSecurity(folder, false));
+                string problem;
+                using (IHostObject opened = os.OpenObject(folder, false))
+                {
+                    problem = LinkProblem(opened, folder);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    string sddl = opened.ReadSecurity();
+                    problem = NotMadeHere(os, folder, sddl, folder == storePath);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    problem = InsecureFolder(folder, sddl);
+                }
                 if (problem != null)
                 {
-                    os.WriteSecurity(folder, StoreSddl);
-                    ((List<object>)info["secured"]).Add(problem);
+                    plan.Protect.Add(folder);
+                    plan.Why.Add(problem);
                 }
+            }
+            return plan;
+        }
+
+        /// <summary>
+        /// Carry out a store plan: protect again the weaker folders (each on one handle, checked again there), create the
+        /// missing ones (only when create). CreateDirectory fails when the name exists: nothing made by someone else in
+        /// between is taken over.
+        /// </summary>
+        private static void SecureStore(IHostOs os, StorePlan plan, bool create, Dictionary<string, object> info)
+        {
+            for (int i = 0; i < plan.Protect.Count; i++)
+            {
+                string folder = plan.Protect[i];
+                using (IHostObject opened = os.OpenObject(folder, true))
+                {
+                    string problem = LinkProblem(opened, folder);
+                    if (problem != null)
+                        throw new StoreRefused(problem);
+                    if (InsecureFolder(folder, opened.ReadSecurity()) == null)
+                        continue;
+                    opened.WriteSecurity(StoreSddl);
+                }
+                ((List<object>)info["secured"]).Add(plan.Why[i]);
+            }
+            if (!create)
+                return;
+            foreach (string folder in plan.Create)
+            {
+                os.CreateDirectory(folder, StoreSddl);
+                ((List<object>)info["created"]).Add(folder);
             }
         }
 
@@ -3279,8 +3567,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             namesOnHost = null;
             why = null;
-            if (IsRecordedOnly(undo))
-                return RecordOnly;
+            if (Text(undo, "op") == "service_state")
+                return RecordOnly;  // a start or restart: recorded, never undone (_journal.presence: "record")
             if (OpShape.Problem(undo, 0) != null)
             {
                 why = "it is not an operation";
@@ -3301,14 +3589,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     }
                     foreach (object name in (List<object>)names)
                     {
+                        string file = Join(folder, (string)name);
                         string sddl;
                         try
                         {
-                            sddl = Sddl.OwnerAndDacl(os.ReadSecurity(Join(folder, (string)name), false));
+                            using (IHostObject opened = os.OpenObject(file, false))
+                            {
+                                why = LinkProblem(opened, file);
+                                if (why != null)
+                                    return Unknown;
+                                sddl = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                            }
                         }
-                        catch (Exception)
+                        catch (Exception error)
                         {
-                            continue;  // a file that is gone has nothing to restore
+                            if (IsNotFound(error))
+                                continue;  // a file that is gone has nothing to restore
+                            why = String.Format("file {0} cannot be read ({1}): whether its change is there cannot be told", (string)name, Message(error));
+                            return Unknown;
                         }
                         if (Same(undo, sddl, undo["expect"]))
                             namesOnHost.Add((string)name);
@@ -3346,15 +3644,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
         }
 
-        /// <summary>
-        /// Resolve a pending record (a crash between its write and its completion): every change absent -> discarded;
-        /// some on the host and the rest absent -> committed with the undo of what is on the host; anything unknown ->
-        /// left pending (a rollback refuses it).
-        /// </summary>
-        private static Dictionary<string, object> ResolvePending(IHostOs os, Entry entry)
+        /// <summary>What a pending record becomes: discarded, committed (with Undo) or left pending, and why.</summary>
+        private sealed class Resolution
         {
+            public string Action;        // discarded, committed, left_pending
+            public List<object> Undo;    // committed: the undo of what is on the host
+            public string Msg;
+        }
+
+        /// <summary>
+        /// Judge a pending record (a crash between its write and its completion) against the host, reading only: every
+        /// change absent -> discarded; some on the host and the rest absent -> committed with the undo of what is on the
+        /// host (a start or restart only when a later change of the record is on the host); anything unknown, or anything
+        /// that cannot be read -> left pending (a rollback refuses it). The port of _journal.resolve_pending.
+        /// </summary>
+        private static Resolution Judge(IHostOs os, Entry entry)
+        {
+            Resolution resolution = new Resolution();
             List<object> undo = entry.Undo;
-            List<object> kept = new List<object>();
             int lastOnHost = -1;
             List<int> standings = new List<int>();
             List<List<string>> names = new List<List<string>>();
@@ -3366,8 +3673,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (standing == Unknown)
                 {
                     string subject = OpShape.Problem(undo[i], i) == null ? Subject((IDictionary)undo[i]) : "operation " + i.ToString(CultureInfo.InvariantCulture);
-                    return Map("id", entry.Id, "action", "left_pending",
-                        "msg", String.Format("undo {0} ({1}): {2}; the record stays pending and cannot be rolled back", i, subject, why));
+                    resolution.Action = "left_pending";
+                    resolution.Msg = String.Format("undo {0} ({1}): {2}; the record stays pending and cannot be rolled back", i, subject, why);
+                    return resolution;
                 }
                 standings.Add(standing);
                 names.Add(onHost);
@@ -3376,11 +3684,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             if (lastOnHost < 0)
             {
-                DeleteEntry(os, entry.Folder);
-                return Map("id", entry.Id, "action", "discarded",
-                    "msg", "none of its changes is on the host: the apply that wrote it stopped before its first write");
+                resolution.Action = "discarded";
+                resolution.Msg = "none of its changes is on the host: the apply that wrote it stopped before its first write";
+                return resolution;
             }
             int onHostCount = 0;
+            resolution.Undo = new List<object>();
             for (int i = 0; i < undo.Count; i++)
             {
                 Dictionary<string, object> op = (Dictionary<string, object>)undo[i];
@@ -3392,27 +3701,43 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                         op = new Dictionary<string, object>(op);
                         op["names"] = new List<object>(names[i].ToArray());
                     }
-                    kept.Add(op);
+                    resolution.Undo.Add(op);
                 }
                 else if (standings[i] == RecordOnly && i < lastOnHost)
                 {
-                    kept.Add(op);  // a start or restart done before a later write that is on the host
+                    resolution.Undo.Add(op);  // a start or restart done before a later write that is on the host
                 }
             }
-            entry.Record["status"] = "committed";
-            entry.Record["undo"] = kept;
-            WriteRecord(os, entry.Folder, entry.Record);
-            return Map("id", entry.Id, "action", "committed",
-                "msg", String.Format(CultureInfo.InvariantCulture, "{0} of its {1} change(s) are on the host: committed with their undo", onHostCount, undo.Count));
+            resolution.Action = "committed";
+            resolution.Msg = String.Format(CultureInfo.InvariantCulture, "{0} of its {1} change(s) are on the host: committed with their undo",
+                onHostCount, undo.Count);
+            return resolution;
         }
 
-        /// <summary>Steps 1-2 of the protocol: protect the store, remove temporary files, resolve pending records.</summary>
-        private static void Maintain(IHostOs os, string store, Dictionary<string, object> result)
+        /// <summary>Resolve a pending record: judged (Judge), then deleted, rewritten committed, or left as it is.</summary>
+        private static Dictionary<string, object> ResolvePending(IHostOs os, Entry entry)
+        {
+            Resolution resolution = Judge(os, entry);
+            if (resolution.Action == "discarded")
+            {
+                DeleteEntry(os, entry.Folder);
+            }
+            else if (resolution.Action == "committed")
+            {
+                entry.Record["status"] = "committed";
+                entry.Record["undo"] = resolution.Undo;
+                WriteRecord(os, entry.Folder, entry.Record);
+            }
+            return Map("id", entry.Id, "action", resolution.Action, "msg", resolution.Msg);
+        }
+
+        /// <summary>Steps 1-2 of the protocol: protect the store again, remove temporary files, resolve pending records.</summary>
+        private static void Maintain(IHostOs os, string store, StorePlan plan, Dictionary<string, object> result)
         {
             Dictionary<string, object> info = (Dictionary<string, object>)result["store"];
             if (!os.DirectoryExists(store))
                 return;
-            SecureStore(os, store, false, info);
+            SecureStore(os, plan, false, info);
             List<string> temps = new List<string>();
             foreach (string name in os.ListFiles(store))
                 if (name.StartsWith(TempPrefix, StringComparison.Ordinal))
@@ -3444,19 +3769,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     journal.Add(ResolvePending(os, entry));
         }
 
-        /// <summary>Step 8: keep the newest keepBackups committed, trusted records; delete older ones (never pending ones).</summary>
-        private static void Prune(IHostOs os, string store, int keepBackups, Dictionary<string, object> result)
+        /// <summary>
+        /// Step 8: keep the newest keepBackups committed, trusted records, the one just written always among them (even
+        /// when the clock went back and its id sorts first); delete older ones, never pending ones (_journal.to_prune).
+        /// </summary>
+        private static void Prune(IHostOs os, string store, int keepBackups, string protect, Dictionary<string, object> result)
         {
             List<string> committed = new List<string>();
             foreach (string id in EntryIds(os, store))
             {
+                if (id == protect)
+                    continue;
                 Entry entry = LoadEntry(os, store, id);
                 if (entry.Usable && entry.Status == "committed")
                     committed.Add(id);
             }
             committed.Reverse();
             List<object> pruned = (List<object>)result["pruned"];
-            for (int i = keepBackups; i < committed.Count; i++)
+            for (int i = Math.Max(keepBackups - (protect == null ? 0 : 1), 0); i < committed.Count; i++)
             {
                 DeleteEntry(os, Join(store, committed[i]));
                 pruned.Add(committed[i]);
@@ -3529,6 +3859,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private sealed class Outcome
         {
             public bool Written;         // the write call returned, or the host shows the write happened
+            public bool Unknown;         // the write call failed and the host could not be read again: it may have happened
             public bool Verified;
             public object Before;        // the value found immediately before the write (files: of the first file written)
             public object ReadBack;      // the value read back (files: of the first file written)
@@ -3583,21 +3914,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (labels == null)
                 labels = new Dictionary<string, object>();
             if (rollbackOf == "")
-                rollbackOf = null;
-            object claimed;
-            if (labels.TryGetValue("rollback_of", out claimed) && claimed != null)
-            {
-                if (!(claimed is string))
-                    return Fail(result, "label: rollback_of must be a backup id");
-                if (rollbackOf == null)
-                    rollbackOf = (string)claimed;
-                else if (rollbackOf != (string)claimed)
-                    return Fail(result, String.Format("rollback_of {0} and label rollback_of {1} differ", rollbackOf, claimed));
-            }
-            if (rollbackOf == "")
                 rollbackOf = null;  // PowerShell passes $null to a string parameter as ""
-            if (rollbackOf != null)
-                labels["rollback_of"] = rollbackOf;
             if (!PyText.StartsWithDrive(store))
                 return Fail(result, String.Format("backup_dir must be an absolute local path (X:\\...), not {0}", PyText.ReprString(store)));
             IDisposable held;
@@ -3607,7 +3924,18 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             catch (TimeoutException)
             {
-                return Fail(result, "another apply holds Global\\backupready.windows.apply: waited 60 seconds, nothing was done");
+                return Fail(result, "another apply holds " + LockName + ": waited 60 seconds, nothing was done");
+            }
+            catch (UnauthorizedAccessException error)
+            {
+                // Any account can create a named mutex first and deny the others: that blocks applies (a denial of service,
+                // docs/powershell-review.md), it gives nothing to write with. Nothing is done without the lock.
+                return Fail(result, String.Format("{0} cannot be opened by this account (another account created it or denies access), " +
+                    "nothing was done: {1}", LockName, Message(error)));
+            }
+            catch (Exception error)
+            {
+                return Fail(result, String.Format("{0} cannot be taken, nothing was done: {1}", LockName, Message(error)));
             }
             using (held)
             {
@@ -3616,7 +3944,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return result;
         }
 
-        private static string RollbackTarget(IHostOs os, string store, string id, out Entry target)
+        private static string RollbackTarget(IHostOs os, string store, string id, bool checkMode, out Entry target)
         {
             target = null;
             if (!IsBackupId(id))
@@ -3628,6 +3956,20 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format("backup {0} is not trusted: {1}", id, entry.Problem);
             if (entry.Problem != null)
                 return String.Format("backup {0} cannot be used: {1}", id, entry.Problem);
+            if (checkMode && entry.Status == "pending")
+            {
+                // Check mode resolves nothing (it writes nothing): the record is judged in memory as the real run will
+                // judge it before its rollback (docs/write-path.md section 2; _journal._resolved_in_memory).
+                Resolution resolution = Judge(os, entry);
+                if (resolution.Action == "discarded")
+                    return String.Format("backup {0} was interrupted before its change reached the host: the run discards it, there is nothing to roll back", id);
+                if (resolution.Action == "committed")
+                {
+                    entry.Record = new Dictionary<string, object>(entry.Record);
+                    entry.Record["status"] = "committed";
+                    entry.Record["undo"] = resolution.Undo;
+                }
+            }
             if (entry.Status != "committed")
                 return String.Format("backup {0} is {1}: what it changed is not known, so it cannot be rolled back", id, entry.Status);
             target = entry;
@@ -3661,6 +4003,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 Refuse(check, refusal, null);
                 return;
+            }
+            if (check.Kind == "path_security")
+            {
+                string links;
+                try
+                {
+                    links = PathLinks(os, ((string)op["path"]).TrimEnd('\\'), !IsFiles(op));
+                }
+                catch (Exception error)
+                {
+                    links = IsNotFound(error) ? null : "cannot be read: " + Message(error);  // not found: said so below
+                }
+                if (links != null)
+                {
+                    Refuse(check, check.Subject + ": " + links, null);
+                    return;
+                }
             }
             if (IsFiles(op))
             {
@@ -3715,6 +4074,29 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             check.Status = noop ? "unchanged" : "apply";
         }
 
+        /// <summary>
+        /// Why a filemaps / PendingRenames folder may not be written: it, or a folder in it (and, with files, a file in it),
+        /// is a link. A folder's DACL write propagates to what is in it and a file's write reaches every name the file has,
+        /// so a hard link, junction or symbolic link planted there (filemaps may be writable by Users when its DACL is
+        /// broken) would carry the change to a file elsewhere (docs/write-path.md section 4).
+        /// </summary>
+        private static string PathLinks(IHostOs os, string folder, bool withFiles)
+        {
+            string problem = LinkProblem(os, folder);
+            if (problem != null)
+                return problem;
+            List<string> names = new List<string>(os.ListDirectories(folder));
+            if (withFiles)
+                names.AddRange(os.ListFiles(folder));
+            foreach (string name in names)
+            {
+                problem = LinkProblem(os, Join(folder, name));
+                if (problem != null)
+                    return problem;
+            }
+            return null;
+        }
+
         private static void CheckFiles(IHostOs os, Check check, List<object> warnings)
         {
             Dictionary<string, object> op = check.Op;
@@ -3738,15 +4120,27 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 int unreadable = 0;
                 foreach (string name in os.ListFiles(folder))
                 {
-                    string sddl;
+                    string file = Join(folder, name);
+                    string sddl = null;
+                    string link;
                     try
                     {
-                        sddl = Sddl.OwnerAndDacl(os.ReadSecurity(Join(folder, name), false));
+                        using (IHostObject opened = os.OpenObject(file, false))
+                        {
+                            link = LinkProblem(opened, file);
+                            if (link == null)
+                                sddl = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                        }
                     }
                     catch (Exception)
                     {
                         unreadable++;
                         continue;
+                    }
+                    if (link != null)
+                    {
+                        Refuse(check, check.Subject + ": " + link, null);
+                        return;
                     }
                     if (!distinct.Contains(sddl))
                         distinct.Add(sddl);
@@ -3839,12 +4233,29 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private static void Run(IHostOs os, List<object> ops, string store, Dictionary<string, object> labels, int keepBackups,
             string rollbackOf, bool checkMode, Dictionary<string, object> result)
         {
+            // 0. The store must be one this collection made, reached without a link (docs/write-path.md section 4): else
+            // nothing is written, not even its protection. Check mode asks the same, and writes nothing.
+            StorePlan plan;
+            try
+            {
+                plan = PlanStore(os, store);
+            }
+            catch (StoreRefused error)
+            {
+                Fail(result, String.Format("the backup store {0} cannot be used, nothing was written: {1}", store, Message(error)));
+                return;
+            }
+            catch (Exception error)
+            {
+                Fail(result, String.Format("the backup store {0} cannot be read, nothing was written: {1}", store, Message(error)));
+                return;
+            }
             // 1-2. Protect the store, remove temporary files, resolve pending records (not in check mode: they write).
             if (!checkMode)
             {
                 try
                 {
-                    Maintain(os, store, result);
+                    Maintain(os, store, plan, result);
                 }
                 catch (Exception error)
                 {
@@ -3852,13 +4263,26 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     return;
                 }
             }
-            // 3. Check every operation (a rollback: against the verified backup first), all before anything is written.
-            Entry target = null;
-            string targetProblem = null;
-            List<int> notUndo = new List<int>();
-            if (rollbackOf != null)
+            // 3. Check every operation, all before anything is written. A rollback (rollback_of, or a label naming one: the
+            // same request) is verified against its backup first; a label and a rollback_of naming two backups are refused.
+            string whole = null;
+            object claimed;
+            if (labels.TryGetValue("rollback_of", out claimed) && claimed != null)
             {
-                targetProblem = RollbackTarget(os, store, rollbackOf, out target);
+                string claimedId = claimed as string;
+                if (rollbackOf != null && claimedId != rollbackOf)
+                    whole = String.Format("the label names backup {0} but the rollback is of {1}", PyText.Repr(claimed), PyText.ReprString(rollbackOf));
+                else if (claimedId == null)
+                    whole = String.Format("the label names backup {0}, which is not a backup id", PyText.Repr(claimed));
+                else
+                    rollbackOf = claimedId;
+            }
+            Entry target = null;
+            List<int> notUndo = new List<int>();
+            if (whole == null && rollbackOf != null)
+            {
+                labels["rollback_of"] = rollbackOf;
+                whole = RollbackTarget(os, store, rollbackOf, checkMode, out target);
                 if (target != null)
                     MatchUndo(ops, target, notUndo);
             }
@@ -3872,8 +4296,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 check.Op = (Dictionary<string, object>)ops[i];
                 check.Kind = (string)check.Op["op"];
                 check.Subject = Subject(check.Op);
-                if (targetProblem != null)
-                    Refuse(check, targetProblem, null);
+                if (whole != null)
+                    Refuse(check, AllowList.Outside + ": " + whole, null);
                 else if (notUndo.Contains(i))
                     Refuse(check, String.Format("{0}: not one of the undo operations of backup {1}", AllowList.Outside, rollbackOf), null);
                 else
@@ -3883,7 +4307,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 checks.Add(check);
             }
             List<object> results = (List<object>)result["results"];
-            if (refusals.Count > 0)
+            if (refusals.Count > 0 || whole != null)
             {
                 foreach (Check check in checks)
                 {
@@ -3896,8 +4320,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     results.Add(entry);
                 }
                 result["refused"] = true;
-                Fail(result, String.Format(CultureInfo.InvariantCulture, "{0} of {1} operation(s) refused, nothing written: {2}",
-                    refusals.Count, ops.Count, String.Join("; ", refusals.ToArray())));
+                if (whole != null)
+                    Fail(result, AllowList.Outside + ": " + whole + "; nothing written");
+                else
+                    Fail(result, String.Format(CultureInfo.InvariantCulture, "{0} of {1} operation(s) refused, nothing written: {2}",
+                        refusals.Count, ops.Count, String.Join("; ", refusals.ToArray())));
                 return;
             }
             List<object> undo = (List<object>)result["undo"];
@@ -3945,7 +4372,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 "label", labels);
             try
             {
-                SecureStore(os, store, true, (Dictionary<string, object>)result["store"]);
+                SecureStore(os, PlanStore(os, store), true, (Dictionary<string, object>)result["store"]);
                 os.CreateDirectory(folder, StoreSddl);
                 WriteRecord(os, folder, record);
             }
@@ -3962,6 +4389,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             // 6. Write in order; compare again immediately before each write; read back after it.
             List<object> committed = new List<object>();
             List<string> written = new List<string>();
+            List<string> unknown = new List<string>();
             string failure = null;
             foreach (Check check in checks)
             {
@@ -3980,6 +4408,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     committed.Add(CommittedUndo(check, outcome));
                     written.Add(check.Subject);
                 }
+                if (outcome.Unknown)
+                    unknown.Add(check.Subject);
                 if (IsFiles(check.Op))
                 {
                     entry["files_changed"] = (long)outcome.FilesWritten.Count;
@@ -4006,12 +4436,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     failure = String.Format(CultureInfo.InvariantCulture, "operation {0} ({1}) {2}: {3}", check.Index, check.Subject,
                         (string)entry["status"] == "failed" ? "failed" : "was written but read back differently", entry["reason"]);
             }
-            result["changed"] = written.Count > 0;
+            result["changed"] = written.Count > 0 || unknown.Count > 0;
             result["undo"] = committed;
-            // 7. Complete the record with the undo of what was written only; none written: delete it.
+            // 7. Complete the record with the undo of what was written only; none written: delete it. When whether a write
+            // reached the host cannot be told, the record stays pending with the undo of every planned change: the next
+            // apply judges each against the host (section 3), as after a crash; deleting it could lose a change made.
             try
             {
-                if (written.Count == 0)
+                if (unknown.Count > 0)
+                    failure = String.Format("{0}; whether {1} reached the host cannot be told, so the backup record stays pending and the next apply resolves it against the host",
+                        failure, String.Join(" and ", unknown.ToArray()));
+                else if (written.Count == 0)
                 {
                     DeleteEntry(os, folder);
                     result["backup_id"] = null;
@@ -4038,10 +4473,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     written.Count == 0 ? "nothing" : String.Join("; ", written.ToArray()), backup) + Notes(result));
                 return;
             }
-            // 8. Retention, after a successful apply.
+            // 8. Retention, after a successful apply; the record just written is always kept.
             try
             {
-                Prune(os, store, keepBackups, result);
+                Prune(os, store, keepBackups, id, result);
             }
             catch (Exception error)
             {
@@ -4094,6 +4529,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             if (IsFiles(check.Op))
                 return WriteFiles(os, check);
+            if (check.Kind == "path_security")
+                return WriteFolder(os, check);
             if (check.Kind == "service_state")
                 return WriteState(os, check);
             Outcome outcome = new Outcome();
@@ -4113,14 +4550,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 outcome.Error = "no longer found on the host";
                 return outcome;
             }
-            if (!Same(op, now.Value, op["expect"]))
-            {
-                outcome.Error = Changed(op["expect"], now.Value);
-                outcome.Found = now.Value;
+            if (!StillExpected(os, check, outcome, now.Value))
                 return outcome;
-            }
-            outcome.Before = now.Value;
-            os.Step("write", check.Index);
             try
             {
                 DoWrite(os, op);
@@ -4140,7 +4571,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch (Exception)
                 {
-                    outcome.Error += " (and it cannot be read again to tell whether anything changed)";
+                    CannotTell(outcome, "it");
                 }
                 return outcome;
             }
@@ -4154,6 +4585,104 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             catch (Exception error)
             {
                 outcome.Error = "written, but it cannot be read back: " + Message(error);
+            }
+            return outcome;
+        }
+
+        /// <summary>
+        /// The compare-and-swap immediately before a write (docs/write-path.md section 1): false, with the value found, when
+        /// the host changed since the check; else the value is the one the write replaces, and the write may start.
+        /// </summary>
+        private static bool StillExpected(IHostOs os, Check check, Outcome outcome, object now)
+        {
+            if (!Same(check.Op, now, check.Op["expect"]))
+            {
+                outcome.Error = Changed(check.Op["expect"], now);
+                outcome.Found = now;
+                return false;
+            }
+            outcome.Before = now;
+            os.Step("write", check.Index);
+            return true;
+        }
+
+        // A write call failed and what it addresses cannot be read again: the write may have reached the host.
+        private static void CannotTell(Outcome outcome, string what)
+        {
+            outcome.Unknown = true;
+            outcome.Error += String.Format("; {0} cannot be read again, so whether the write reached the host cannot be told", what);
+        }
+
+        /// <summary>A folder's owner and DACL: read, compared, written and read back on one handle; a link is never written.</summary>
+        private static Outcome WriteFolder(IHostOs os, Check check)
+        {
+            Outcome outcome = new Outcome();
+            Dictionary<string, object> op = check.Op;
+            string folder = ((string)op["path"]).TrimEnd('\\');
+            IHostObject opened;
+            try
+            {
+                opened = os.OpenObject(folder, true);
+            }
+            catch (Exception error)
+            {
+                outcome.Error = IsNotFound(error) ? "no longer found on the host" : "cannot be read before its write: " + Message(error);
+                return outcome;
+            }
+            using (opened)
+            {
+                string now;
+                try
+                {
+                    string link = LinkProblem(opened, folder);
+                    if (link != null)
+                    {
+                        outcome.Error = link + ": nothing is written to it";
+                        return outcome;
+                    }
+                    now = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "cannot be read before its write: " + Message(error);
+                    return outcome;
+                }
+                if (!StillExpected(os, check, outcome, now))
+                    return outcome;
+                try
+                {
+                    opened.WriteSecurity(Sddl.WritablePart((string)op["set"]));
+                    outcome.Written = true;
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "the write failed: " + Message(error);
+                    try
+                    {
+                        string again = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                        if (!Same(op, again, now))
+                        {
+                            outcome.Written = true;
+                            outcome.ReadBack = again;
+                        }
+                    }
+                    catch (Exception)
+                    {
+                        CannotTell(outcome, "it");
+                    }
+                    return outcome;
+                }
+                os.Step("written", check.Index);
+                try
+                {
+                    string after = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                    outcome.ReadBack = after;
+                    outcome.Verified = Same(op, after, op["set"]);
+                }
+                catch (Exception error)
+                {
+                    outcome.Error = "written, but it cannot be read back: " + Message(error);
+                }
             }
             return outcome;
         }
@@ -4178,14 +4707,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 outcome.Error = "no longer found on the host";
                 return outcome;
             }
-            if (!Same(op, now, op["expect"]))
-            {
-                outcome.Error = Changed(op["expect"], now);
-                outcome.Found = now;
+            if (!StillExpected(os, check, outcome, now))
                 return outcome;
-            }
-            outcome.Before = now;
-            os.Step("write", check.Index);
             try
             {
                 if ((string)op["set"] == "started")
@@ -4205,7 +4728,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch (Exception)
                 {
-                    outcome.Error += " (and its state cannot be read again)";
+                    CannotTell(outcome, "its state");
                 }
                 return outcome;
             }
@@ -4245,62 +4768,83 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             bool stepped = false;
             foreach (string name in check.Names)
             {
+                // One handle per file for the compare, the write and the read-back: the name cannot be pointed at another
+                // file in between, and a file that became a link since the check is never written.
                 string file = Join(folder, name);
+                IHostObject opened;
                 string now;
                 try
                 {
-                    now = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
+                    opened = os.OpenObject(file, true);
                 }
                 catch (Exception)
                 {
-                    outcome.FilesSkipped++;
+                    outcome.FilesSkipped++;  // gone, or it cannot be opened: nothing is written to it
                     continue;
                 }
-                if (!Sddl.SameWritablePart(now, expect))
+                using (opened)
                 {
-                    outcome.FilesSkipped++;  // the per-file compare-and-swap: a file changed since it was read is left alone
-                    continue;
-                }
-                if (!stepped)
-                {
-                    os.Step("write", check.Index);
-                    stepped = true;
-                }
-                try
-                {
-                    os.WriteSecurity(file, text);
-                }
-                catch (Exception error)
-                {
-                    outcome.Error = String.Format("the write of {0} failed: {1}", name, Message(error));
                     try
                     {
-                        string again = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
-                        if (!Sddl.SameWritablePart(again, now))
-                            Written(outcome, name, now, again);
+                        string link = LinkProblem(opened, file);
+                        if (link != null)
+                        {
+                            outcome.Error = link + ": it became a link since it was checked, nothing is written to it";
+                            break;
+                        }
+                        now = Sddl.OwnerAndDacl(opened.ReadSecurity());
                     }
                     catch (Exception)
                     {
-                        outcome.Error += " (and it cannot be read again to tell whether it changed)";
+                        outcome.FilesSkipped++;
+                        continue;
                     }
-                    break;
-                }
-                string after;
-                try
-                {
-                    after = Sddl.OwnerAndDacl(os.ReadSecurity(file, false));
-                }
-                catch (Exception error)
-                {
-                    Written(outcome, name, now, null);
-                    outcome.Error = String.Format("{0} was written but cannot be read back: {1}", name, Message(error));
-                    break;
-                }
-                Written(outcome, name, now, after);
-                if (!Sddl.SameWritablePart(after, wanted))
-                {
-                    outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Repr(after), PyText.Repr(wanted));
-                    break;
+                    if (!Sddl.SameWritablePart(now, expect))
+                    {
+                        outcome.FilesSkipped++;  // the per-file compare-and-swap: a file changed since it was read is left alone
+                        continue;
+                    }
+                    if (!stepped)
+                    {
+                        os.Step("write", check.Index);
+                        stepped = true;
+                    }
+                    try
+                    {
+                        opened.WriteSecurity(text);
+                    }
+                    catch (Exception error)
+                    {
+                        outcome.Error = String.Format("the write of {0} failed: {1}", name, Message(error));
+                        try
+                        {
+                            string again = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                            if (!Sddl.SameWritablePart(again, now))
+                                Written(outcome, name, now, again);
+                        }
+                        catch (Exception)
+                        {
+                            CannotTell(outcome, name);
+                        }
+                        break;
+                    }
+                    string after;
+                    try
+                    {
+                        after = Sddl.OwnerAndDacl(opened.ReadSecurity());
+                    }
+                    catch (Exception error)
+                    {
+                        Written(outcome, name, now, null);
+                        outcome.Error = String.Format("{0} was written but cannot be read back: {1}", name, Message(error));
+                        break;
+                    }
+                    Written(outcome, name, now, after);
+                    if (!Sddl.SameWritablePart(after, wanted))
+                    {
+                        outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Repr(after), PyText.Repr(wanted));
+                        break;
+                    }
                 }
             }
             if (stepped)
@@ -4334,8 +4878,24 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             Dictionary<string, object> info = Map("path", store, "exists", false, "owner", null, "sddl", null, "secure", false, "error", null);
             List<object> backups = new List<object>();
             Dictionary<string, object> listing = Map("store", info, "backups", backups);
+            string refused = null;
+            try
+            {
+                PlanStore(os, store);
+            }
+            catch (StoreRefused error)
+            {
+                refused = Message(error);  // a link on the way, or a folder this collection did not make: nothing in it is listed
+            }
+            catch (Exception)
+            {
+                refused = null;  // what cannot be read is said below
+            }
             if (!os.DirectoryExists(store))
+            {
+                info["error"] = refused;
                 return listing;
+            }
             info["exists"] = true;
             try
             {
@@ -4349,6 +4909,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             catch (Exception error)
             {
                 info["error"] = store + ": its security cannot be read: " + Message(error);
+            }
+            if (refused != null)
+            {
+                info["secure"] = false;
+                info["error"] = refused + "; its backups are not listed";
+                return listing;
             }
             List<string> ids = EntryIds(os, store);
             ids.Reverse();
@@ -4473,12 +5039,15 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         internal const uint FILE_LIST_DIRECTORY = 0x1;
         internal const uint FILE_READ_ATTRIBUTES = 0x80;
         internal const uint GENERIC_WRITE = 0x40000000;
+        internal const uint GENERIC_READ = 0x80000000;
         internal const uint FILE_SHARE_ALL = 0x7;  // read, write, delete
         internal const uint CREATE_NEW = 1;
         internal const uint OPEN_EXISTING = 3;
         internal const uint FILE_ATTRIBUTE_NORMAL = 0x80;
         internal const uint FILE_ATTRIBUTE_DIRECTORY = 0x10;
         internal const uint FILE_FLAG_BACKUP_SEMANTICS = 0x2000000;
+        internal const uint FILE_FLAG_OPEN_REPARSE_POINT = 0x200000;
+        internal const uint FILE_ATTRIBUTE_REPARSE_POINT = 0x400;
         internal const uint FILE_FLAG_WRITE_THROUGH = 0x80000000;
         internal const uint MOVEFILE_REPLACE_EXISTING = 0x1;
         internal const uint MOVEFILE_WRITE_THROUGH = 0x8;
@@ -4513,6 +5082,25 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             public int bInheritHandle;
         }
 
+        /// <summary>BY_HANDLE_FILE_INFORMATION (fileapi.h); each FILETIME as its low and high DWORD.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct BY_HANDLE_FILE_INFORMATION
+        {
+            public uint dwFileAttributes;
+            public uint ftCreationTimeLow;
+            public uint ftCreationTimeHigh;
+            public uint ftLastAccessTimeLow;
+            public uint ftLastAccessTimeHigh;
+            public uint ftLastWriteTimeLow;
+            public uint ftLastWriteTimeHigh;
+            public uint dwVolumeSerialNumber;
+            public uint nFileSizeHigh;
+            public uint nFileSizeLow;
+            public uint nNumberOfLinks;
+            public uint nFileIndexHigh;
+            public uint nFileIndexLow;
+        }
+
         [StructLayout(LayoutKind.Sequential)]
         public struct SERVICE_STATUS
         {
@@ -4539,6 +5127,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, EntryPoint = "GetFileAttributesW")]
         internal static extern uint GetFileAttributes(string name);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        internal static extern bool GetFileInformationByHandle(SafeFileHandle file, out BY_HANDLE_FILE_INFORMATION information);
 
         [DllImport("kernel32.dll", SetLastError = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
@@ -4663,13 +5255,15 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     /// Win32 API through P/Invoke, no System.IO.File/Directory Get/SetAccessControl (absent on .NET Core) and no
     /// FileSystemAclExtensions. Files and folders are opened with FILE_FLAG_BACKUP_SEMANTICS, so with SeBackupPrivilege
     /// and SeRestorePrivilege enabled (the module enables them) the DACL does not stand in the way (KB 240184); their
-    /// security is read and written raw (GetSecurityInfo / SetSecurityInfo): no canonical reordering of ACEs.
+    /// security is read and written raw (GetSecurityInfo / SetSecurityInfo): no canonical reordering of ACEs. Every open
+    /// adds FILE_FLAG_OPEN_REPARSE_POINT: a junction or symbolic link is the link itself, never its target ("CreateFileW",
+    /// "Symbolic Link Effects on File Systems Functions", Microsoft docs); the engine refuses links it meets.
     /// Starting and restarting a service are delegates the module passes (Start-Service, Restart-Service -Force): the
     /// cmdlets stop and restart dependent services and wait, which the SCM API alone does not do.
     /// </summary>
     public sealed class WindowsHostOs : IHostOs
     {
-        private const string LockName = "Global\\backupready.windows.apply";
+        private const string LockName = BackupEngine.LockName;
         private readonly Action<string> start;
         private readonly Action<string> restart;
 
@@ -4708,6 +5302,65 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return RegistryValue.ToHex(bytes, 4);
         }
 
+        /// <summary>One file or folder on one handle (IHostObject): its attributes and link count are read at open.</summary>
+        private sealed class WindowsObject : IHostObject
+        {
+            private readonly SafeFileHandle handle;
+            private readonly string path;
+            private readonly HostNative.BY_HANDLE_FILE_INFORMATION information;
+
+            public WindowsObject(string path, bool forWrite)
+            {
+                this.path = path;
+                uint access = HostNative.READ_CONTROL | HostNative.FILE_READ_ATTRIBUTES;
+                if (forWrite)
+                    access |= HostNative.WRITE_DAC | HostNative.WRITE_OWNER;
+                handle = Open(path, access);
+                if (!HostNative.GetFileInformationByHandle(handle, out information))
+                {
+                    int error = Marshal.GetLastWin32Error();
+                    handle.Dispose();
+                    throw new Win32Exception(error, String.Format("the attributes of {0} cannot be read", path));
+                }
+            }
+
+            public bool IsDirectory()
+            {
+                return (information.dwFileAttributes & HostNative.FILE_ATTRIBUTE_DIRECTORY) != 0;
+            }
+
+            public bool IsReparsePoint()
+            {
+                return (information.dwFileAttributes & HostNative.FILE_ATTRIBUTE_REPARSE_POINT) != 0;
+            }
+
+            public int LinkCount()
+            {
+                return (int)information.nNumberOfLinks;
+            }
+
+            public string ReadSecurity()
+            {
+                return ReadSecurityOn(handle, path, HostNative.OWNER_SECURITY_INFORMATION | HostNative.GROUP_SECURITY_INFORMATION |
+                    HostNative.DACL_SECURITY_INFORMATION);
+            }
+
+            public void WriteSecurity(string ownerAndDacl)
+            {
+                WriteSecurityOn(handle, path, ownerAndDacl);
+            }
+
+            public void Dispose()
+            {
+                handle.Dispose();
+            }
+        }
+
+        public IHostObject OpenObject(string path, bool forWrite)
+        {
+            return new WindowsObject(path, forWrite);
+        }
+
         private sealed class HeldMutex : IDisposable
         {
             private Mutex mutex;
@@ -4729,7 +5382,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         public IDisposable Lock(int timeoutMilliseconds)
         {
-            Mutex mutex = new Mutex(false, LockName);
+            Mutex mutex;
+            try
+            {
+                mutex = new Mutex(false, LockName);
+            }
+            catch (WaitHandleCannotBeOpenedException error)
+            {
+                // Another kind of object has the name (someone made it first): as good as a mutex that denies us.
+                throw new UnauthorizedAccessException(LockName + " is another kind of object: " + error.Message, error);
+            }
+            // UnauthorizedAccessException (the mutex exists and its DACL denies this account) goes to the engine as it is.
             bool held;
             try
             {
@@ -4737,7 +5400,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
             catch (AbandonedMutexException)
             {
-                held = true;  // its last holder died: the pending records it may have left are resolved next
+                // Its last holder died and this thread owns it now (WaitOne, Microsoft docs): the pending record the dead
+                // apply may have left is what the journal resolves first (docs/write-path.md section 3).
+                held = true;
             }
             if (!held)
             {
@@ -4892,15 +5557,21 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         // ---- files -------------------------------------------------------------------------------------------------
 
+        /// <summary>The object itself with backup intent: FILE_FLAG_OPEN_REPARSE_POINT, a link is never followed.</summary>
         private static SafeFileHandle Open(string path, uint access)
         {
             SafeFileHandle handle = HostNative.CreateFile(path, access, HostNative.FILE_SHARE_ALL, IntPtr.Zero, HostNative.OPEN_EXISTING,
-                HostNative.FILE_FLAG_BACKUP_SEMANTICS, IntPtr.Zero);
+                HostNative.FILE_FLAG_BACKUP_SEMANTICS | HostNative.FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
             if (handle.IsInvalid)
             {
                 int error = Marshal.GetLastWin32Error();
                 handle.Dispose();
-                throw new Win32Exception(error, String.Format("{0} cannot be opened", path));
+                string message = String.Format("{0} cannot be opened", path);
+                if (error == HostNative.ERROR_FILE_NOT_FOUND)
+                    throw new FileNotFoundException(message + ": it does not exist", path);
+                if (error == HostNative.ERROR_PATH_NOT_FOUND)
+                    throw new DirectoryNotFoundException(message + ": its folder does not exist");
+                throw new Win32Exception(error, message);
             }
             return handle;
         }
@@ -5019,20 +5690,23 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 access |= HostNative.ACCESS_SYSTEM_SECURITY;  // needs SeSecurityPrivilege enabled
             }
             using (SafeFileHandle handle = Open(path, access))
+                return ReadSecurityOn(handle, path, information);
+        }
+
+        private static string ReadSecurityOn(SafeFileHandle handle, string path, uint information)
+        {
+            IntPtr descriptor;
+            uint error = HostNative.GetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, IntPtr.Zero, IntPtr.Zero,
+                IntPtr.Zero, IntPtr.Zero, out descriptor);
+            if (error != 0)
+                throw new Win32Exception((int)error, String.Format("GetSecurityInfo({0}) failed", path));
+            try
             {
-                IntPtr descriptor;
-                uint error = HostNative.GetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, IntPtr.Zero, IntPtr.Zero,
-                    IntPtr.Zero, IntPtr.Zero, out descriptor);
-                if (error != 0)
-                    throw new Win32Exception((int)error, String.Format("GetSecurityInfo({0}) failed", path));
-                try
-                {
-                    return ToSddl(descriptor, information);
-                }
-                finally
-                {
-                    HostNative.LocalFree(descriptor);
-                }
+                return ToSddl(descriptor, information);
+            }
+            finally
+            {
+                HostNative.LocalFree(descriptor);
             }
         }
 
@@ -5042,6 +5716,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         /// not in the information written. Windows then recomputes inherited ACEs and propagates to children.
         /// </summary>
         public void WriteSecurity(string path, string ownerAndDacl)
+        {
+            using (IHostObject opened = OpenObject(path, true))
+                opened.WriteSecurity(ownerAndDacl);
+        }
+
+        private static void WriteSecurityOn(SafeFileHandle handle, string path, string ownerAndDacl)
         {
             using (NativeDescriptor descriptor = new NativeDescriptor(ownerAndDacl))
             {
@@ -5054,25 +5734,18 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (!HostNative.GetSecurityDescriptorDacl(descriptor.Pointer, out present, out dacl, out defaulted))
                     throw new Win32Exception(Marshal.GetLastWin32Error(), "GetSecurityDescriptorDacl failed");
                 if (!present || dacl == IntPtr.Zero)
-                    throw new ArgumentException("a descriptor without a DACL is never written: " + ownerAndDacl);
+                    throw new ArgumentException("a descriptor without a DACL or with a NULL DACL is never written: " + ownerAndDacl);
                 ushort control;
                 uint revision;
                 if (!HostNative.GetSecurityDescriptorControl(descriptor.Pointer, out control, out revision))
                     throw new Win32Exception(Marshal.GetLastWin32Error(), "GetSecurityDescriptorControl failed");
                 uint information = HostNative.DACL_SECURITY_INFORMATION |
                     ((control & HostNative.SE_DACL_PROTECTED) != 0 ? HostNative.PROTECTED_DACL_SECURITY_INFORMATION : HostNative.UNPROTECTED_DACL_SECURITY_INFORMATION);
-                uint access = HostNative.READ_CONTROL | HostNative.WRITE_DAC;
                 if (owner != IntPtr.Zero)
-                {
                     information |= HostNative.OWNER_SECURITY_INFORMATION;
-                    access |= HostNative.WRITE_OWNER;
-                }
-                using (SafeFileHandle handle = Open(path, access))
-                {
-                    uint error = HostNative.SetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, owner, IntPtr.Zero, dacl, IntPtr.Zero);
-                    if (error != 0)
-                        throw new Win32Exception((int)error, String.Format("SetSecurityInfo({0}) failed", path));
-                }
+                uint error = HostNative.SetSecurityInfo(handle, HostNative.SE_FILE_OBJECT, information, owner, IntPtr.Zero, dacl, IntPtr.Zero);
+                if (error != 0)
+                    throw new Win32Exception((int)error, String.Format("SetSecurityInfo({0}) failed", path));
             }
         }
 
@@ -5099,9 +5772,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             }
         }
 
+        /// <summary>The file itself (never a link's target), read whole on one handle, strict UTF-8.</summary>
         public string ReadText(string path)
         {
-            return new UTF8Encoding(false, true).GetString(File.ReadAllBytes(path));
+            using (SafeFileHandle handle = Open(path, HostNative.GENERIC_READ))
+            using (FileStream stream = new FileStream(handle, FileAccess.Read))
+            using (MemoryStream bytes = new MemoryStream())
+            {
+                stream.CopyTo(bytes);
+                return new UTF8Encoding(false, true).GetString(bytes.ToArray());
+            }
         }
 
         public void WriteTextAtomic(string folder, string name, string text, string sddl)
@@ -5112,8 +5792,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             using (NativeDescriptor descriptor = new NativeDescriptor(sddl))
             {
                 HostNative.SECURITY_ATTRIBUTES attributes = descriptor.Attributes();
+                // CREATE_NEW fails on any existing name, a link included (never followed): the temporary file is a new file.
                 SafeFileHandle handle = HostNative.CreateFileSecured(temp, HostNative.GENERIC_WRITE, 0, ref attributes, HostNative.CREATE_NEW,
-                    HostNative.FILE_ATTRIBUTE_NORMAL | HostNative.FILE_FLAG_WRITE_THROUGH, IntPtr.Zero);
+                    HostNative.FILE_ATTRIBUTE_NORMAL | HostNative.FILE_FLAG_WRITE_THROUGH | HostNative.FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
                 if (handle.IsInvalid)
                 {
                     int error = Marshal.GetLastWin32Error();

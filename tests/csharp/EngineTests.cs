@@ -131,6 +131,11 @@ public static class EngineTests
         return M("op", "service_start_mode", "service", "CryptSvc", "expect", "manual", "set", "auto");
     }
 
+    private static Dictionary<string, object> CryptSvcManual()
+    {
+        return M("op", "service_start_mode", "service", "CryptSvc", "expect", "auto", "set", "manual");
+    }
+
     private static Dictionary<string, object> NetworkServiceAllowed()
     {
         return M("op", "registry_value", "key", VssKey, "name", "NT AUTHORITY\\NETWORK SERVICE",
@@ -204,7 +209,7 @@ public static class EngineTests
         return Sddl.WritablePart(sddl);
     }
 
-    // ---- the brief's scenarios ------------------------------------------------------------------------------------
+    // ---- partial applies, crashes and recovery ----------------------------------------------------------------------
 
     /// A failure at operation k: the committed record holds the undo of 1..k-1 only, and its rollback restores them.
     public static void TestPartialApplyThenRollbackRestoresTheWrittenOnes()
@@ -451,7 +456,7 @@ public static class EngineTests
         List<string> made = new List<string>();
         for (int i = 0; i < 5; i++)
         {
-            Dictionary<string, object> result = BackupEngine.Apply(os, L(i % 2 == 0 ? QuoteAlg() : UnquoteAlg()), Store, null, 3, null, false);
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(i % 2 == 0 ? CryptSvcAuto() : CryptSvcManual()), Store, null, 3, null, false);
             StatusesAre(result, "applied");
             made.Add((string)result["backup_id"]);
             if (i == 3)
@@ -490,7 +495,7 @@ public static class EngineTests
         Contains((string)Path(BackupEngine.ListBackups(os, Store, 1), "store", "error"),
             Store + ": (A;OICIIOID;GA;;;CO) lets CO change what is created in it", "the weak store is reported");
         Equal(false, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "not secure");
-        result = Apply(os, L(UnquoteAlg()));
+        result = Apply(os, L(CryptSvcAuto()));
         Equal(2, ((List<object>)Path(result, "store", "secured")).Count, "protected again");
         Equal(true, Path(BackupEngine.ListBackups(os, Store, 1), "store", "secure"), "secure again");
     }
@@ -502,7 +507,7 @@ public static class EngineTests
         string id = (string)Apply(os, L(QuoteAlg()))["backup_id"];
         os.AddFile(BackupEngine.Join(Store, ".tmp-00ff"), BackupEngine.RecordFileSddl, "{");
         os.AddFile(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100"), BackupEngine.RecordFileSddl, "{");
-        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
         Equal(2L, Path(result, "store", "temp_removed"), "both removed");
         Assert(os.Node(BackupEngine.Join(Store, ".tmp-00ff")) == null, "gone from the store");
         Assert(os.Node(BackupEngine.Join(BackupEngine.Join(Store, id), ".tmp-0100")) == null, "gone from the record folder");
@@ -519,7 +524,7 @@ public static class EngineTests
         os.AddFile(BackupEngine.Join(orphan, ".tmp-0000beef"), BackupEngine.RecordFileSddl, "{\"format\"");
         Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[0];
         Contains((string)listed["error"], "it holds no backup.json", "listed as incomplete");
-        Dictionary<string, object> result = Apply(os, L(UnquoteAlg()));
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
         Equal(M("id", "20260101T000000000Z-0000dead", "action", "discarded",
             "msg", "a backup folder without its record: the apply that made it stopped before its first write"),
             ((List<object>)result["journal"])[0], "the journal");
@@ -553,8 +558,8 @@ public static class EngineTests
         Equal(world, os.ToWorld(), "nothing written");
         Assert(os.Node(Store) == null, "no record");
 
-        Dictionary<string, object> stale = Apply(os, L(UnquoteAlg()));
-        Contains((string)stale["msg"], "the host changed since it was read: expected {'kind': 'REG_EXPAND_SZ', 'data': '\"C:\\\\Program Files", "a compare-and-swap refusal");
+        Dictionary<string, object> stale = Apply(os, L(CryptSvcManual()));
+        Contains((string)stale["msg"], "the host changed since it was read: expected 'auto', found 'manual'", "a compare-and-swap refusal");
     }
 
     /// A write whose read-back differs counts as written: changed, in the undo with the value read back, the run stops.
@@ -615,7 +620,7 @@ public static class EngineTests
         Assert(os.Node(Store) == null, "no record");
     }
 
-    /// Item 12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
+    /// First review #12: PowerShell 7 gives integers above Int64.MaxValue as System.Numerics.BigInteger (not IConvertible).
     public static void TestBigIntegerQwordIsAccepted()
     {
         object big = System.Numerics.BigInteger.Parse("18446744073709551615");
@@ -649,6 +654,18 @@ public static class EngineTests
         Equal(1L, entry["files_skipped"], "one skipped");
         Equal(L("a.cdf-ms", "c.cdf-ms"), ((Dictionary<string, object>)((List<object>)result["undo"])[0])["names"], "the undo names the two");
         Equal("SY", os.Node(Filemaps + "\\b.cdf-ms").Owner, "the changed file is left alone");
+    }
+
+    /// Files are compared on what a write sets, at the check and again right before each write: an expect that shows
+    /// other inherited ACEs (or none, as here) still finds them.
+    public static void TestFilesAreComparedOnTheWritablePartAtWriteTime()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> op = FilesOp();
+        op["expect"] = "O:" + TI + "D:AI";
+        Dictionary<string, object> result = Apply(os, L(op));
+        StatusesAre(result, "applied");
+        Equal(3L, ((Dictionary<string, object>)((List<object>)result["results"])[0])["files_changed"], "the three files");
     }
 
     /// "0 of N files written" is not applied: the operation fails and nothing is recorded.
@@ -801,5 +818,293 @@ public static class EngineTests
             "set", "O:" + User + "D:P(A;;FA;;;BA)");
         Contains(AllowList.Refusal(owner, "C:\\Windows", null, false), "the owner may only become", "a user owner");
         Assert(AllowList.Refusal(owner, "C:\\Windows", null, true) == null, "a verified rollback may restore a user owner");
+    }
+
+    // ---- the second review: links, the store's owner, unknown outcomes, the lock, retention, labels ------------------
+
+    private const string System32 = "C:\\Windows\\System32";
+    private const string System32Sddl = "O:" + TI + "G:SYD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)";
+    private const string UserOwned = "O:" + User + "D:P(A;OICI;FA;;;" + User + ")";
+
+    private static void Refused(Dictionary<string, object> result, string why)
+    {
+        Assert((bool)result["failed"] && !(bool)result["changed"], "failed and not changed: " + result["msg"]);
+        Contains((string)result["msg"], why, "msg");
+    }
+
+    /// Second review #1: a folder on the store's way that is a junction (a user may make one where Users create folders: the
+    /// root of a data drive, %ProgramData%) would take the store, its DACL and its records into the junction's target.
+    public static void TestAStoreReachedThroughAJunctionIsRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddNode(System32, true, System32Sddl);
+        os.AddLink("D:\\data", System32, true, UserOwned);
+        Dictionary<string, object> world = os.ToWorld();
+        foreach (bool checkMode in new bool[] { true, false })
+        {
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(QuoteAlg()), "D:\\data\\backups", null, 20, null, checkMode);
+            Refused(result, "D:\\data is a reparse point (a junction, symbolic link or mount point): links are never followed");
+        }
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(System32 + "\\backups") == null, "nothing created in the junction's target");
+        Equal(System32Sddl, os.ReadSecurity(System32, false), "the target's DACL is untouched");
+
+        // The default store, %ProgramData%\backupready made a junction by a user before the first apply.
+        FakeOs other = SmallHost();
+        other.AddNode(System32, true, System32Sddl);
+        other.AddLink("C:\\ProgramData\\backupready", System32, true, UserOwned);
+        Refused(Apply(other, L(QuoteAlg())), "C:\\ProgramData\\backupready is a reparse point");
+        Assert(other.Node(System32 + "\\backups") == null, "nothing created in System32");
+        Equal(System32Sddl, other.ReadSecurity(System32, false), "System32's DACL is untouched");
+        Contains((string)Path(BackupEngine.ListBackups(other, Store, 5), "store", "error"), "C:\\ProgramData\\backupready is a reparse point", "the probe says so");
+    }
+
+    /// Second review #1: a junction named like a backup id in the store is never entered: not read, not resolved, not deleted.
+    public static void TestABackupEntryThatIsAJunctionIsNeverEntered()
+    {
+        FakeOs os = SmallHost();
+        Apply(os, L(QuoteAlg()));
+        string target = System32 + "\\config";
+        os.AddNode(target, true, "O:SYD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");  // would pass the trust rule if followed
+        os.AddFile(target + "\\SAM", "O:SYD:PAI(A;;FA;;;SY)(A;;FA;;;BA)", "a registry hive");
+        string planted = "20250101T000000000Z-0000beef";
+        string link = BackupEngine.Join(Store, planted);
+        os.AddLink(link, target, true, "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+        Dictionary<string, object> listed = (Dictionary<string, object>)((List<object>)BackupEngine.ListBackups(os, Store, 5)["backups"])[1];
+        Equal(planted, listed["id"], "the junction is listed");
+        Equal(false, listed["trusted"], "untrusted");
+        Contains((string)listed["error"], link + " is a reparse point", "why");
+        Dictionary<string, object> result = Apply(os, L(CryptSvcAuto()));
+        StatusesAre(result, "applied");
+        Equal(0, ((List<object>)result["journal"]).Count, "nothing resolved or discarded");
+        Assert(os.Node(link) != null && os.Node(target + "\\SAM") != null, "the junction and its target's files are left alone");
+        Contains(BackupEngine.Apply(os, L(CryptSvcManual()), Store, null, 20, planted, false)["msg"] as string, "is a reparse point", "never rolled back");
+    }
+
+    private const string HostsFile = System32 + "\\drivers\\etc\\hosts";
+    private const string FileSddl = "O:" + TI + "G:SYD:AI(A;ID;FA;;;" + TI + ")(A;ID;0x1200a9;;;BA)";
+
+    private static Dictionary<string, object> FilemapsFolderOp(FakeOs os)
+    {
+        return M("op", "path_security", "path", Filemaps, "target", "folder", "expect", Sddl.OwnerAndDacl(os.ReadSecurity(Filemaps, false)),
+            "set", "O:BAD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;FA;;;SY)");
+    }
+
+    /// Second review #1: a hard link or a symbolic link planted in filemaps (writable by Users when its DACL is broken) would get
+    /// the planned owner and DACL written onto a file elsewhere, by the files write or by the folder's propagation.
+    public static void TestLinksInFilemapsAreRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        os.AddHardLink(Filemaps + "\\zz.cdf-ms", HostsFile);
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(FilesOp()));
+        StatusesAre(result, "refused");
+        Contains((string)result["msg"], Filemaps + "\\zz.cdf-ms has 2 hard links", "msg");
+        StatusesAre(Apply(os, L(FilemapsFolderOp(os))), "refused");
+        Equal(FileSddl, os.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        FakeOs other = SmallHost();
+        other.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        other.AddLink(Filemaps + "\\zz.cdf-ms", HostsFile, false, FileSddl);
+        Contains((string)Apply(other, L(FilesOp()))["msg"], Filemaps + "\\zz.cdf-ms is a reparse point", "a symbolic link");
+        Contains((string)Apply(other, L(FilemapsFolderOp(other)))["msg"], Filemaps + "\\zz.cdf-ms is a reparse point", "the folder too");
+        Equal(FileSddl, other.ReadSecurity(HostsFile, false), "the link's target keeps its owner and DACL");
+    }
+
+    /// Second review #2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.
+    public static void TestAFolderNamedAsTheStoreIsNeverTakenOver()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        string filemaps = os.ReadSecurity(Filemaps, false);
+        foreach (bool checkMode in new bool[] { true, false })
+            Refused(BackupEngine.Apply(os, L(QuoteAlg()), Filemaps, null, 20, null, checkMode),
+                Filemaps + " is owned by " + TI + ", not SYSTEM or Administrators: it is not a backup store this collection made, and it is never taken over");
+        Equal(filemaps, os.ReadSecurity(Filemaps, false), "filemaps keeps its owner and DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        // Owned by Administrators but holding something else: C:\ holds ProgramData.
+        string root = "O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;CI;0x116;;;BU)";
+        os.AddNode("C:\\", true, root);
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "C:\\", null, 20, null, false), "C: holds the folder 'ProgramData', which is not a backup");
+        Equal(root, os.ReadSecurity("C:\\", false), "the root keeps its DACL");
+        // An Administrators-owned folder holding a file of its own.
+        os.AddNode("D:\\tools", true, root);
+        os.AddFile("D:\\tools\\notes.txt", root, "mine");
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "D:\\tools", null, 20, null, false), "D:\\tools holds the file 'notes.txt'");
+        Equal(root, os.ReadSecurity("D:\\tools", false), "it keeps its DACL");
+        Equal(world, os.ToWorld(), "still nothing written");
+    }
+
+    /// Second review #3: a file of a pending files undo that cannot be read is unknown (left pending), never gone; a file that is
+    /// not there any more is gone (it has nothing to restore).
+    public static void TestPendingFilesThatCannotBeReadAreLeftPending()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "crash_after_write" });
+        try
+        {
+            Apply(os, L(FilesOp()));
+            throw new AssertionFailed("the apply did not die");
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        string id = (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+        os.Node(Filemaps + "\\b.cdf-ms").Unreadable = true;
+        Dictionary<string, object> journal = (Dictionary<string, object>)((List<object>)Apply(os, L(CryptSvcAuto()))["journal"])[0];
+        Equal("left_pending", journal["action"], "unreadable: left pending");
+        Contains((string)journal["msg"], "file b.cdf-ms cannot be read", "why");
+        Equal("pending", Record(os, id)["status"], "still pending");
+
+        os.Node(Filemaps + "\\b.cdf-ms").Unreadable = false;
+        os.DeleteFile(Filemaps + "\\c.cdf-ms");
+        journal = (Dictionary<string, object>)((List<object>)Apply(os, L(CryptSvcManual()))["journal"])[0];
+        Equal("committed", journal["action"], "readable again, one file gone: committed");
+        Equal(L("a.cdf-ms", "b.cdf-ms"), ((Dictionary<string, object>)((List<object>)Record(os, id)["undo"])[0])["names"], "the files still there");
+    }
+
+    private static string CrashAfterWrite(FakeOs os, List<object> ops, int index, string when)
+    {
+        os.Faults.Add(new FakeFault { Index = index, When = when });
+        try
+        {
+            Apply(os, ops);
+            throw new AssertionFailed("the apply did not die");
+        }
+        catch (CrashException)
+        {
+        }
+        os.Restart();
+        os.Faults.Clear();
+        return (string)((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"];
+    }
+
+    private static Dictionary<string, object> UndoOf(Dictionary<string, object> op)
+    {
+        Dictionary<string, object> undo = new Dictionary<string, object>(op);
+        undo["expect"] = op["set"];
+        undo["set"] = op["expect"];
+        return undo;
+    }
+
+    /// Second review #4: a check-mode rollback of a pending backup judges it in memory as the real run will: would_apply where the
+    /// real run applies, refused where it refuses; and nothing is written, the record stays pending.
+    public static void TestACheckModeRollbackOfAPendingBackupAnswersAsTheRealRun()
+    {
+        FakeOs os = SmallHost();
+        string id = CrashAfterWrite(os, L(QuoteAlg(), ExcludeAgent()), 0, "crash_after_write");
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> check = BackupEngine.Apply(os, L(UndoOf(QuoteAlg())), Store, null, 20, id, true);
+        StatusesAre(check, "would_apply");
+        Assert(!(bool)check["failed"], "not refused: " + check["msg"]);
+        Equal(world, os.ToWorld(), "check mode writes nothing");
+        Equal("pending", Record(os, id)["status"], "check mode resolves nothing");
+        StatusesAre(BackupEngine.Apply(os, L(UndoOf(ExcludeAgent())), Store, null, 20, id, true), "refused");
+        Dictionary<string, object> real = BackupEngine.Apply(os, L(UndoOf(QuoteAlg())), Store, null, 20, id, false);
+        StatusesAre(real, "applied");
+        Equal("committed", ((Dictionary<string, object>)((List<object>)real["journal"])[0])["action"], "resolved by the real run");
+
+        // Its change unknown (someone changed the value since): refused in check mode as in the real run.
+        FakeOs other = SmallHost();
+        id = CrashAfterWrite(other, L(QuoteAlg()), 0, "crash_after_write");
+        other.SetValue(FakeOs.ServiceKey("ALG"), "ImagePath", Reg("REG_EXPAND_SZ", "C:\\other.exe"));
+        foreach (bool checkMode in new bool[] { true, false })
+            Contains((string)BackupEngine.Apply(other, L(UndoOf(QuoteAlg())), Store, null, 20, id, checkMode)["msg"],
+                "backup " + id + " is pending", "refused");
+
+        // Never reached the host: nothing to roll back, in check mode as in the real run.
+        FakeOs third = SmallHost();
+        id = CrashAfterWrite(third, L(QuoteAlg()), 0, "crash_after_pending");
+        Contains((string)BackupEngine.Apply(third, L(UndoOf(QuoteAlg())), Store, null, 20, id, true)["msg"],
+            "backup " + id + " was interrupted before its change reached the host", "check mode");
+        Contains((string)BackupEngine.Apply(third, L(UndoOf(QuoteAlg())), Store, null, 20, id, false)["msg"],
+            "backup " + id + " is not in the store", "the real run discarded it first");
+    }
+
+    /// Second review #5: a write whose call failed and whose value cannot be read again may have reached the host: the record stays
+    /// pending (the next apply judges it), the task says so and counts it as changed.
+    public static void TestAWriteWhoseOutcomeCannotBeToldKeepsTheRecordPending()
+    {
+        FakeOs os = SmallHost();
+        os.Faults.Add(new FakeFault { Index = 0, When = "after_write_unreadable" });
+        Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), CryptSvcAuto()));
+        StatusesAre(result, "failed,not_run");
+        Assert((bool)result["failed"] && (bool)result["changed"], "failed, and it may have changed");
+        Contains((string)result["msg"], "whether HKLM\\SYSTEM\\CurrentControlSet\\Control\\SystemWriter\\ExcludedBinaryPaths reached the host cannot be told, so the backup record stays pending", "msg");
+        string id = (string)result["backup_id"];
+        Assert(id != null, "the record is named");
+        Equal("pending", Record(os, id)["status"], "left pending");
+        Equal(2, ((List<object>)Record(os, id)["undo"]).Count, "with the undo of every planned change");
+
+        Dictionary<string, object> next = Apply(os, L());
+        Equal(M("id", id, "action", "committed", "msg", "1 of its 2 change(s) are on the host: committed with their undo"),
+            ((List<object>)next["journal"])[0], "the next apply finds the write on the host");
+        Equal(L(UndoOf(ExcludeAgent())), Record(os, id)["undo"], "its undo");
+    }
+
+    /// Second review #6: a named mutex another account created and denies: a clean failure, nothing done.
+    public static void TestALockThatCannotBeOpenedFailsCleanly()
+    {
+        FakeOs os = SmallHost();
+        os.LockDenied = true;
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(QuoteAlg()));
+        Refused(result, "Global\\backupready.windows.apply cannot be opened by this account (another account created it or denies access), nothing was done");
+        Equal(world, os.ToWorld(), "nothing written");
+        Assert(os.Node(Store) == null, "no store");
+    }
+
+    /// Second review #7: retention never deletes the record just written, even when the clock went back and its id sorts first.
+    public static void TestRetentionNeverPrunesTheRecordJustWritten()
+    {
+        FakeOs os = SmallHost();
+        os.Clock = new DateTime(2026, 1, 1, 0, 0, 5, DateTimeKind.Utc);
+        string first = (string)BackupEngine.Apply(os, L(CryptSvcAuto()), Store, null, 1, null, false)["backup_id"];
+        os.Clock = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        Dictionary<string, object> result = BackupEngine.Apply(os, L(CryptSvcManual()), Store, null, 1, null, false);
+        StatusesAre(result, "applied");
+        Equal(L(first), result["pruned"], "the older record by its write is pruned");
+        Equal(result["backup_id"], ((Dictionary<string, object>)os.StoreRecords(Store)[0])["id"], "the record just written is kept");
+        Equal(1, os.StoreRecords(Store).Count, "one record");
+    }
+
+    /// Second review #8: a label naming one backup and a rollback_of naming another are refused; a label alone is the rollback,
+    /// verified, and relaxes the direction rule only then.
+    public static void TestALabelAndARollbackOfNamingTwoBackupsAreRefused()
+    {
+        FakeOs os = SmallHost();
+        string a = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        string b = (string)Apply(os, L(ExcludeAgent()))["backup_id"];
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", b), 20, a, false);
+        StatusesAre(result, "refused");
+        Assert((bool)result["refused"], "refused");
+        Contains((string)result["msg"], "outside what this collection may change: the label names backup '" + b + "' but the rollback is of '" + a + "'", "msg");
+        StatusesAre(BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", b), 20, a, true), "refused");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        Refused(Apply(os, L(UnquoteAlg())), "the quotes of a Win32 executable are only added");
+        result = BackupEngine.Apply(os, RollbackOps(Record(os, a)), Store, M("rollback_of", a), 20, null, false);
+        StatusesAre(result, "applied");
+        Equal(M("rollback_of", a), Record(os, (string)result["backup_id"])["label"], "labelled");
+        Equal(Reg("REG_EXPAND_SZ", "C:\\Program Files\\Agent\\agent.exe -k"), Service(os.ToWorld(), "ALG", "image_path"), "unquoted by the verified rollback");
+    }
+
+    /// Second review #9: each undo operation of a backup may be used once in its rollback (as _journal.rollback_problem).
+    public static void TestAnUndoOperationIsUsedOnce()
+    {
+        FakeOs os = SmallHost();
+        string id = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        Dictionary<string, object> world = os.ToWorld();
+        List<object> twice = RollbackOps(Record(os, id));
+        twice.Add(twice[0]);
+        Dictionary<string, object> result = BackupEngine.Apply(os, twice, Store, null, 20, id, false);
+        StatusesAre(result, "not_run,refused");
+        Contains((string)((Dictionary<string, object>)((List<object>)result["results"])[1])["reason"], "not one of the undo operations of backup " + id, "reason");
+        Equal(world, os.ToWorld(), "nothing written");
     }
 }

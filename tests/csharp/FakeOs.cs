@@ -11,9 +11,15 @@
 //   is not protected (files get OI ACEs as ID, subfolders CI ACEs, IO cleared, NP stops further inheritance, CREATOR
 //   OWNER becomes the child's owner); group and SACL are never touched by a DACL write. Objects whose parent is not
 //   modelled (the filemaps folder: winsxs is not in the fake) keep the inherited ACEs they were given.
-// - faults: at operation k, throw before or after its write, store a different value than asked (a read-back that
-//   differs), or die (every later call throws CrashException and changes nothing) after the pending record or after
-//   a write.
+// - links, as Windows has them: a junction or symbolic link (a reparse point) is followed when it is a component in
+//   the middle of a path (C:\ProgramData\backupready\backups goes through a junction named backupready), never when it
+//   is the object itself (the engine opens everything with FILE_FLAG_OPEN_REPARSE_POINT: it reads and writes the
+//   link's own security, lists the link's own empty folder, deletes the link); a hard link is one more name of the
+//   same file: its owner, DACL and content are the file's, whichever name is used.
+// - faults: at operation k, throw before or after its write, throw after it with the next read of the host failing
+//   too (after_write_unreadable: whether the write happened cannot be told), store a different value than asked (a
+//   read-back that differs), or die (every later call throws CrashException and changes nothing) after the pending
+//   record or after a write; the named mutex held by another apply (LockBusy) or denying this account (LockDenied).
 // Built from a state document (schema 1, as examples/fleet/snapshots/*.json) and rendered back to one.
 
 using System;
@@ -49,6 +55,8 @@ public sealed class FakeNode
     public bool Unreadable;
     public List<SddlAce> OutsideInherited = new List<SddlAce>();  // what the parent gives when it is not modelled
     public int Order;
+    public string LinkTarget;          // a junction or symbolic link: the path it points to
+    public FakeNode HardLinkOf;        // another name of this file: its security and content are that file's
 
     public bool Protected
     {
@@ -96,7 +104,10 @@ public sealed class FakeOs : IHostOs
     public bool Dead;
     public bool LockHeld;
     public bool LockBusy;
+    public bool LockDenied;            // another account created the named mutex and denies this one
+    public int FailingReads;           // the next reads of the host fail (a write whose outcome cannot be told)
     public int Sleeps;
+    public int Opens;
     public Action<string, int> OnStep;
     public List<string> Calls = new List<string>();
 
@@ -151,6 +162,22 @@ public sealed class FakeOs : IHostOs
     {
         if (currentIndex >= 0 && TakeFault(currentIndex, "after_write") != null)
             throw new IOException(String.Format(CultureInfo.InvariantCulture, "injected failure after the write of operation {0}", currentIndex));
+        if (currentIndex >= 0 && TakeFault(currentIndex, "after_write_unreadable") != null)
+        {
+            FailingReads = 1;  // the write happened, its call fails, and the host cannot be read right after it
+            throw new IOException(String.Format(CultureInfo.InvariantCulture, "injected failure after the write of operation {0}", currentIndex));
+        }
+    }
+
+    // A read of the host: fails while FailingReads says so.
+    private void Reading()
+    {
+        Alive();
+        if (FailingReads > 0)
+        {
+            FailingReads--;
+            throw new IOException("injected read failure");
+        }
     }
 
     public void Step(string stage, int index)
@@ -236,6 +263,8 @@ public sealed class FakeOs : IHostOs
     public IDisposable Lock(int timeoutMilliseconds)
     {
         Alive();
+        if (LockDenied)
+            throw new UnauthorizedAccessException("Access to the path 'Global\\backupready.windows.apply' is denied.");
         if (LockHeld)
             throw new InvalidOperationException("the lock is taken twice");
         if (LockBusy)
@@ -289,7 +318,7 @@ public sealed class FakeOs : IHostOs
 
     public Dictionary<string, object> RegistryRead(string subKey, string name)
     {
-        Alive();
+        Reading();
         Dictionary<string, KeyValuePair<string, Dictionary<string, object>>> key;
         if (!keys.TryGetValue(subKey, out key))
             return null;
@@ -310,7 +339,7 @@ public sealed class FakeOs : IHostOs
         Dictionary<string, object> altered = (Dictionary<string, object>)BackupJson.Normalize(value);
         string kind = (string)altered["kind"];
         if (kind == "REG_SZ" || kind == "REG_EXPAND_SZ")
-            altered["data"] = (string)altered["data"] + " (as Windows stored it)";
+            altered["data"] = (string)altered["data"] + "\0left by the host";  // as the Python twin's readback_differs
         else if (kind == "REG_MULTI_SZ")
             ((List<object>)altered["data"]).Add("C:\\as Windows stored it");
         else if (kind == "REG_DWORD" || kind == "REG_QWORD")
@@ -393,7 +422,7 @@ public sealed class FakeOs : IHostOs
 
     public string ServiceState(string service)
     {
-        Alive();
+        Reading();
         FakeService found = Service(service);
         return found == null ? null : found.State;
     }
@@ -415,7 +444,7 @@ public sealed class FakeOs : IHostOs
         if (Service(service) == null)
             throw new InvalidOperationException("no service " + service);
         if (differ)
-            mode = mode == "manual" ? "disabled" : "manual";
+            mode = mode != "manual" ? "manual" : "auto";  // as the Python twin's readback_differs
         SetValue(ServiceKey(service), "Start", RegistryValue.Make("REG_DWORD", (long)Array.IndexOf(OpShape.StartModes, mode)));
         After();
     }
@@ -469,10 +498,68 @@ public sealed class FakeOs : IHostOs
         return cut < 0 ? null : path.Substring(0, cut);
     }
 
+    /// <summary>
+    /// The path with every link in the middle of it followed (as Windows does for each component but the last one);
+    /// the last component is never followed.
+    /// </summary>
+    public string Resolve(string path)
+    {
+        string[] parts = path.TrimEnd('\\').Split('\\');
+        string current = parts[0];
+        for (int i = 1; i < parts.Length; i++)
+        {
+            current = current + "\\" + parts[i];
+            if (i == parts.Length - 1)
+                break;
+            for (int hops = 0; hops < 32; hops++)
+            {
+                FakeNode link;
+                if (!nodes.TryGetValue(current, out link) || link.LinkTarget == null)
+                    break;
+                current = Resolve(link.LinkTarget);
+            }
+        }
+        return current;
+    }
+
     public FakeNode Node(string path)
     {
         FakeNode node;
-        return nodes.TryGetValue(path.TrimEnd('\\'), out node) ? node : null;
+        return nodes.TryGetValue(Resolve(path), out node) ? node : null;
+    }
+
+    /// <summary>The file a name stands for (a hard link is another name of the same file).</summary>
+    public static FakeNode Data(FakeNode node)
+    {
+        return node.HardLinkOf != null ? node.HardLinkOf : node;
+    }
+
+    /// <summary>How many names the file has (GetFileInformationByHandle's nNumberOfLinks).</summary>
+    public int LinkCount(FakeNode node)
+    {
+        FakeNode data = Data(node);
+        int count = 0;
+        foreach (FakeNode other in nodes.Values)
+            if (Data(other) == data)
+                count++;
+        return count;
+    }
+
+    /// <summary>A junction (folder) or symbolic link at path, made by someone who may create it there (a user).</summary>
+    public FakeNode AddLink(string path, string target, bool isDirectory, string sddl)
+    {
+        FakeNode node = AddNode(path, isDirectory, sddl);
+        node.LinkTarget = target;
+        return node;
+    }
+
+    /// <summary>Another name (a hard link) for the existing file at existing.</summary>
+    public FakeNode AddHardLink(string path, string existing)
+    {
+        FakeNode file = Existing(existing);
+        FakeNode node = AddNode(path, false, "O:SY");
+        node.HardLinkOf = Data(file);
+        return node;
     }
 
     private FakeNode Existing(string path)
@@ -487,7 +574,7 @@ public sealed class FakeOs : IHostOs
     public FakeNode AddNode(string path, bool isDirectory, string sddl)
     {
         FakeNode node = new FakeNode();
-        node.Path = path.TrimEnd('\\');
+        node.Path = Resolve(path);
         node.IsDirectory = isDirectory;
         node.Order = order++;
         SetDescriptor(node, sddl);
@@ -509,7 +596,7 @@ public sealed class FakeOs : IHostOs
     public List<FakeNode> Children(string folder, bool? directories)
     {
         List<FakeNode> children = new List<FakeNode>();
-        string prefix = folder.TrimEnd('\\') + "\\";
+        string prefix = Resolve(folder) + "\\";
         foreach (FakeNode node in nodes.Values)
             if (node.Path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && node.Path.IndexOf('\\', prefix.Length) < 0 &&
                 (directories == null || node.IsDirectory == directories.Value))
@@ -592,26 +679,28 @@ public sealed class FakeOs : IHostOs
         return inherited;
     }
 
+    // The inherited ACEs of the file a name stands for, from the folder that name is in.
     private List<SddlAce> InheritedFor(FakeNode node)
     {
         string parentPath = ParentOf(node.Path);
         FakeNode parent = parentPath == null ? null : Node(parentPath);
         if (parent == null)
-            return new List<SddlAce>(node.OutsideInherited);  // the parent is not modelled: it gives what it gave
-        return Inherit(parent, node);
+            return new List<SddlAce>(Data(node).OutsideInherited);  // the parent is not modelled: it gives what it gave
+        return Inherit(parent, Data(node));
     }
 
     private void Recompute(FakeNode node)
     {
-        List<SddlAce> aces = node.Aces.FindAll(delegate(SddlAce ace) { return !ace.Inherited; });
-        if (!node.Protected)
+        FakeNode data = Data(node);
+        List<SddlAce> aces = data.Aces.FindAll(delegate(SddlAce ace) { return !ace.Inherited; });
+        if (!data.Protected)
             aces.AddRange(InheritedFor(node));
-        node.Aces = aces;
-        if (node.DaclFlags != null && !node.DaclFlags.Contains("AI"))
-            node.DaclFlags.Add("AI");
+        data.Aces = aces;
+        if (data.DaclFlags != null && !data.DaclFlags.Contains("AI"))
+            data.DaclFlags.Add("AI");
         if (node.IsDirectory)
-            foreach (FakeNode child in Children(node.Path, null))
-                if (!child.Protected && child.DaclFlags != null)
+            foreach (FakeNode child in Children(node.Path, null))  // a link's own folder is empty: nothing below it
+                if (!Data(child).Protected && Data(child).DaclFlags != null)
                     Recompute(child);
     }
 
@@ -641,29 +730,100 @@ public sealed class FakeOs : IHostOs
     public string ReadSecurity(string path, bool withSacl)
     {
         Alive();
-        FakeNode node = Existing(path);
-        if (node.Unreadable)
+        return ReadNode(Existing(path), path, withSacl);
+    }
+
+    private string ReadNode(FakeNode node, string path, bool withSacl)
+    {
+        Reading();
+        FakeNode data = Data(node);
+        if (data.Unreadable)
             throw new UnauthorizedAccessException("access denied: " + path);
-        return node.Format(withSacl);
+        return data.Format(withSacl);
     }
 
     public void WriteSecurity(string path, string ownerAndDacl)
     {
+        Alive();
+        WriteNode(Existing(path), ownerAndDacl);
+    }
+
+    private void WriteNode(FakeNode node, string ownerAndDacl)
+    {
         bool differ = Before();
-        FakeNode node = Existing(path);
+        FakeNode data = Data(node);
         SddlDescriptor descriptor = Sddl.Parse(ownerAndDacl);
-        if (descriptor.Group != null || descriptor.Sacl != null || descriptor.Dacl == null)
-            throw new ArgumentException("only an owner and a DACL are written, not " + ownerAndDacl);
+        if (descriptor.Group != null || descriptor.Sacl != null || descriptor.Dacl == null || descriptor.Dacl.Flags.Contains("NO_ACCESS_CONTROL"))
+            throw new ArgumentException("only an owner and a DACL (not NULL) are written, not " + ownerAndDacl);
         if (descriptor.Owner != null)
-            node.Owner = descriptor.Owner;
-        node.DaclFlags = new List<string>();
+            data.Owner = descriptor.Owner;
+        data.DaclFlags = new List<string>();
         if (descriptor.Dacl.Flags.Contains("P"))
-            node.DaclFlags.Add("P");
-        node.Aces = descriptor.Dacl.Aces.FindAll(delegate(SddlAce ace) { return !ace.Inherited; });
+            data.DaclFlags.Add("P");
+        data.Aces = descriptor.Dacl.Aces.FindAll(delegate(SddlAce ace) { return !ace.Inherited; });
         if (differ)
-            node.Aces.Add(Sddl.Parse("D:(A;;FR;;;WD)").Dacl.Aces[0]);
+            data.Aces.Add(Sddl.Parse("D:(A;;FR;;;WD)").Dacl.Aces[0]);
         Recompute(node);
         After();
+    }
+
+    /// <summary>A handle on the object itself (never followed), bound to it whatever happens to its name later.</summary>
+    private sealed class FakeObject : IHostObject
+    {
+        private readonly FakeOs os;
+        private readonly FakeNode node;
+        private readonly string path;
+        private readonly bool forWrite;
+
+        public FakeObject(FakeOs os, FakeNode node, string path, bool forWrite)
+        {
+            this.os = os;
+            this.node = node;
+            this.path = path;
+            this.forWrite = forWrite;
+        }
+
+        public bool IsDirectory()
+        {
+            os.Alive();
+            return node.IsDirectory;
+        }
+
+        public bool IsReparsePoint()
+        {
+            os.Alive();
+            return node.LinkTarget != null;
+        }
+
+        public int LinkCount()
+        {
+            os.Alive();
+            return os.LinkCount(node);
+        }
+
+        public string ReadSecurity()
+        {
+            return os.ReadNode(node, path, false);
+        }
+
+        public void WriteSecurity(string ownerAndDacl)
+        {
+            os.Alive();
+            if (!forWrite)
+                throw new UnauthorizedAccessException(path + " was not opened for writing");
+            os.WriteNode(node, ownerAndDacl);
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    public IHostObject OpenObject(string path, bool forWrite)
+    {
+        Alive();
+        Opens++;
+        return new FakeObject(this, Existing(path), path, forWrite);
     }
 
     public string SddlProblem(string sddl)
@@ -717,7 +877,7 @@ public sealed class FakeOs : IHostOs
     public string ReadText(string path)
     {
         Alive();
-        FakeNode node = Existing(path);
+        FakeNode node = Data(Existing(path));
         if (node.IsDirectory || node.Content == null)
             throw new IOException(path + " is not a file");
         return node.Content;
@@ -732,7 +892,7 @@ public sealed class FakeOs : IHostOs
         FakeNode node = AddNode(temp, false, "G:SY");
         ApplyCreate(node, sddl);
         node.Content = text;
-        string target = BackupEngine.Join(folder, name);
+        string target = Resolve(BackupEngine.Join(folder, name));
         FakeNode old = Node(target);
         if (old != null)
             nodes.Remove(old.Path);
@@ -909,11 +1069,11 @@ public sealed class FakeOs : IHostOs
             List<FakeNode> files = Children(node.Path, false);
             foreach (FakeNode file in files)
             {
-                string sddl = file.Unreadable ? "\0unreadable" : file.Format(true);
+                string sddl = Data(file).Unreadable ? "\0unreadable" : Data(file).Format(true);
                 Dictionary<string, object> group;
                 if (!groups.TryGetValue(sddl, out group))
                 {
-                    group = Map("sddl", file.Unreadable ? null : sddl, "count", 0L, "samples", new List<object>(), "names", new List<object>());
+                    group = Map("sddl", Data(file).Unreadable ? null : sddl, "count", 0L, "samples", new List<object>(), "names", new List<object>());
                     groups[sddl] = group;
                     descriptors.Add(group);
                 }

@@ -10,6 +10,9 @@
 //   repr         {values}                 -> [repr(value)]
 //   floats       {values}                 -> [float repr]
 //   scenario     {world, store, steps, store_path?, store_sddl?} -> {steps: [{result, world, store}]}
+//   records      {records}               -> [problem or null]    (BackupEngine.RecordProblem, as _journal.record_problem)
+//   trust        {cases: [{owner, dacl}]} -> [problem or null]   (BackupEngine.TrustProblem, as _journal.dacl_trust_problem)
+//   values       {pairs: [[a, b]]}        -> [bool]              (RegistryValue.Same, as _operations.values_equal)
 //   tests        {names?}                 -> [{name, ok, message}] (EngineTests, hand-written expectations)
 
 using System;
@@ -65,6 +68,25 @@ public static class Harness
             case "repr": return ((List<object>)request["values"]).ConvertAll(delegate(object v) { return (object)PyText.Repr(v); });
             case "floats": return ((List<object>)request["values"]).ConvertAll(delegate(object v) { return (object)PyText.FloatRepr(Convert.ToDouble(v, CultureInfo.InvariantCulture)); });
             case "scenario": return Scenario(request);
+            case "records": return ((List<object>)request["records"]).ConvertAll(delegate(object record)
+            {
+                Dictionary<string, object> map = record as Dictionary<string, object>;
+                object id = null;
+                if (map != null)
+                    map.TryGetValue("id", out id);
+                return (object)BackupEngine.RecordProblem(record, id as string ?? "none");
+            });
+            case "trust": return ((List<object>)request["cases"]).ConvertAll(delegate(object item)
+            {
+                Dictionary<string, object> trustCase = AsMap(item);
+                string owner = trustCase["owner"] as string;
+                return (object)BackupEngine.TrustProblem("entry", (owner == null ? "" : "O:" + owner) + (string)trustCase["dacl"]);
+            });
+            case "values": return ((List<object>)request["pairs"]).ConvertAll(delegate(object item)
+            {
+                List<object> pair = (List<object>)item;
+                return (object)RegistryValue.Same((IDictionary)pair[0], (IDictionary)pair[1]);
+            });
             case "tests":
                 EngineTests.Inputs = AsMap(Get(request, "inputs", new Dictionary<string, object>()));
                 return Tests(request);

@@ -273,3 +273,82 @@ def test_scenario_crash_then_recovery(harness):
     assert recover["store"][0]["status"] == "committed"
     assert recover["store"][0]["undo"] == [{"op": "service_start_mode", "service": cryptsvc["name"], "expect": "auto",
                                             "set": cryptsvc["start_mode"]}]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The journal's rules, decision for decision the same as the Python reference's
+# ---------------------------------------------------------------------------------------------------
+
+_USER = "S-1-5-21-1004336348-1177238915-682003330-1001"
+_OP = {"op": "registry_value", "key": "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ALG", "name": "ImagePath",
+       "expect": {"kind": "REG_SZ", "data": "a"}, "set": {"kind": "REG_SZ", "data": "b"}}
+_RECORD = {"format": "backupready.backup/2", "writer": "backupready.windows", "id": "20260101T000000000Z-00000001",
+           "host": "fs01", "created": "2026-01-01T00:00:00.000Z", "status": "committed", "operations": [_OP],
+           "undo": [dict(_OP, expect=_OP["set"], set=_OP["expect"])], "results": [], "label": {}}
+
+
+def _record(**changes):
+    record = dict(_RECORD)
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key)
+        else:
+            record[key] = value
+    return record
+
+
+def test_record_shapes_are_judged_as_python_judges_them(harness):
+    from ansible_collections.backupready.windows.plugins.plugin_utils._journal import record_problem
+    start = {"op": "service_state", "service": "CryptSvc", "expect": "stopped", "set": "none", "note": "recorded only"}
+    records = [
+        _RECORD, _record(results=None), _record(label=None), _record(label=[]), _record(status="done"),
+        _record(format="backupready.backup/1"), _record(writer="someone"), _record(undo={}), _record(operations=None),
+        _record(operations=[{"op": "registry_value", "key": "HKLM\\X"}]), _record(undo=[{"op": "nope"}]),
+        _record(undo=[start]), _record(undo=[dict(start, set="bogus")]), _record(undo=[start, "x"]),
+        _record(operations=[_OP, dict(_OP, expect="REG_SZ")]), [], "text",
+    ]
+    answers = harness([{"cmd": "records", "records": records}])[0]
+    assert [answer is None for answer in answers] == [record_problem(r) is None for r in records], answers
+
+
+def test_the_store_trust_rule_is_python_s(harness):
+    from ansible_collections.backupready.windows.plugins.plugin_utils._journal import dacl_trust_problem
+    good = "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+    cases = [("BA", good), ("SY", good), ("S-1-5-32-544", good), (_USER, good), (None, good), ("BA", ""),
+             ("BA", "D:NO_ACCESS_CONTROL"), ("BA", "D:P"), ("BA", "D:P(A;OICIIO;GA;;;CO)"), ("BA", "D:P(A;;0x2000000;;;BU)"),
+             ("BA", "D:P(A;;FR;;;BU)"), ("BA", "D:P(D;;FA;;;BU)"), ("BA", "D:P(A;;0x116;;;BU)"), ("BA", "D:P(A;;GW;;;WD)"),
+             ("BA", "D:P(A;;SD;;;AU)"), ("BA", "D:P(A;;FA;;;S-1-5-32-544)(A;;FA;;;S-1-5-18)"), ("BA", "D:P(A;;GR;;;BU)"),
+             ("BA", "D:P(OA;;0x2;bf967a86-0de6-11d0-a285-00aa003049e2;;BU)"), ("BA", "D:P(XA;;FA;;;BU;(Member_of {SID(BA)}))"),
+             ("DA", "D:P(A;;FA;;;BA)"), ("BA", "D:P(A;;FA;;;DA)"), ("BA", "D:P(A;ID;WO;;;BU)"), ("BA", "D:P(AU;SA;FA;;;BU)")]
+    answers = harness([{"cmd": "trust", "cases": [{"owner": o, "dacl": d} for o, d in cases]}])[0]
+    python = [dacl_trust_problem(o, ("O:" + o if o else "") + d, "entry") for o, d in cases]
+    assert [a is None for a in answers] == [p is None for p in python], list(zip(cases, answers, python))
+
+
+def test_registry_values_compare_as_python_compares_them(harness):
+    from ansible_collections.backupready.windows.plugins.plugin_utils._operations import values_equal
+
+    def value(kind, data):
+        return {"kind": kind, "data": data}
+    pairs = [(value("REG_BINARY", "ab01"), value("REG_BINARY", "AB01")), (value("REG_NONE", "0A"), value("REG_NONE", "0a")),
+             (value("REG_BINARY", "ab01"), value("REG_BINARY", "ab02")), (value("REG_BINARY", "ab01"), value("REG_NONE", "ab01")),
+             (value("REG_SZ", "a"), value("REG_SZ", "A")), (value("REG_EXPAND_SZ", "a\x00b"), value("REG_EXPAND_SZ", "a\x00b")),
+             (value("REG_DWORD", 1), value("REG_DWORD", 1)), (value("REG_DWORD", 1), value("REG_QWORD", 1)),
+             (value("REG_MULTI_SZ", ["a"]), value("REG_MULTI_SZ", ["a"])), (value("REG_MULTI_SZ", ["a"]), value("REG_MULTI_SZ", ["A"])),
+             (value("missing", None), value("missing", None)), (value("REG_BINARY", ""), value("REG_BINARY", ""))]
+    answers = harness([{"cmd": "values", "pairs": [list(p) for p in pairs]}])[0]
+    assert answers == [values_equal({"op": "registry_value"}, a, b) for a, b in pairs]
+
+
+def test_windows_opens_never_follow_links():
+    """Every CreateFileW of WindowsHostOs passes FILE_FLAG_OPEN_REPARSE_POINT (a junction or symbolic link is opened as
+    itself: the engine's link checks read its attributes), and no .NET path API that follows links is used. Static:
+    there is no Windows here to run it."""
+    text = ENGINE.read_text(encoding="utf-8")
+    windows = text[text.index("public sealed class WindowsHostOs"):]
+    calls = [m.start() for m in re.finditer(r"HostNative\.CreateFile(?:Secured)?\(", windows)]
+    assert len(calls) >= 2
+    for start in calls:
+        arguments = windows[start:windows.index(";", start)]
+        assert "FILE_FLAG_OPEN_REPARSE_POINT" in arguments, arguments
+    assert not re.findall(r"\b(?:File|Directory)\.\w+\(", windows)
