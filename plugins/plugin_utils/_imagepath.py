@@ -546,12 +546,25 @@ def _propose_fix(value: str, verdict: _Verdict, ctx: _Context) -> str | None:
         repaired, more = _repair_driver(text, verdict.defects)
     else:
         repaired, more = _repair_win32(text, verdict.defects, ctx.env)
-    if more:
+    if more and _same_variables(text, repaired):
         after = _judge(repaired, ctx)
         clean = not set(after.defects).intersection(FIXABLE_CODES)
         if clean and (after.judged or more <= _SAFE_UNJUDGED):
             text = repaired
     return text if text != value else None
+
+
+_VARIABLE_TOKEN = re.compile(r"%[^%\\]+%")
+
+
+def _same_variables(before: str, after: str) -> bool:
+    """A repair never changes what a %VAR% reads: a quote or slash inside or between two percent signs is left alone.
+
+    The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming \\SystemRoot\\ (dokany#104).
+    """
+    old = [token.lower() for token in _VARIABLE_TOKEN.findall(before)]
+    new = [token.lower() for token in _VARIABLE_TOKEN.findall(after)]
+    return new == old or (bool(_SYSTEMROOT_VARIABLE.match(before)) and new == old[1:])
 
 
 # ---------------------------------------------------------------------------------------------------

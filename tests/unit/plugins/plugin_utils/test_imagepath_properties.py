@@ -97,6 +97,7 @@ def test_drivers_are_never_flagged_for_unquoted_spaces(value, kind, volumes):
 @given(values, kinds, service_types)
 @example("%/%", None, "driver")  # found by CI: a slash inside a variable's name was turned into a backslash
 @example("%/%\\x.sys", None, "driver")
+@example("%0%% .EXE %", None, None)  # found by a deep run: the quote fix landed between two percent signs
 def test_a_fix_never_expands_a_variable(value, kind, service_type):
     result = diagnose(value, kind=kind, service_type=service_type, service_name="svc")
     assume(result.fixed_value is not None)
