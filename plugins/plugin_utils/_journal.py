@@ -140,6 +140,13 @@ def _files_by_name(state: dict, op: dict) -> dict[str, str]:
     return found
 
 
+def _names_listed(state: dict, op: dict) -> set[str]:
+    """Every file name the folder lists, readable or not (an unreadable file is there: its change cannot be told)."""
+    section = folder_section(op, state)
+    return {name.lower() for descriptor in ((section or {}).get("files") or {}).get("descriptors", [])
+            for name in descriptor.get("names", [])}
+
+
 def presence(undo: dict, state: dict) -> tuple[str, dict | None]:
     """Is the change ``undo`` undoes on the host? (``present`` | ``absent`` | ``unknown`` | ``record`` | ``deferred``: the host judges it, the undo
     operation to keep: for ``files`` only the names whose change is there)."""
@@ -156,9 +163,11 @@ def presence(undo: dict, state: dict) -> tuple[str, dict | None]:
             # applies (docs/write-path.md section 3); kept as it is.
             return "deferred", undo
         files = _files_by_name(state, undo)
+        listed = _names_listed(state, undo)
         there = [n for n in names if same_writable_part(files.get(n.lower()), undo["expect"])]
         gone = [n for n in names if same_writable_part(files.get(n.lower()), undo["set"])]
-        if len(there) + len(gone) != len(names):
+        deleted = [n for n in names if n.lower() not in listed]  # a file that is gone has nothing to restore
+        if len(there) + len(gone) + len(deleted) != len(names):
             return "unknown", None
         return ("present", dict(undo, names=there)) if there else ("absent", None)
     current = read_current(undo, state)

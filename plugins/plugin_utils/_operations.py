@@ -172,8 +172,20 @@ def values_equal(op: dict, current: Any, expected: Any) -> bool:
     if (isinstance(current, dict) and isinstance(expected, dict) and current.get("kind") == expected.get("kind")
             and current.get("kind") in ("REG_BINARY", "REG_NONE")
             and isinstance(current.get("data"), str) and isinstance(expected.get("data"), str)):
-        return current["data"].lower() == expected["data"].lower()  # hex: the bytes, not their spelling
+        left, right = _hex_bytes(current["data"]), _hex_bytes(expected["data"])
+        return left is not None and left == right  # the bytes, not their spelling
     return current == expected
+
+
+def _hex_bytes(text: str) -> bytes | None:
+    """The bytes a hex string spells (whitespace between byte pairs allowed, an even length, as the state schema has
+    it); None when it is not such a string (then it equals nothing, as in the engine's RegistryValue.Same)."""
+    if len(text) % 2:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
 
 
 def is_noop(op: dict, current: Any) -> bool:

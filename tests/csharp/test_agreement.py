@@ -365,6 +365,14 @@ def _rollback_needs_the_relaxed_filemaps_rules():
     return {"world": world, "store": [], "steps": [{"operations": _plan(world, "filemaps")}]}, "plain_then_verified"
 
 
+def _pending_files_record_naming_a_deleted_file():
+    world = _host("acl-broken")
+    files = next(op for op in _plan(world, "filemaps") if op.get("target") == "files")
+    first = world["filemaps"]["files"]["descriptors"][0]["names"][0]  # still has the owner the fix would replace
+    undo = _undo(dict(files, names=[first, "deleted-since.cdf-ms"]))
+    return {"world": world, "store": [_stored(1, "pending", [undo])], "steps": [{"operations": []}]}, None
+
+
 def _labelled_rollback():
     world = _host("app-unquoted")
     return {"world": world, "store": [], "steps": [{"operations": _plan(world, "imagepath")}]}, "labels"
@@ -374,7 +382,8 @@ SCENARIOS = {f.__name__.lstrip("_"): f for f in (
     _readback_differs_imagepath, _readback_differs_start_mode, _crash_after_pending_then_next_apply,
     _store_entries_trusted_and_untrusted, _more_records_than_keep_backups, _check_mode_rollback_of_a_pending_record,
     _pending_records_with_every_verdict, _start_dropped_when_it_is_the_last_change,
-    _start_kept_when_a_later_change_is_on_the_host, _rollback_needs_the_relaxed_filemaps_rules, _labelled_rollback)}
+    _start_kept_when_a_later_change_is_on_the_host, _rollback_needs_the_relaxed_filemaps_rules, _labelled_rollback,
+    _pending_files_record_naming_a_deleted_file)}
 
 
 def _results(python: dict) -> list[dict]:
@@ -425,6 +434,9 @@ def test_scenarios_agree(harness, name):  # pylint: disable=redefined-outer-name
         assert [u["op"] for u in python["steps"][1]["store"][0]["undo"]] == kept
     elif name == "rollback_needs_the_relaxed_filemaps_rules":
         assert results[1]["refused"] and results[2]["changed"]
+    elif name == "pending_files_record_naming_a_deleted_file":
+        # a file that is gone has nothing to restore: the record is judged, not left pending for ever
+        assert [j["action"] for j in results[0]["journal"]] == ["discarded"] and not python["steps"][0]["store"]
     elif name == "labelled_rollback":
         assert results[1]["refused"] and results[2]["changed"]
         assert python["steps"][2]["store"][-1]["label"] == {"rollback_of": python["steps"][0]["result"]["backup_id"]}

@@ -335,7 +335,11 @@ def test_registry_values_compare_as_python_compares_them(harness):
              (value("REG_SZ", "a"), value("REG_SZ", "A")), (value("REG_EXPAND_SZ", "a\x00b"), value("REG_EXPAND_SZ", "a\x00b")),
              (value("REG_DWORD", 1), value("REG_DWORD", 1)), (value("REG_DWORD", 1), value("REG_QWORD", 1)),
              (value("REG_MULTI_SZ", ["a"]), value("REG_MULTI_SZ", ["a"])), (value("REG_MULTI_SZ", ["a"]), value("REG_MULTI_SZ", ["A"])),
-             (value("missing", None), value("missing", None)), (value("REG_BINARY", ""), value("REG_BINARY", ""))]
+             (value("missing", None), value("missing", None)), (value("REG_BINARY", ""), value("REG_BINARY", "")),
+             (value("REG_BINARY", "ab 01 "), value("REG_BINARY", "AB01")), (value("REG_NONE", " 0a "), value("REG_NONE", "0A")),
+             (value("REG_NONE", " 0a"), value("REG_NONE", " 0a")), (value("REG_BINARY", "xy"), value("REG_BINARY", "xy")),
+             (value("REG_BINARY", "ab 01"), value("REG_BINARY", "ab 02"))]
+    assert values_equal({"op": "registry_value"}, *pairs[12])  # the bytes, not their spelling
     answers = harness([{"cmd": "values", "pairs": [list(p) for p in pairs]}])[0]
     assert answers == [values_equal({"op": "registry_value"}, a, b) for a, b in pairs]
 
