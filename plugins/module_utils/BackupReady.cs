@@ -4075,24 +4075,40 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         /// <summary>
-        /// Why a filemaps / PendingRenames folder may not be written: it, or a folder in it (and, with files, a file in it),
-        /// is a link. A folder's DACL write propagates to what is in it and a file's write reaches every name the file has,
-        /// so a hard link, junction or symbolic link planted there (filemaps may be writable by Users when its DACL is
-        /// broken) would carry the change to a file elsewhere (docs/write-path.md section 4).
+        /// Why a filemaps / PendingRenames folder may not be written: it, or a folder below it at any depth (and, with files,
+        /// a file below it), is a link. A folder's DACL write propagates to everything below it and a file's write reaches
+        /// every name the file has, so a hard link, junction or symbolic link planted there, even in a subfolder (filemaps
+        /// may be writable by Users when its DACL is broken), would carry the change to a file elsewhere
+        /// (docs/write-path.md section 4). A link is never entered, so the walk cannot leave the folder.
         /// </summary>
         private static string PathLinks(IHostOs os, string folder, bool withFiles)
         {
             string problem = LinkProblem(os, folder);
             if (problem != null)
                 return problem;
-            List<string> names = new List<string>(os.ListDirectories(folder));
-            if (withFiles)
-                names.AddRange(os.ListFiles(folder));
-            foreach (string name in names)
+            Stack<string> pending = new Stack<string>();
+            pending.Push(folder);
+            while (pending.Count > 0)
             {
-                problem = LinkProblem(os, Join(folder, name));
-                if (problem != null)
-                    return problem;
+                string current = pending.Pop();
+                if (withFiles)
+                {
+                    foreach (string name in os.ListFiles(current))
+                    {
+                        problem = LinkProblem(os, Join(current, name));
+                        if (problem != null)
+                            return problem;
+                    }
+                }
+                foreach (string name in os.ListDirectories(current))
+                {
+                    string below = Join(current, name);
+                    problem = LinkProblem(os, below);
+                    if (problem != null)
+                        return problem;
+                    if (withFiles)
+                        pending.Push(below);  // a folder write reaches what is below its subfolders too
+                }
             }
             return null;
         }
@@ -4635,6 +4651,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 try
                 {
                     string link = LinkProblem(opened, folder);
+                    if (link == null)
+                        link = PathLinks(os, folder, true);  // again, right before the write: links made since the check
                     if (link != null)
                     {
                         outcome.Error = link + ": nothing is written to it";

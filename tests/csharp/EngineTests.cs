@@ -913,6 +913,39 @@ public static class EngineTests
         Equal(FileSddl, other.ReadSecurity(HostsFile, false), "the link's target keeps its owner and DACL");
     }
 
+    /// Third review #1: a folder write propagates to every depth, so a hard link in a subfolder of filemaps is refused too,
+    /// and one made after the check (between the check and the write) is found by the walk again right before the write.
+    public static void TestLinksBelowASubfolderOfFilemapsAreRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        os.AddNode(Filemaps + "\\sub", true, "O:BUD:AI(A;OICI;FA;;;BU)");
+        os.AddHardLink(Filemaps + "\\sub\\zz.cdf-ms", HostsFile);
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(FilemapsFolderOp(os)));
+        StatusesAre(result, "refused");
+        Contains((string)result["msg"], Filemaps + "\\sub\\zz.cdf-ms has 2 hard links", "msg");
+        Equal(FileSddl, os.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+
+        FakeOs late = SmallHost();
+        late.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
+        late.AddNode(Filemaps + "\\sub", true, "O:BUD:AI(A;OICI;FA;;;BU)");
+        bool planted = false;
+        late.OnStep = delegate(string stage, int index)
+        {
+            if (stage == "pending_written" && !planted)
+            {
+                planted = true;
+                late.AddHardLink(Filemaps + "\\sub\\late.cdf-ms", HostsFile);
+            }
+        };
+        result = Apply(late, L(FilemapsFolderOp(late)));
+        Contains((string)result["msg"], Filemaps + "\\sub\\late.cdf-ms has 2 hard links", "made after the check");
+        Equal(false, (bool)result["changed"], "nothing written");
+        Equal(FileSddl, late.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
+    }
+
     /// Second review #2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.
     public static void TestAFolderNamedAsTheStoreIsNeverTakenOver()
     {
