@@ -3446,11 +3446,47 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         /// <summary>
+        /// Why backup_dir cannot name the store, or null: it must be a folder below a drive's root, written the one way
+        /// Windows reads it (X:\folder\...: no '/', '.', '..', doubled '\\', \\?\ or UNC, no character Windows refuses
+        /// in a name, no name ending in a dot or a space, which Windows drops). Every check of the store walks its
+        /// folders by splitting on '\\', so a second spelling would let a link on the way go unseen; "C:" alone is the
+        /// current folder of drive C, not its root.
+        /// </summary>
+        public static string StorePathProblem(string store)
+        {
+            string why = null;
+            if (store == null || !PyText.StartsWithDrive(store) || store.Length < 4 || store[2] != '\\')
+                why = "an absolute local path (X:\\folder)";
+            else
+            {
+                string rest = store.Substring(3);
+                if (rest.EndsWith("\\", StringComparison.Ordinal))
+                    rest = rest.Substring(0, rest.Length - 1);
+                foreach (string segment in rest.Split('\\'))
+                {
+                    bool bad = segment.Length == 0 || segment == "." || segment == ".." || segment.EndsWith(".", StringComparison.Ordinal)
+                        || segment.EndsWith(" ", StringComparison.Ordinal) || segment.IndexOfAny(ForbiddenInNames) >= 0;
+                    foreach (char c in segment)
+                        bad |= c < ' ';
+                    if (bad)
+                    {
+                        why = "a folder below a drive's root, each name written as Windows keeps it (no '/', '.', '..', empty name, " +
+                            "character Windows refuses in a name, or name ending in a dot or space)";
+                        break;
+                    }
+                }
+            }
+            return why == null ? null : String.Format("backup_dir must be {0}, not {1}", why, PyText.ReprString(store ?? ""));
+        }
+
+        private static readonly char[] ForbiddenInNames = new char[] { '/', ':', '*', '?', '"', '<', '>', '|' };
+
+        /// <summary>
         /// Why an existing folder named as the store (or as its backupready parent) is not one this collection made, or null
         /// when it is: owned by SYSTEM or Administrators and holding nothing but backup folders and temporary files (the
         /// store) or store folders (the parent). Anything else is never taken over (docs/write-path.md section 4).
         /// </summary>
-        private static string NotMadeHere(IHostOs os, string folder, string sddl, bool isStore)
+        private static string NotMadeHere(IHostOs os, string folder, string sddl, bool isStore, string storeLeaf)
         {
             string owner = Sddl.Parse(sddl).Owner;
             string sid = Sddl.ResolveSid(owner);
@@ -3460,10 +3496,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             foreach (string name in os.ListFiles(folder))
                 if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))
                     return String.Format("{0} holds the file {1}{2}", folder, PyText.ReprString(name), refused);
-            if (isStore)
-                foreach (string name in os.ListDirectories(folder))
-                    if (!IsBackupId(name))
-                        return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
+            foreach (string name in os.ListDirectories(folder))
+            {
+                if (isStore && !IsBackupId(name))
+                    return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
+                if (!isStore && !String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase))
+                    return String.Format("{0} holds the folder {1}, which is not the backup store{2}", folder, PyText.ReprString(name), refused);
+            }
             return null;
         }
 
@@ -3511,7 +3550,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     if (problem != null)
                         throw new StoreRefused(problem);
                     string sddl = opened.ReadSecurity();
-                    problem = NotMadeHere(os, folder, sddl, folder == storePath);
+                    problem = NotMadeHere(os, folder, sddl, folder == storePath, Leaf(storePath));
                     if (problem != null)
                         throw new StoreRefused(problem);
                     problem = InsecureFolder(folder, sddl);
@@ -3915,8 +3954,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 labels = new Dictionary<string, object>();
             if (rollbackOf == "")
                 rollbackOf = null;  // PowerShell passes $null to a string parameter as ""
-            if (!PyText.StartsWithDrive(store))
-                return Fail(result, String.Format("backup_dir must be an absolute local path (X:\\...), not {0}", PyText.ReprString(store)));
+            string storeProblem = StorePathProblem(store);
+            if (storeProblem != null)
+                return Fail(result, storeProblem);
+            if (checkMode)
+            {
+                // A dry run writes nothing, so it neither waits for nor blocks a real apply (as _journal.journaled_apply):
+                // it judges the host as it is now, pending records in memory.
+                Run(os, ops, store, labels, keepBackups, rollbackOf, true, result);
+                return result;
+            }
             IDisposable held;
             try
             {
@@ -3956,6 +4003,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format("backup {0} is not trusted: {1}", id, entry.Problem);
             if (entry.Problem != null)
                 return String.Format("backup {0} cannot be used: {1}", id, entry.Problem);
+            string claim = ClaimProblem(os, store, entry);
+            if (claim != null)
+                return String.Format("backup {0} is not trusted: {1}", id, claim);  // as its listing says (ListBackups)
             if (checkMode && entry.Status == "pending")
             {
                 // Check mode resolves nothing (it writes nothing): the record is judged in memory as the real run will
@@ -4896,7 +4946,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             Dictionary<string, object> info = Map("path", store, "exists", false, "owner", null, "sddl", null, "secure", false, "error", null);
             List<object> backups = new List<object>();
             Dictionary<string, object> listing = Map("store", info, "backups", backups);
-            string refused = null;
+            string refused = StorePathProblem(store);
+            if (refused != null)
+            {
+                info["error"] = refused;
+                return listing;
+            }
             try
             {
                 PlanStore(os, store);
@@ -5831,6 +5886,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch
                 {
+                    handle.Dispose();  // FileStream may have thrown before taking it: the file (opened unshared) must be closed to be deleted
                     HostNative.DeleteFile(temp);
                     throw;
                 }

@@ -183,7 +183,7 @@ class SnapshotStore(_journal.Store):
                                               error=f"{path} is a backup of host {record.get('host')!r}, not {self.host!r}"))
                 continue
             entries.append(_journal.entry(backup_id, record))
-        return entries
+        return _journal.with_claims_judged(entries)
 
     def write_record(self, backup_id: str, record: dict) -> str:
         self._check_backup_dir()

@@ -554,17 +554,23 @@ def _propose_fix(value: str, verdict: _Verdict, ctx: _Context) -> str | None:
     return text if text != value else None
 
 
-_VARIABLE_TOKEN = re.compile(r"%[^%\\]+%")
-
-
 def _same_variables(before: str, after: str) -> bool:
-    """A repair never changes what a %VAR% reads: a quote or slash inside or between two percent signs is left alone.
-
-    The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming \\SystemRoot\\ (dokany#104).
+    """A repair never changes what a %VAR% reads: everything from the first percent sign to the last stays as it was,
+    so however ExpandEnvironmentStrings pairs the signs (an undefined name is kept and the scan goes on), it pairs
+    them as before. The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming
+    \\SystemRoot\\ (dokany#104): then the rest of the value is held to the same rule.
     """
-    old = [token.lower() for token in _VARIABLE_TOKEN.findall(before)]
-    new = [token.lower() for token in _VARIABLE_TOKEN.findall(after)]
-    return new == old or (bool(_SYSTEMROOT_VARIABLE.match(before)) and new == old[1:])
+    if before.startswith('"') and not after.startswith('"'):
+        before = before[1:]  # a quoted driver path unquoted (mullvad/windows-service-rs#59)
+    prefix = _SYSTEMROOT_VARIABLE.match(before)
+    if prefix and not after.startswith("%") and _lower(after).startswith("\\systemroot\\"):
+        before, after = before[prefix.end():], after[len("\\SystemRoot\\"):]
+    return _percent_span(before) == _percent_span(after)
+
+
+def _percent_span(text: str) -> str:
+    first, last = text.find("%"), text.rfind("%")
+    return "" if first < 0 else text[first:last + 1]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -219,6 +219,39 @@ def resolve_pending(backup_id: str, undo_list: list[dict], state: dict) -> Resol
 # Rollbacks of verified backups, retention
 # ---------------------------------------------------------------------------------------------------
 
+def _not_undo_of(operations: list[dict], undo: list[dict], backup_id: str) -> str | None:
+    """The first operation that is not, field for field, a distinct undo operation of the backup (each used once)."""
+    unused = list(undo)
+    for index, op in enumerate(operations):
+        if op not in unused:
+            return f"operation {index} ({describe(op)}) is not an undo operation of backup {backup_id}"
+        unused.remove(op)
+    return None
+
+
+def claim_problem(backup: dict, backups: list[dict]) -> str | None:
+    """Why a record's label ``rollback_of`` is not borne out by its operations, or None (docs/write-path.md §4): a
+    record that says it rolled back a backup of the store must hold that backup's undo operations, else the
+    rollback planner would take the word of a record for what was restored (the engine's ClaimProblem)."""
+    claimed = (backup.get("label") or {}).get("rollback_of")
+    if not isinstance(claimed, str) or not backup.get("trusted") or backup.get("error"):
+        return None
+    target = next((b for b in backups if b["id"] == claimed), None)
+    if target is None or not target["trusted"] or target["error"] or not isinstance(target.get("undo"), list):
+        return None
+    refusal = _not_undo_of(backup.get("operations") or [], target["undo"], claimed)
+    return None if refusal is None else f"its label says it rolled back {claimed}, but {refusal}"
+
+
+def with_claims_judged(backups: list[dict]) -> list[dict]:
+    """The listing with every record whose rollback label is not borne out marked untrusted, with why."""
+    judged = []
+    for backup in backups:
+        problem = claim_problem(backup, backups)
+        judged.append(backup if problem is None else entry(backup["id"], None, trusted=False, error=problem))
+    return judged
+
+
 def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str) -> str | None:
     """Why ``operations`` may not be applied as the rollback of ``backup_id`` (docs/write-path.md §2), or None.
 
@@ -229,14 +262,12 @@ def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str
         return f"backup {backup_id} is not in this host's store"
     if not target["trusted"] or target["error"]:
         return f"backup {backup_id} is not one this collection can trust: {target['error']}"
+    claim = claim_problem(target, backups)
+    if claim:
+        return f"backup {backup_id} is not one this collection can trust: {claim}"
     if target["status"] != COMMITTED:
         return f"backup {backup_id} is {target['status']}, not committed"
-    unused = list(target["undo"])
-    for index, op in enumerate(operations):
-        if op not in unused:
-            return f"operation {index} ({describe(op)}) is not an undo operation of backup {backup_id}"
-        unused.remove(op)
-    return None
+    return _not_undo_of(operations, target["undo"], backup_id)
 
 
 def to_prune(backups: list[dict], keep: int, protect: str | None) -> list[str]:
@@ -313,8 +344,8 @@ class MemoryStore(Store):
         self.state = state
 
     def list_backups(self) -> list[dict]:
-        return [entry(i, copy.deepcopy(self.records[i]), i not in self.untrusted, self.untrusted.get(i))
-                for i in sorted(self.records, reverse=True)]
+        return with_claims_judged([entry(i, copy.deepcopy(self.records[i]), i not in self.untrusted, self.untrusted.get(i))
+                                   for i in sorted(self.records, reverse=True)])
 
     def write_record(self, backup_id: str, record: dict) -> str:
         self.records[backup_id] = copy.deepcopy(record)
@@ -375,8 +406,11 @@ def _resolved_in_memory(backups: list[dict], state: dict) -> list[dict]:
 
 def _written_undo(check: Check, names: list[str] | None, read_back: Any = None) -> dict:
     undo = undo_of(check.op, check.current, names)
-    if read_back is not None and check.op["op"] not in ("service_state", "path_security"):
-        undo["expect"] = copy.deepcopy(read_back)  # what Windows actually stores is what a rollback must find
+    if read_back is not None and check.op["op"] != "service_state" and not (
+            check.op["op"] == "path_security" and check.op["target"] == "files"):
+        # What Windows actually stores is what a rollback must find (as the engine's CommittedUndo); a files
+        # undo expects the descriptor planned, each named file having been read back against it.
+        undo["expect"] = copy.deepcopy(read_back)
     return undo
 
 

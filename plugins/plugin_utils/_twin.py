@@ -429,6 +429,12 @@ def _garble(op: dict, working: dict) -> None:
         _store_registry(op, working, dict(op["set"], data=op["set"]["data"] + "\x00left by the host"))
     elif op["op"] == "service_start_mode":
         find_service(working, op["service"])["start_mode"] = "manual" if op["set"] != "manual" else "auto"
+    elif op["op"] == "path_security" and op["target"] == "folder":
+        # One explicit ACE more than written (Everyone: read), as the engine's fake does; it does not propagate.
+        wanted = parse_sddl(op["set"])
+        everyone = parse_sddl("D:(A;;FR;;;WD)").dacl.aces[0]
+        garbled = dataclasses.replace(wanted, dacl=dataclasses.replace(wanted.dacl, aces=wanted.dacl.aces + (everyone,)))
+        _write(dict(op, set=format_sddl(garbled)), working, None)
 
 
 def _store_registry(op: dict, state: dict, new: dict) -> None:

@@ -779,6 +779,10 @@ public static class EngineTests
         Assert((bool)result["failed"] && !(bool)result["changed"], "failed, not changed");
         Contains((string)result["msg"], "another apply holds Global\\backupready.windows.apply", "msg");
         Assert(os.Node(Store) == null, "nothing done");
+        // Third review #6: a dry run takes no lock (it writes nothing): it answers while a real apply holds the lock.
+        Dictionary<string, object> dry = BackupEngine.Apply(os, L(QuoteAlg()), Store, null, 20, null, true);
+        Assert(!(bool)dry["failed"], "check mode does not wait for the lock: " + dry["msg"]);
+        StatusesAre(dry, "would_apply");
     }
 
     /// Records are sorted-key, ASCII JSON (identical bytes on 5.1 and 7), written through a temporary file.
@@ -913,6 +917,41 @@ public static class EngineTests
         Equal(FileSddl, other.ReadSecurity(HostsFile, false), "the link's target keeps its owner and DACL");
     }
 
+    /// Third review #2: backup_dir is taken in the one spelling every check of the store walks; a drive's root ("C:\\", or "C:",
+    /// the current folder of drive C), '/', '..', \\?\, doubled '\\' or a name Windows would trim are refused, nothing done.
+    public static void TestBackupDirMustBeWrittenTheOneWayWindowsReadsIt()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        string[] bad = new string[] { "C:\\", "C:", "C:ProgramData", "C:\\ProgramData/backupready/backups", "C:\\ProgramData\\..\\Windows",
+            "C:\\ProgramData\\.\\backupready", "\\\\?\\C:\\ProgramData\\backupready\\backups", "C:\\ProgramData\\\\backupready",
+            "C:\\ProgramData\\backupready.\\backups", "C:\\ProgramData\\backupready \\backups", "\\\\server\\share\\backups", "backups", "" };
+        foreach (string dir in bad)
+        {
+            foreach (bool checkMode in new bool[] { true, false })
+                Refused(BackupEngine.Apply(os, L(QuoteAlg()), dir, null, 20, null, checkMode), "backup_dir must be ");
+            Contains((string)Path(BackupEngine.ListBackups(os, dir, 1), "store", "error"), "backup_dir must be ", "listing of " + dir);
+        }
+        Equal(world, os.ToWorld(), "nothing written");
+        Equal(null, BackupEngine.StorePathProblem(Store), "the default store");
+        Equal(null, BackupEngine.StorePathProblem(Store + "\\"), "a trailing backslash");
+    }
+
+    /// Third review #3: the backupready parent is taken as the engine's only when it holds nothing but the store: an existing
+    /// Administrators-owned folder of that name holding other folders is never re-protected (its OICI DACL would reach them).
+    public static void TestAParentHoldingOtherFoldersIsNeverTakenOver()
+    {
+        FakeOs os = SmallHost();
+        string theirs = "O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)";
+        os.AddNode("C:\\ProgramData\\backupready", true, theirs);
+        os.AddNode("C:\\ProgramData\\backupready\\tools", true, theirs);
+        Dictionary<string, object> world = os.ToWorld();
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), Store, null, 20, null, false),
+            "C:\\ProgramData\\backupready holds the folder 'tools', which is not the backup store");
+        Equal(theirs, os.ReadSecurity("C:\\ProgramData\\backupready", false), "it keeps its DACL");
+        Equal(world, os.ToWorld(), "nothing written");
+    }
+
     /// Third review #1: a folder write propagates to every depth, so a hard link in a subfolder of filemaps is refused too,
     /// and one made after the check (between the check and the write) is found by the walk again right before the write.
     public static void TestLinksBelowASubfolderOfFilemapsAreRefused()
@@ -958,11 +997,12 @@ public static class EngineTests
         Equal(filemaps, os.ReadSecurity(Filemaps, false), "filemaps keeps its owner and DACL");
         Equal(world, os.ToWorld(), "nothing written");
 
-        // Owned by Administrators but holding something else: C:\ holds ProgramData.
+        // Owned by Administrators but holding something else: D:\data holds a folder of its own.
         string root = "O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;CI;0x116;;;BU)";
-        os.AddNode("C:\\", true, root);
-        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "C:\\", null, 20, null, false), "C: holds the folder 'ProgramData', which is not a backup");
-        Equal(root, os.ReadSecurity("C:\\", false), "the root keeps its DACL");
+        os.AddNode("D:\\data", true, root);
+        os.AddNode("D:\\data\\ProgramData", true, root);
+        Refused(BackupEngine.Apply(os, L(QuoteAlg()), "D:\\data", null, 20, null, false), "D:\\data holds the folder 'ProgramData', which is not a backup");
+        Equal(root, os.ReadSecurity("D:\\data", false), "it keeps its DACL");
         // An Administrators-owned folder holding a file of its own.
         os.AddNode("D:\\tools", true, root);
         os.AddFile("D:\\tools\\notes.txt", root, "mine");

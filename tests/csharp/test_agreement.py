@@ -295,6 +295,12 @@ def _readback_differs_start_mode():
         {"operations": [_start_mode("disabled", "auto"), _EXCLUDE], "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
 
 
+def _readback_differs_folder():
+    world = _host("acl-broken")
+    return {"world": world, "store": [], "steps": [
+        {"operations": _plan(world, "filemaps"), "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
+
+
 def _crash_after_pending_then_next_apply():
     world = _host("app-unquoted")
     ops = _plan(world, "imagepath")
@@ -373,17 +379,26 @@ def _pending_files_record_naming_a_deleted_file():
     return {"world": world, "store": [_stored(1, "pending", [undo])], "steps": [{"operations": []}]}, None
 
 
+def _a_rollback_label_not_borne_out():
+    world = _host("crypt-off")
+    real = _stored(1, "committed", [_start_mode("disabled", "auto")])
+    claim = _stored(2, "committed", [_start_mode("disabled", "manual")], label={"rollback_of": real["id"]})
+    return {"world": world, "store": [real, claim], "steps": [
+        {"operations": [_start_mode("disabled", "manual")], "rollback_of": claim["id"]},
+        {"operations": [_start_mode("disabled", "auto")], "rollback_of": real["id"], "check_mode": True}]}, None
+
+
 def _labelled_rollback():
     world = _host("app-unquoted")
     return {"world": world, "store": [], "steps": [{"operations": _plan(world, "imagepath")}]}, "labels"
 
 
 SCENARIOS = {f.__name__.lstrip("_"): f for f in (
-    _readback_differs_imagepath, _readback_differs_start_mode, _crash_after_pending_then_next_apply,
+    _readback_differs_imagepath, _readback_differs_start_mode, _readback_differs_folder, _crash_after_pending_then_next_apply,
     _store_entries_trusted_and_untrusted, _more_records_than_keep_backups, _check_mode_rollback_of_a_pending_record,
     _pending_records_with_every_verdict, _start_dropped_when_it_is_the_last_change,
     _start_kept_when_a_later_change_is_on_the_host, _rollback_needs_the_relaxed_filemaps_rules, _labelled_rollback,
-    _pending_files_record_naming_a_deleted_file)}
+    _pending_files_record_naming_a_deleted_file, _a_rollback_label_not_borne_out)}
 
 
 def _results(python: dict) -> list[dict]:
@@ -411,8 +426,9 @@ def test_scenarios_agree(harness, name):  # pylint: disable=redefined-outer-name
         python = _compare(harness, scenario)
     results = _results(python)
     # What each scenario is there to show, on the Python side (the engine was just found to agree with it).
-    if name == "readback_differs_imagepath" or name == "readback_differs_start_mode":
+    if name in ("readback_differs_imagepath", "readback_differs_start_mode", "readback_differs_folder"):
         assert results[0]["results"][0]["status"] == "written_unverified" and results[-1]["changed"]
+        assert not results[-1]["refused"], "the undo expects what was read back, so its rollback is not refused"
     elif name == "crash_after_pending_then_next_apply":
         assert "crashed" in results[0] and results[1]["journal"][0]["action"] == "discarded"
     elif name == "store_entries_trusted_and_untrusted":
@@ -437,6 +453,8 @@ def test_scenarios_agree(harness, name):  # pylint: disable=redefined-outer-name
     elif name == "pending_files_record_naming_a_deleted_file":
         # a file that is gone has nothing to restore: the record is judged, not left pending for ever
         assert [j["action"] for j in results[0]["journal"]] == ["discarded"] and not python["steps"][0]["store"]
+    elif name == "a_rollback_label_not_borne_out":
+        assert results[0]["refused"] and "its label says it rolled back" in results[0]["msg"] and not results[1]["refused"]
     elif name == "labelled_rollback":
         assert results[1]["refused"] and results[2]["changed"]
         assert python["steps"][2]["store"][-1]["label"] == {"rollback_of": python["steps"][0]["result"]["backup_id"]}

@@ -237,9 +237,10 @@ def test_a_failure_at_any_operation_leaves_a_backup_that_restores_what_was_writt
     for index, op in enumerate(ops):
         store = _journal.MemoryStore(copy.deepcopy(original))
         outcome = _journal.journaled_apply(store, ops, faults={index: fault})
-        # The twin can make a host keep something else than written only for string values and start modes.
+        # The twin can make a host keep something else than written for string values, start modes and folders.
         garbled = fault == "readback_differs" and (
             op["op"] == "service_start_mode"
+            or op["op"] == "path_security" and op["target"] == "folder"
             or op["op"] == "registry_value" and op["set"]["kind"] in ("REG_SZ", "REG_EXPAND_SZ"))
         fails = fault in ("before_write", "after_write") or garbled
         written = index if fault == "before_write" else (index + 1 if fails else len(ops))
@@ -374,6 +375,26 @@ def test_a_forged_rollback_label_does_not_hide_the_real_change():
     record = forged([], label={"rollback_of": real.backup_id})
     store.records[record["id"]] = record
     assert plan_rollback(store.list_backups(), state=store.state).backup_id == real.backup_id
+
+
+def test_a_record_whose_rollback_label_is_not_borne_out_is_neither_trusted_nor_rolled_back():
+    """A record saying it rolled back a backup must hold that backup's undo operations (the engine's ClaimProblem): else
+    it is listed untrusted, and a rollback of it is refused, naming the claim."""
+    original = load(os.path.join(ROOT, "examples", "fleet", "snapshots", "hv-doubled.json"))
+    store = _journal.MemoryStore(copy.deepcopy(original))
+    real = _journal.journaled_apply(store, plan_imagepath_fixes(original)[0])
+    record = forged(real.undo, label={"rollback_of": real.backup_id})  # its operations are not the real undo
+    record["operations"] = [{"op": "service_start_mode", "service": "CryptSvc", "expect": "auto", "set": "disabled"}]
+    store.records[record["id"]] = record
+    listed = {b["id"]: b for b in store.list_backups()}
+    assert not listed[record["id"]]["trusted"]
+    assert listed[record["id"]]["error"].startswith(f"its label says it rolled back {real.backup_id}, but operation 0")
+    assert listed[real.backup_id]["trusted"]
+    outcome = _journal.journaled_apply(store, real.undo, rollback_of=record["id"])
+    assert outcome.refused and "not one this collection can trust" in outcome.msg
+    # A record whose label is borne out stays trusted: a real rollback of the real backup.
+    back = _journal.journaled_apply(store, real.undo, rollback_of=real.backup_id)
+    assert {b["id"]: b for b in store.list_backups()}[back.backup_id]["trusted"]
 
 
 def test_retention_keeps_the_newest_backups():
