@@ -3465,13 +3465,14 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 foreach (string segment in rest.Split('\\'))
                 {
                     bool bad = segment.Length == 0 || segment == "." || segment == ".." || segment.EndsWith(".", StringComparison.Ordinal)
-                        || segment.EndsWith(" ", StringComparison.Ordinal) || segment.IndexOfAny(ForbiddenInNames) >= 0;
+                        || segment.EndsWith(" ", StringComparison.Ordinal) || segment.IndexOfAny(ForbiddenInNames) >= 0
+                        || ShortName.IsMatch(segment) || DeviceName.IsMatch(segment);
                     foreach (char c in segment)
                         bad |= c < ' ';
                     if (bad)
                     {
                         why = "a folder below a drive's root, each name written as Windows keeps it (no '/', '.', '..', empty name, " +
-                            "character Windows refuses in a name, or name ending in a dot or space)";
+                            "character Windows refuses in a name, name ending in a dot or space, 8.3 short name or device name)";
                         break;
                     }
                 }
@@ -3480,11 +3481,17 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         private static readonly char[] ForbiddenInNames = new char[] { '/', ':', '*', '?', '"', '<', '>', '|' };
+        // PROGRA~3: a second spelling of a long name ("Naming Files, Paths, and Namespaces", Microsoft docs).
+        private static readonly Regex ShortName = new Regex("~[0-9]", RegexOptions.CultureInvariant);
+        // CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension, name devices, not folders (same page).
+        private static readonly Regex DeviceName = new Regex("^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\\..*)?$",
+            RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
         /// <summary>
         /// Why an existing folder named as the store (or as its backupready parent) is not one this collection made, or null
         /// when it is: owned by SYSTEM or Administrators and holding nothing but backup folders and temporary files (the
-        /// store) or store folders (the parent). Anything else is never taken over (docs/write-path.md section 4).
+        /// store) or the store and other stores this collection made (the parent). Anything else is never taken over
+        /// (docs/write-path.md section 4).
         /// </summary>
         private static string NotMadeHere(IHostOs os, string folder, string sddl, bool isStore, string storeLeaf)
         {
@@ -3500,10 +3507,21 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 if (isStore && !IsBackupId(name))
                     return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
-                if (!isStore && !String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase))
-                    return String.Format("{0} holds the folder {1}, which is not the backup store{2}", folder, PyText.ReprString(name), refused);
+                if (!isStore && !String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase) && OtherStoreProblem(os, Join(folder, name)) != null)
+                    return String.Format("{0} holds the folder {1}, which is not a backup store{2}", folder, PyText.ReprString(name), refused);
             }
             return null;
+        }
+
+        /// <summary>Why a folder beside the store under its backupready parent is not another store this collection made
+        /// (another backup_dir): not a link, owned by SYSTEM or Administrators, holding only backups and temporary files.</summary>
+        private static string OtherStoreProblem(IHostOs os, string folder)
+        {
+            using (IHostObject opened = os.OpenObject(folder, false))
+            {
+                string problem = LinkProblem(opened, folder);
+                return problem ?? NotMadeHere(os, folder, opened.ReadSecurity(), true, null);
+            }
         }
 
         /// <summary>
@@ -4063,7 +4081,10 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 catch (Exception error)
                 {
-                    links = IsNotFound(error) ? null : "cannot be read: " + Message(error);  // not found: said so below
+                    // The folder itself not found: said so below. Anything below it that vanished mid-walk: the rest of
+                    // the tree was not seen, so nothing is written.
+                    bool folderGone = IsNotFound(error) && !os.DirectoryExists(((string)op["path"]).TrimEnd('\\'));
+                    links = folderGone ? null : "cannot be read: " + Message(error);
                 }
                 if (links != null)
                 {
@@ -4290,6 +4311,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             undo["set"] = outcome.Before;
             if (IsFiles(check.Op))
             {
+                // One descriptor for many files: the one planned, each named file having been read back against it
+                // (as _journal._written_undo); the first file's read-back would speak for the others.
+                undo["expect"] = check.Op["set"];
                 undo["set"] = check.Op["expect"];
                 undo["names"] = new List<object>(outcome.FilesWritten.ToArray());
             }

@@ -183,7 +183,7 @@ class SnapshotStore(_journal.Store):
                                               error=f"{path} is a backup of host {record.get('host')!r}, not {self.host!r}"))
                 continue
             entries.append(_journal.entry(backup_id, record))
-        return _journal.with_claims_judged(entries)
+        return entries
 
     def write_record(self, backup_id: str, record: dict) -> str:
         self._check_backup_dir()
@@ -262,8 +262,9 @@ class SnapshotBackend:
             raise BackendError(f"{self.host}: {exc.filename or self.path}: {exc.strerror or exc}") from None
 
     def list_backups(self, count: int) -> list[dict]:
-        """The ``count`` newest backups of this host, newest first (:func:`_journal.entry` dicts)."""
-        return self.store.list_backups()[:max(count, 0)]
+        """The ``count`` newest backups of this host, newest first (:func:`_journal.entry` dicts), claims judged
+        as the engine's listing judges them."""
+        return _journal.with_claims_judged(self.store.list_backups())[:max(count, 0)]
 
 
 def write_atomically(path: str, text: str, guard: Callable[[], None] | None = None) -> None:

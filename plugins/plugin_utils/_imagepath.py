@@ -546,7 +546,7 @@ def _propose_fix(value: str, verdict: _Verdict, ctx: _Context) -> str | None:
         repaired, more = _repair_driver(text, verdict.defects)
     else:
         repaired, more = _repair_win32(text, verdict.defects, ctx.env)
-    if more and _same_variables(text, repaired):
+    if more and _same_variables(text, repaired, ctx.env):
         after = _judge(repaired, ctx)
         clean = not set(after.defects).intersection(FIXABLE_CODES)
         if clean and (after.judged or more <= _SAFE_UNJUDGED):
@@ -554,10 +554,11 @@ def _propose_fix(value: str, verdict: _Verdict, ctx: _Context) -> str | None:
     return text if text != value else None
 
 
-def _same_variables(before: str, after: str) -> bool:
-    """A repair never changes what a %VAR% reads: everything from the first percent sign to the last stays as it was,
-    so however ExpandEnvironmentStrings pairs the signs (an undefined name is kept and the scan goes on), it pairs
-    them as before. The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming
+def _same_variables(before: str, after: str, env: dict[str, str]) -> bool:
+    """A repair never changes which %VAR% a value reads. When every name, paired left to right, is one the writer's
+    environment defines, the pairing is the same whichever way ExpandEnvironmentStrings goes on after an undefined
+    name: the names read, in order, must be the same. Otherwise everything from the first percent sign to the last
+    must stay as it was. The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming
     \\SystemRoot\\ (dokany#104): then the rest of the value is held to the same rule.
     """
     if before.startswith('"') and not after.startswith('"'):
@@ -565,7 +566,27 @@ def _same_variables(before: str, after: str) -> bool:
     prefix = _SYSTEMROOT_VARIABLE.match(before)
     if prefix and not after.startswith("%") and _lower(after).startswith("\\systemroot\\"):
         before, after = before[prefix.end():], after[len("\\SystemRoot\\"):]
+    old, new = _defined_names(before, env), _defined_names(after, env)
+    if old is not None and new is not None:
+        return old == new
     return _percent_span(before) == _percent_span(after)
+
+
+def _defined_names(text: str, env: dict[str, str]) -> list[str] | None:
+    """The names ``%NAME%`` pairs read, left to right; None when one is not defined (then the pairing of the signs
+    after it depends on how Windows goes on)."""
+    names: list[str] = []
+    index = 0
+    while True:
+        start = text.find("%", index)
+        close = text.find("%", start + 1) if start >= 0 else -1
+        if close < 0:
+            return names
+        name = text[start + 1:close].lower()
+        if name not in env:
+            return None
+        names.append(name)
+        index = close + 1
 
 
 def _percent_span(text: str) -> str:

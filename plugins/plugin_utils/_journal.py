@@ -244,7 +244,9 @@ def claim_problem(backup: dict, backups: list[dict]) -> str | None:
 
 
 def with_claims_judged(backups: list[dict]) -> list[dict]:
-    """The listing with every record whose rollback label is not borne out marked untrusted, with why."""
+    """The listing a user sees (the engine's ListBackups): every record whose rollback label is not borne out marked
+    untrusted, with why. The journal's own steps (pending resolution, retention) take the store's listing as it is,
+    as the engine's Maintain and Prune do; a rollback judges its target's claim in :func:`rollback_problem`."""
     judged = []
     for backup in backups:
         problem = claim_problem(backup, backups)
@@ -344,8 +346,8 @@ class MemoryStore(Store):
         self.state = state
 
     def list_backups(self) -> list[dict]:
-        return with_claims_judged([entry(i, copy.deepcopy(self.records[i]), i not in self.untrusted, self.untrusted.get(i))
-                                   for i in sorted(self.records, reverse=True)])
+        return [entry(i, copy.deepcopy(self.records[i]), i not in self.untrusted, self.untrusted.get(i))
+                for i in sorted(self.records, reverse=True)]
 
     def write_record(self, backup_id: str, record: dict) -> str:
         self.records[backup_id] = copy.deepcopy(record)

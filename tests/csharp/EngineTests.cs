@@ -925,7 +925,8 @@ public static class EngineTests
         Dictionary<string, object> world = os.ToWorld();
         string[] bad = new string[] { "C:\\", "C:", "C:ProgramData", "C:\\ProgramData/backupready/backups", "C:\\ProgramData\\..\\Windows",
             "C:\\ProgramData\\.\\backupready", "\\\\?\\C:\\ProgramData\\backupready\\backups", "C:\\ProgramData\\\\backupready",
-            "C:\\ProgramData\\backupready.\\backups", "C:\\ProgramData\\backupready \\backups", "\\\\server\\share\\backups", "backups", "" };
+            "C:\\ProgramData\\backupready.\\backups", "C:\\ProgramData\\backupready \\backups", "\\\\server\\share\\backups", "backups", "",
+            "C:\\PROGRA~3\\backupready\\backups", "C:\\ProgramData\\NUL\\backups", "C:\\ProgramData\\com1.txt\\backups" };
         foreach (string dir in bad)
         {
             foreach (bool checkMode in new bool[] { true, false })
@@ -945,11 +946,18 @@ public static class EngineTests
         string theirs = "O:BAG:SYD:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)";
         os.AddNode("C:\\ProgramData\\backupready", true, theirs);
         os.AddNode("C:\\ProgramData\\backupready\\tools", true, theirs);
+        os.AddFile("C:\\ProgramData\\backupready\\tools\\notes.txt", theirs, "mine");
         Dictionary<string, object> world = os.ToWorld();
         Refused(BackupEngine.Apply(os, L(QuoteAlg()), Store, null, 20, null, false),
-            "C:\\ProgramData\\backupready holds the folder 'tools', which is not the backup store");
+            "C:\\ProgramData\\backupready holds the folder 'tools', which is not a backup store");
         Equal(theirs, os.ReadSecurity("C:\\ProgramData\\backupready", false), "it keeps its DACL");
         Equal(world, os.ToWorld(), "nothing written");
+
+        // Another store of this collection beside it (another backup_dir) is not a reason to refuse.
+        FakeOs two = SmallHost();
+        Equal(false, (bool)BackupEngine.Apply(two, L(QuoteAlg()), "C:\\ProgramData\\backupready\\test", null, 20, null, false)["failed"], "a first store");
+        Dictionary<string, object> second = BackupEngine.Apply(two, L(CryptSvcAuto()), Store, null, 20, null, false);
+        Equal(false, (bool)second["failed"], "a second store beside it: " + second["msg"]);
     }
 
     /// Third review #1: a folder write propagates to every depth, so a hard link in a subfolder of filemaps is refused too,

@@ -379,6 +379,17 @@ def _pending_files_record_naming_a_deleted_file():
     return {"world": world, "store": [_stored(1, "pending", [undo])], "steps": [{"operations": []}]}, None
 
 
+def _claims_do_not_steer_the_journal():
+    """A record whose rollback label is not borne out is untrusted in a user's listing and as a rollback target, but
+    the journal's own steps take the store as it is (pending resolution, retention), on both sides."""
+    world = _host("crypt-off")
+    real = _stored(1, "committed", [_start_mode("disabled", "auto")])
+    claim = _stored(2, "committed", [_start_mode("disabled", "manual")], label={"rollback_of": real["id"]})
+    pending = _stored(3, "pending", [_start_mode("disabled", "manual")], label={"rollback_of": real["id"]})
+    return {"world": world, "store": [real, claim, pending], "steps": [
+        {"operations": [_start_mode("disabled", "manual")], "keep_backups": 1}]}, None
+
+
 def _a_rollback_label_not_borne_out():
     world = _host("crypt-off")
     real = _stored(1, "committed", [_start_mode("disabled", "auto")])
@@ -398,7 +409,7 @@ SCENARIOS = {f.__name__.lstrip("_"): f for f in (
     _store_entries_trusted_and_untrusted, _more_records_than_keep_backups, _check_mode_rollback_of_a_pending_record,
     _pending_records_with_every_verdict, _start_dropped_when_it_is_the_last_change,
     _start_kept_when_a_later_change_is_on_the_host, _rollback_needs_the_relaxed_filemaps_rules, _labelled_rollback,
-    _pending_files_record_naming_a_deleted_file, _a_rollback_label_not_borne_out)}
+    _pending_files_record_naming_a_deleted_file, _a_rollback_label_not_borne_out, _claims_do_not_steer_the_journal)}
 
 
 def _results(python: dict) -> list[dict]:
@@ -453,6 +464,8 @@ def test_scenarios_agree(harness, name):  # pylint: disable=redefined-outer-name
     elif name == "pending_files_record_naming_a_deleted_file":
         # a file that is gone has nothing to restore: the record is judged, not left pending for ever
         assert [j["action"] for j in results[0]["journal"]] == ["discarded"] and not python["steps"][0]["store"]
+    elif name == "claims_do_not_steer_the_journal":
+        assert [j["action"] for j in results[0]["journal"]] == ["committed"] and len(results[0]["pruned"]) == 3
     elif name == "a_rollback_label_not_borne_out":
         assert results[0]["refused"] and "its label says it rolled back" in results[0]["msg"] and not results[1]["refused"]
     elif name == "labelled_rollback":

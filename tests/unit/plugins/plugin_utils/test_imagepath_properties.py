@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (
-    FIXABLE_CODES, IMAGEPATH_CODES, Diagnosis, diagnose)
+    FIXABLE_CODES, IMAGEPATH_CODES, Diagnosis, diagnose, writer_environment)
 
 # Pieces that exercise every rule of reference §A.3: prefixes, quotes, variables, NULs, slashes, dots.
 TOKENS = ["\\", "\\", "\\", '"', "%", "\x00", " ", "\t", "C:", "c:", "X:", "x", "Dir", "Program Files", ".", "..",
@@ -98,19 +99,50 @@ def test_drivers_are_never_flagged_for_unquoted_spaces(value, kind, volumes):
 @example("%/%", None, "driver")  # found by CI: a slash inside a variable's name was turned into a backslash
 @example("%/%\\x.sys", None, "driver")
 @example("%0%% .EXE %", None, None)  # found by a deep run: the quote fix landed between two percent signs
-def test_a_fix_never_expands_a_variable(value, kind, service_type):
+@example("%Vendor%\\A B\\x.exe %Other%", None, "win32")  # undefined names: where the quote lands may pair differently
+def test_a_fix_never_changes_the_variables_read(value, kind, service_type):
+    """Whichever way ExpandEnvironmentStrings goes on after an undefined name (after its closing percent sign, or at
+    it), the fixed value reads the same names in the same order (the driver %SystemRoot%\\ rewrite excepted)."""
     result = diagnose(value, kind=kind, service_type=service_type, service_name="svc")
     assume(result.fixed_value is not None)
     head = value.partition("\x00")[0]
-    before, after = variables(head), variables(result.fixed_value)
-    allowed = [before]
-    if result.service_type == "driver" and re.match(r'^"?%(systemroot|windir)%\\', head, re.IGNORECASE):
-        allowed.append(before[1:])  # dokany#104: the one rewrite allowed, %SystemRoot%\ -> \SystemRoot\ for a driver
-    assert after in allowed
+    env = writer_environment()
+    for rescan in (False, True):
+        before, after = names_read(head, env, rescan), names_read(result.fixed_value, env, rescan)
+        allowed = [before]
+        if result.service_type == "driver" and re.match(r'^"?%(systemroot|windir)%\\', head, re.IGNORECASE):
+            allowed.append(before[1:])  # dokany#104: the one rewrite allowed, %SystemRoot%\ -> \SystemRoot\ for a driver
+        assert after in allowed, (rescan, before, after)
 
 
-def variables(text: str) -> list[str]:
-    return [name.lower() for name in re.findall(r"%[^%\\]+%", text)]
+@pytest.mark.parametrize("value, fixed", [
+    ("%ProgramFiles%\\My App\\svc.exe -c %ProgramData%\\x.cfg", '"%ProgramFiles%\\My App\\svc.exe" -c %ProgramData%\\x.cfg'),
+    ("C:\\Program Files\\%Vendor%\\My App\\svc.exe --root %ProgramData%", None),  # %Vendor% undefined: not guessed
+    ("%SystemRoot%\\My Tools\\svc.exe /log %ProgramData%\\t.log", '"%SystemRoot%\\My Tools\\svc.exe" /log %ProgramData%\\t.log'),
+])
+def test_a_path_with_variables_in_its_arguments_is_still_quoted(value, fixed):
+    """Variables the writer's environment defines pair the same way on every reading: the quote fix stays available."""
+    assert diagnose(value, service_type="win32", service_name="svc").fixed_value == fixed
+
+
+def test_a_quoted_driver_under_systemroot_is_unquoted_and_gets_the_nt_root():
+    """mullvad/windows-service-rs#59 (a driver path is never quoted), then dokany#104 (%SystemRoot%\\ as \\SystemRoot\\)."""
+    value = '"%SystemRoot%\\System32\\drivers\\x.sys"'
+    assert diagnose(value, service_type="driver", service_name="x").fixed_value == "\\SystemRoot\\System32\\drivers\\x.sys"
+
+
+def names_read(text: str, env: dict, rescan: bool) -> list[str]:
+    """The names an expansion looks up, in order. After an undefined name, scanning goes on after its closing percent
+    sign (rescan False: Wine's RtlExpandEnvironmentStrings_U) or at it (rescan True)."""
+    names, index = [], 0
+    while True:
+        start = text.find("%", index)
+        close = text.find("%", start + 1) if start >= 0 else -1
+        if close < 0:
+            return names
+        name = text[start + 1:close].lower()
+        names.append(name)
+        index = close if rescan and name not in env else close + 1
 
 
 @PROFILE

@@ -386,15 +386,15 @@ def test_a_record_whose_rollback_label_is_not_borne_out_is_neither_trusted_nor_r
     record = forged(real.undo, label={"rollback_of": real.backup_id})  # its operations are not the real undo
     record["operations"] = [{"op": "service_start_mode", "service": "CryptSvc", "expect": "auto", "set": "disabled"}]
     store.records[record["id"]] = record
-    listed = {b["id"]: b for b in store.list_backups()}
+    listed = {b["id"]: b for b in _journal.with_claims_judged(store.list_backups())}  # as a user's listing shows it
     assert not listed[record["id"]]["trusted"]
     assert listed[record["id"]]["error"].startswith(f"its label says it rolled back {real.backup_id}, but operation 0")
     assert listed[real.backup_id]["trusted"]
     outcome = _journal.journaled_apply(store, real.undo, rollback_of=record["id"])
-    assert outcome.refused and "not one this collection can trust" in outcome.msg
+    assert outcome.refused and f"its label says it rolled back {real.backup_id}" in outcome.msg
     # A record whose label is borne out stays trusted: a real rollback of the real backup.
     back = _journal.journaled_apply(store, real.undo, rollback_of=real.backup_id)
-    assert {b["id"]: b for b in store.list_backups()}[back.backup_id]["trusted"]
+    assert {b["id"]: b for b in _journal.with_claims_judged(store.list_backups())}[back.backup_id]["trusted"]
 
 
 def test_retention_keeps_the_newest_backups():
