@@ -60,7 +60,8 @@ if ($null -eq $rollbackOf) {
 # Backup intent (FILE_FLAG_BACKUP_SEMANTICS) opens TrustedInstaller-owned filemaps only with these privileges enabled.
 $privilege = $null
 try {
-    $privilege = New-Object -TypeName Ansible.Privilege.PrivilegeEnabler -ArgumentList $false, 'SeBackupPrivilege', 'SeRestorePrivilege', 'SeTakeOwnershipPrivilege'
+    $privilege = New-Object -TypeName Ansible.Privilege.PrivilegeEnabler -ArgumentList $false,
+        'SeBackupPrivilege', 'SeRestorePrivilege', 'SeTakeOwnershipPrivilege'
 }
 catch {
     $module.Warn("SeBackupPrivilege, SeRestorePrivilege and SeTakeOwnershipPrivilege could not be enabled: $($_.Exception.Message)")

@@ -13,7 +13,11 @@ Three things stand between this checkout and a plain ``ansible-test sanity`` run
 * Each sanity test with requirements gets a virtual environment created without pip, into which ansible-test
   bootstraps pip with a get-pip script downloaded from a server this project cannot reach. The script it keeps
   in its cache is used instead of the download: ``get_pip_standin.py`` is put there (see that file).
-* ``pslint`` needs pwsh (PowerShell 7), which is not available here: it is skipped.
+* ``pslint`` is PSScriptAnalyzer, which runs only in pwsh (PowerShell 7), not available here: it is skipped as a
+  whole (there is no part of it that runs without pwsh). ``tests/static/test_powershell.py`` checks instead what it
+  can: the layout settings of ansible-test's ``settings.psd1`` (``test_layout_follows_pslint_settings``), aliases
+  and ``Write-Host``, the parse (tree-sitter) and Windows PowerShell 5.1 syntax. PSScriptAnalyzer's other default
+  rules are not checked here.
 * ``validate-modules`` needs pwsh for one thing only: loading the ``$spec`` of a PowerShell module (``*.ps1``) to
   compare it with the module's documentation. Without pwsh it runs on every other file it checks, the ``.yml``
   documentation of the PowerShell modules included, and only the ``.ps1`` files are left out (see

@@ -263,6 +263,35 @@ def module_rule_violations(source: bytes) -> list[str]:
     return problems
 
 
+def layout_violations(source: bytes) -> list[str]:
+    """What ansible-test's pslint settings (settings.psd1) ask of the layout and can be told without PSScriptAnalyzer,
+    which needs pwsh: PSAvoidLongLines (160), PSAvoidSemicolonsAsLineTerminators, PSPlaceOpenBrace (on the same line),
+    PSUseConsistentIndentation (4 spaces, no tabs), no trailing whitespace. Lines inside here-strings are left alone."""
+    problems = []
+    inside_here_string = False
+    for number, line in enumerate(source.decode("utf-8").splitlines(), start=1):
+        if inside_here_string:
+            inside_here_string = not re.match(r"^['\"]@", line)
+            continue
+        if re.search(r"@['\"]\s*$", line):
+            inside_here_string = True
+        code = line.split("#", 1)[0] if "'" not in line and '"' not in line else line
+        if len(line) > 160:
+            problems.append(f"line {number}: {len(line)} characters, more than 160 (PSAvoidLongLines)")
+        if "\t" in line:
+            problems.append(f"line {number}: a tab (PSUseConsistentIndentation)")
+        if line.rstrip() != line:
+            problems.append(f"line {number}: trailing whitespace")
+        if code.rstrip().endswith(";"):
+            problems.append(f"line {number}: a semicolon ends the line (PSAvoidSemicolonsAsLineTerminators)")
+        if line.strip() == "{":
+            problems.append(f"line {number}: an opening brace on a line of its own (PSPlaceOpenBrace)")
+        indent = len(line) - len(line.lstrip(" "))
+        if line.strip() and indent % 4:
+            problems.append(f"line {number}: indented by {indent} spaces, not a multiple of 4 (PSUseConsistentIndentation)")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------------
 # 1-4: the PowerShell files
 # ---------------------------------------------------------------------------------------------------
@@ -286,6 +315,29 @@ def test_no_powershell7_constructs(path):
 @pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.name)
 def test_module_rules(path):
     assert module_rule_violations(path.read_bytes()) == []
+
+
+@pytest.mark.parametrize("path", PS_FILES, ids=lambda p: p.name)
+def test_layout_follows_pslint_settings(path):
+    """pslint (PSScriptAnalyzer) needs pwsh and does not run here; its layout settings are checked instead."""
+    assert layout_violations(path.read_bytes()) == []
+
+
+@pytest.mark.parametrize("snippet, problem", [
+    ("$a = 1;\n", "semicolon"),
+    ("if ($a)\n{\n    $b = 1\n}\n", "opening brace"),
+    ("if ($a) {\n   $b = 1\n}\n", "not a multiple of 4"),
+    ("$a = '" + "x" * 170 + "'\n", "more than 160"),
+    ("$a = 1 \n", "trailing whitespace"),
+    ("if ($a) {\n\t$b = 1\n}\n", "a tab"),
+])
+def test_layout_gate_sees(snippet, problem):
+    found = layout_violations(snippet.encode())
+    assert any(problem in p for p in found), found
+
+
+def test_layout_gate_leaves_here_strings_alone():
+    assert layout_violations(b"$a = @'\n   odd;\n'@\n$b = 1\n") == []
 
 
 @pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.name)
