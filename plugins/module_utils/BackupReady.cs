@@ -4146,39 +4146,36 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         /// <summary>
-        /// Why a filemaps / PendingRenames folder may not be written: it, or a folder below it at any depth (and, with files,
-        /// a file below it), is a link. A folder's DACL write propagates to everything below it and a file's write reaches
-        /// every name the file has, so a hard link, junction or symbolic link planted there, even in a subfolder (filemaps
-        /// may be writable by Users when its DACL is broken), would carry the change to a file elsewhere
-        /// (docs/write-path.md section 4). A link is never entered, so the walk cannot leave the folder.
+        /// Why a filemaps / PendingRenames folder may not be written: it, or a file or folder in it, is a link, or (for the
+        /// folder's own write) it holds a folder. A folder's DACL write propagates to everything below it and a file's
+        /// write reaches every name the file has, so a hard link, junction or symbolic link planted there (filemaps may be
+        /// writable by Users when its DACL is broken) would carry the change to a file elsewhere (docs/write-path.md
+        /// section 4). Windows sets the folder's own DACL before it propagates, so once the fixed DACL is there no user
+        /// can add a name to the folder; a subfolder keeps its own ACEs until propagation reaches it, and one a user
+        /// owns or may write to stays open to new links all along. filemaps and PendingRenames hold files only: a folder
+        /// with subfolders is not one this collection recognises, and is reported, not written.
         /// </summary>
         private static string PathLinks(IHostOs os, string folder, bool withFiles)
         {
             string problem = LinkProblem(os, folder);
             if (problem != null)
                 return problem;
-            Stack<string> pending = new Stack<string>();
-            pending.Push(folder);
-            while (pending.Count > 0)
+            foreach (string name in os.ListDirectories(folder))
             {
-                string current = pending.Pop();
+                problem = LinkProblem(os, Join(folder, name));
+                if (problem != null)
+                    return problem;
                 if (withFiles)
+                    return String.Format("{0} holds the folder {1}: a folder's permissions reach everything below it, and " +
+                        "filemaps and PendingRenames hold files only, so it is not written", folder, PyText.ReprString(name));
+            }
+            if (withFiles)
+            {
+                foreach (string name in os.ListFiles(folder))
                 {
-                    foreach (string name in os.ListFiles(current))
-                    {
-                        problem = LinkProblem(os, Join(current, name));
-                        if (problem != null)
-                            return problem;
-                    }
-                }
-                foreach (string name in os.ListDirectories(current))
-                {
-                    string below = Join(current, name);
-                    problem = LinkProblem(os, below);
+                    problem = LinkProblem(os, Join(folder, name));
                     if (problem != null)
                         return problem;
-                    if (withFiles)
-                        pending.Push(below);  // a folder write reaches what is below its subfolders too
                 }
             }
             return null;

@@ -960,9 +960,10 @@ public static class EngineTests
         Equal(false, (bool)second["failed"], "a second store beside it: " + second["msg"]);
     }
 
-    /// Third review #1: a folder write propagates to every depth, so a hard link in a subfolder of filemaps is refused too,
-    /// and one made after the check (between the check and the write) is found by the walk again right before the write.
-    public static void TestLinksBelowASubfolderOfFilemapsAreRefused()
+    /// Third review #1: a folder write propagates to every depth, and a subfolder (its own ACEs, maybe a user's) stays open to
+    /// new links while propagation runs: a folder holding a folder is refused, nothing written, and one made between the
+    /// check and the write is found by the walk again right before the write.
+    public static void TestAFolderWithSubfoldersIsNeverWritten()
     {
         FakeOs os = SmallHost();
         os.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
@@ -971,24 +972,24 @@ public static class EngineTests
         Dictionary<string, object> world = os.ToWorld();
         Dictionary<string, object> result = Apply(os, L(FilemapsFolderOp(os)));
         StatusesAre(result, "refused");
-        Contains((string)result["msg"], Filemaps + "\\sub\\zz.cdf-ms has 2 hard links", "msg");
+        Contains((string)result["msg"], Filemaps + " holds the folder 'sub': a folder's permissions reach everything below it", "msg");
         Equal(FileSddl, os.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
         Equal(world, os.ToWorld(), "nothing written");
 
         FakeOs late = SmallHost();
         late.AddFile(HostsFile, FileSddl, "127.0.0.1 localhost");
-        late.AddNode(Filemaps + "\\sub", true, "O:BUD:AI(A;OICI;FA;;;BU)");
         bool planted = false;
         late.OnStep = delegate(string stage, int index)
         {
             if (stage == "pending_written" && !planted)
             {
                 planted = true;
-                late.AddHardLink(Filemaps + "\\sub\\late.cdf-ms", HostsFile);
+                late.AddNode(Filemaps + "\\late", true, "O:BUD:AI(A;OICI;FA;;;BU)");
+                late.AddHardLink(Filemaps + "\\late\\zz.cdf-ms", HostsFile);
             }
         };
         result = Apply(late, L(FilemapsFolderOp(late)));
-        Contains((string)result["msg"], Filemaps + "\\sub\\late.cdf-ms has 2 hard links", "made after the check");
+        Contains((string)result["msg"], Filemaps + " holds the folder 'late'", "made after the check");
         Equal(false, (bool)result["changed"], "nothing written");
         Equal(FileSddl, late.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
     }
