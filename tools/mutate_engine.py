@@ -195,7 +195,7 @@ MUTANTS = [
      ["TestAParentHoldingOtherFoldersIsNeverTakenOver"]),
     ("any folder beside the store counts as another store", "BackupReady.cs",
      "                return problem ?? NotMadeHere(os, folder, opened.ReadSecurity(), true, null);",
-     "                return null;",
+     "                return problem;",
      ["TestAParentHoldingOtherFoldersIsNeverTakenOver"]),
     ("check mode takes the lock", "BackupReady.cs",
      "            if (checkMode)\n            {\n                // A dry run writes nothing",
