@@ -217,7 +217,7 @@ MUTANTS = [
      "                if (String.Empty.Length > 0)\n                    return String.Format(\"{0} holds the file",
      ["TestAFolderNamedAsTheStoreIsNeverTakenOver"]),
     ("the folders the store holds are not looked at", "BackupReady.cs",
-     "                    if (!IsBackupId(name))\n", "                    if (name == null)\n",
+     "                if (isStore && !IsBackupId(name))\n", "                if (isStore && name == null)\n",
      ["TestAFolderNamedAsTheStoreIsNeverTakenOver"]),
     ("an unreadable file of a pending record is gone", "BackupReady.cs",
      "                            if (IsNotFound(error))\n", "                            if (error != null)\n",
