@@ -167,9 +167,18 @@ def _is_hex(value: Any) -> bool:
     return True
 
 
+# CreateService (Microsoft docs), lpServiceName: "The maximum string length is 256 characters." A longer name is no
+# service's, and would be echoed in full by every message that names it.
+MAX_SERVICE_NAME = 256
+
+
 def _check_unique_services(value: dict, path: str, source: str) -> None:
     seen: dict[str, int] = {}
     for index, service in enumerate(value["services"]):
+        if len(service["name"]) > MAX_SERVICE_NAME:
+            raise StateError(source, f"services[{index}].name",
+                             f"is {len(service['name']):,} characters long; a service name has at most "
+                             f"{MAX_SERVICE_NAME} (CreateService)")
         key = service["name"].lower()
         if key in seen:
             raise StateError(source, f"services[{index}].name",

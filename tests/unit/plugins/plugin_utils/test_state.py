@@ -170,6 +170,9 @@ def with_extra(text, raw_value):
     ("bigint_extra", lambda t: with_extra(t, "9" * 5000), "x_extra", "an integer of 5000 digits"),
     ("bigint_os_build", lambda t: re.sub(r'"os_build": \d+', '"os_build": -' + "1" * 5000, t, count=1),
      "host.os_build", "an integer of 5000 digits"),
+    # drill 1a huge_service_name_1mb: refused only at apply time, with the 1 MiB name echoed in full (10.5 MB of console)
+    ("huge_service_name_1mb", lambda t: t.replace('"name": "vdrvroot"', '"name": "' + "n" * 1048576 + '"', 1),
+     "services[{vdrvroot}].name", "is 1,048,576 characters long; a service name has at most 256 (CreateService)"),
 ])
 def test_json_no_later_step_could_carry_is_refused_at_load_naming_the_field(tmp_path, case, edit, field, problem):
     text = edit(hv_doubled_text())
