@@ -87,7 +87,7 @@ Function Get-VolumeList {
 }
 
 Function Get-ServiceSecurity {
-    # Services\<name>\Security, value Security (binary); no value means the SCM default (POWERSHELL.md).
+    # Services\<name>\Security, value Security (binary); no value means the SCM default.
     param([Parameter(Mandatory = $true)][Microsoft.Win32.RegistryKey]$ServiceKey)
     $securityKey = $null
     try {
@@ -305,7 +305,7 @@ Function Get-EventList {
         $queryErrors = $null
         $found = @()
         try {
-            # "No events found" and "no such log/provider" are errors unless silenced (POWERSHELL.md); they become the
+            # "No events found" and "no such log/provider" are errors unless silenced (Get-WinEvent docs); they become the
             # status of the query. A terminating error (a bad query, EventLogException) fails this query only.
             $found = Get-WinEvent -FilterHashtable $filter -MaxEvents $MaxEvents -ErrorAction SilentlyContinue -ErrorVariable queryErrors
         }

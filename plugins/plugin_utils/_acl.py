@@ -4,7 +4,8 @@
 
 Three causes, one per finding code:
 
-- ``filemaps_acl`` (seed 002, KB 2009272): the writer cannot enumerate ``%windir%\\winsxs\\filemaps`` or
+- ``filemaps_acl`` (KB 2009272; the write-up "System writer is not found in the backup Error (Windows Server
+  Backup)", below "the write-up"): the writer cannot enumerate ``%windir%\\winsxs\\filemaps`` or
   ``%windir%\\winsxs\\temp\\PendingRenames``; CAPI2 513 ``AddCoreCsiFiles : BeginFileEnumeration() failed.``
   and "System writer is not found in the backup". The policy is written in well-known SIDs only.
 - ``vss_access_control`` (KB 2009272): NETWORK SERVICE not allowed under ``VssAccessControl`` (VSS 8213).
@@ -59,7 +60,7 @@ class FilemapsPolicyError(ValueError):
 class FilemapsPolicy:
     """Who must own, and be granted what on, filemaps (folder and files) and PendingRenames.
 
-    seed 002: "Local administrators, or Domain administrators if a DC: Owner, Read&exec, List folder, Read;
+    The write-up: "Local administrators, or Domain administrators if a DC: Owner, Read&exec, List folder, Read;
     SYSTEM: as above excluding Owner; Local Users, or Domain Users (may not be required): as above;
     TrustedInstaller: Full Control". KB 2009272: ``takeown /a`` (owner Administrators), SYSTEM (RX),
     TrustedInstaller (F), Users (RX). No deny ACE for any of them (reference §C.1).
@@ -67,7 +68,7 @@ class FilemapsPolicy:
     ``accepted_owners`` are left alone when found: reference §C.1 [INF] presumes the Windows default owner is
     TrustedInstaller (files written by the servicing stack may be owned by SYSTEM), and an owner does not
     change who can read. Any other owner (e.g. a user who took ownership) is replaced by the policy owner.
-    ``accepted_owners=()`` requires the policy owner everywhere (seed 002 / KB 2009272 literally).
+    ``accepted_owners=()`` requires the policy owner everywhere (KB 2009272 and the write-up, literally).
     """
 
     users_read: bool = True
@@ -97,19 +98,19 @@ class FilemapsPolicy:
     def owner_sid(self) -> str | None:
         """The owner to set; None when it is Domain Admins and the domain SID is unknown (report, never fix)."""
         if not self.wants_domain_admins:
-            return ADMINISTRATORS  # KB 2009272: takeown /a; seed 002: local administrators
+            return ADMINISTRATORS  # KB 2009272: takeown /a; the write-up: local administrators
         if self.domain_sid is None:
             return None
-        return f"{self.domain_sid}-{DOMAIN_ADMINS_RID}"  # seed 002: "Domain administrators if a DC"
+        return f"{self.domain_sid}-{DOMAIN_ADMINS_RID}"  # the write-up: "Domain administrators if a DC"
 
     @property
     def required_grants(self) -> tuple[tuple[str, int], ...]:
         """(SID, file rights) each principal must be granted, in the order fixes add them."""
         rows = [(TRUSTED_INSTALLER, FILE_ALL_ACCESS),  # KB 2009272: "NT Service\trustedinstaller:(F)"
                 (SYSTEM, FILE_READ_AND_EXECUTE),  # KB 2009272: "NT AUTHORITY\SYSTEM:(RX)"
-                (ADMINISTRATORS, FILE_READ_AND_EXECUTE)]  # seed 002: administrators Read&exec, List folder, Read
+                (ADMINISTRATORS, FILE_READ_AND_EXECUTE)]  # the write-up: administrators Read&exec, List folder, Read
         if self.users_read:
-            rows.append((USERS, FILE_READ_AND_EXECUTE))  # KB 2009272: "BUILTIN\Users:(RX)"; seed 002 "may not be required"
+            rows.append((USERS, FILE_READ_AND_EXECUTE))  # KB 2009272: "BUILTIN\Users:(RX)"; the write-up: "may not be required"
         return tuple(rows)
 
     def owner_ok(self, owner: str | None) -> bool:
@@ -319,7 +320,7 @@ def _unreadable(subject: str, what: str, error: str | None, events: list[dict]) 
 def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POLICY) -> Iterator[Finding]:
     """filemaps_acl over the filemaps folder, each distinct descriptor of its files, and PendingRenames.
 
-    Source: seed 002, KB 2009272 (§B.1, §C.1). Evidence carries the CAPI2 513 AddCoreCsiFiles events.
+    Source: KB 2009272 and the write-up. Evidence carries the CAPI2 513 AddCoreCsiFiles events.
     """
     policy = policy.for_host(state)
     events = _event_evidence(state)

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """``ExcludedBinaryPaths``: the System Writer's list of binaries to leave out of system state (KB 980794).
 
-KB 980794 (seed 001): a Multi-String Value ``ExcludedBinaryPaths`` under
+KB 980794: a Multi-String Value ``ExcludedBinaryPaths`` under
 ``HKLM\\SYSTEM\\CurrentControlSet\\Control\\SystemWriter``; "The binary paths should be absolute paths. They
 should not include environment variables (such as %windir%) and should not be enclosed in double or single
 quotation marks. Be sure to also include the full binary name with the path", e.g.

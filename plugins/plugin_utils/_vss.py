@@ -3,7 +3,8 @@
 """Cryptographic Services (the host of the VSS System Writer) and the writer itself.
 
 The System Writer "runs as part of the Cryptographic Services (CryptSvc) service" (in-box VSS writers doc);
-"System writer is not found in the backup" follows when CryptSvc fails (seed 002, KB 2009272).
+"System writer is not found in the backup" follows when CryptSvc fails (KB 2009272;
+the write-up "System writer is not found in the backup Error (Windows Server Backup)").
 
 Read top to bottom: the CryptSvc check; the ``vssadmin list writers`` parser (English and French labels,
 with a fallback on the shape of the lines); what the output says about the System Writer; the
@@ -30,7 +31,7 @@ CRYPTSVC_START_MODE = "auto"  # Startup type Automatic on Server 2016+ (referenc
 
 
 def cryptsvc_findings(state: dict) -> Iterator[Finding]:
-    """cryptsvc_state: CryptSvc missing, not running, or not Automatic. Source: seed 002, reference §C.2."""
+    """cryptsvc_state: CryptSvc missing, not running, or not Automatic (source: the write-up in this module's docstring)."""
     service = find_service(state, CRYPTSVC)
     if service is None:
         yield Finding("cryptsvc_state", "service:CryptSvc", "Cryptographic Services (CryptSvc) is not installed",

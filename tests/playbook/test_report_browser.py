@@ -225,7 +225,7 @@ def fixture_playbook_report(tmp_path_factory):
     healthy["host"]["name"] = "healthy01"
     stopped = make_state()
     stopped["host"]["name"] = "crypt-off"
-    stopped["services"][0]["state"] = "stopped"  # seed 002: CryptSvc must be running -> cryptsvc_state
+    stopped["services"][0]["state"] = "stopped"  # the "System writer is not found in the backup" write-up: CryptSvc must be running -> cryptsvc_state
     (work / "healthy01.json").write_text(json.dumps(healthy))
     (work / "crypt-off.json").write_text(json.dumps(stopped))
     (work / "corrupt.json").write_text("{not json")

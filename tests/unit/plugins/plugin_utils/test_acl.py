@@ -1,4 +1,5 @@
-"""filemaps / PendingRenames ACL policy, VssAccessControl, driver service descriptors (seed 002, KB 2009272, KB 3209092)."""
+"""filemaps / PendingRenames ACL policy, VssAccessControl, driver service descriptors (KB 2009272, KB 3209092, the
+write-up "System writer is not found in the backup Error (Windows Server Backup)")."""
 
 import pytest
 from hypothesis import given, settings

@@ -17,7 +17,7 @@ Details:
 AddCoreCsiFiles: BeginFileEnumeration() failed.
 System Error:
 Access is denied."""
-# 2009 blog copy (seed 002), with the space before the colon, blank lines, CRLF.
+# 2009 blog copy (the "System writer is not found in the backup" write-up), with the space before the colon, blank lines, CRLF.
 SEED002_MESSAGE = ("Cryptographic Services failed while processing the OnIdentity() call in the System Writer Object.\r\n\r\n"
                    "Details:\r\nAddCoreCsiFiles : BeginFileEnumeration() failed.\r\n\r\nSystem Error:\r\nAccess is denied.\r\n")
 # KB 3209092 (§B.2).
