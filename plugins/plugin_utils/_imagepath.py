@@ -148,6 +148,19 @@ def _looks_like_variable(name: str) -> bool:
     return bool(name) and not any(c in name for c in '\\/:"\x00')
 
 
+def _percent_pairs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, close) of each ``%NAME%`` pair, left to right, scanning on after each closing ``%`` (Wine's
+    RtlExpandEnvironmentStrings_U); a lone ``%`` at the end pairs with nothing."""
+    index = 0
+    while True:
+        start = text.find("%", index)
+        close = text.find("%", start + 1) if start >= 0 else -1
+        if close < 0:
+            return
+        yield start, close
+        index = close + 1
+
+
 def expand_environment(text: str, env: dict[str, str]) -> tuple[str, list[str]]:
     """Expand ``%NAME%`` (case-insensitive); return the result and the names left unexpanded.
 
@@ -158,17 +171,9 @@ def expand_environment(text: str, env: dict[str, str]) -> tuple[str, list[str]]:
         return text, []
     out: list[str] = []
     unknown: list[str] = []
-    index, length = 0, len(text)
-    while index < length:
-        start = text.find("%", index)
-        if start < 0:
-            out.append(text[index:])
-            break
+    index = 0
+    for start, close in _percent_pairs(text):
         out.append(text[index:start])
-        close = text.find("%", start + 1)
-        if close < 0:
-            out.append(text[start:])
-            break
         name = text[start + 1:close]
         value = env.get(name.lower())
         if value is None:
@@ -178,6 +183,7 @@ def expand_environment(text: str, env: dict[str, str]) -> tuple[str, list[str]]:
         else:
             out.append(value)
         index = close + 1
+    out.append(text[index:])
     return "".join(out), unknown
 
 
@@ -575,18 +581,8 @@ def _same_variables(before: str, after: str, env: dict[str, str]) -> bool:
 def _defined_names(text: str, env: dict[str, str]) -> list[str] | None:
     """The names ``%NAME%`` pairs read, left to right; None when one is not defined (then the pairing of the signs
     after it depends on how Windows goes on)."""
-    names: list[str] = []
-    index = 0
-    while True:
-        start = text.find("%", index)
-        close = text.find("%", start + 1) if start >= 0 else -1
-        if close < 0:
-            return names
-        name = text[start + 1:close].lower()
-        if name not in env:
-            return None
-        names.append(name)
-        index = close + 1
+    names = [text[start + 1:close].lower() for start, close in _percent_pairs(text)]
+    return None if any(name not in env for name in names) else names
 
 
 def _percent_span(text: str) -> str:
