@@ -219,8 +219,9 @@ def resolve_pending(backup_id: str, undo_list: list[dict], state: dict) -> Resol
 # Rollbacks of verified backups, retention
 # ---------------------------------------------------------------------------------------------------
 
-def _not_undo_of(operations: list[dict], undo: list[dict], backup_id: str) -> str | None:
-    """The first operation that is not, field for field, a distinct undo operation of the backup (each used once)."""
+def not_undo_of(operations: list[dict], undo: list[dict], backup_id: str) -> str | None:
+    """The first operation that is not, field for field, a distinct undo operation of the backup (each used once), or
+    None when all are: the one matching rule of rollbacks, their labels and the planner (_rollback)."""
     unused = list(undo)
     for index, op in enumerate(operations):
         if op not in unused:
@@ -239,7 +240,7 @@ def claim_problem(backup: dict, backups: list[dict]) -> str | None:
     target = next((b for b in backups if b["id"] == claimed), None)
     if target is None or not target["trusted"] or target["error"] or not isinstance(target.get("undo"), list):
         return None
-    refusal = _not_undo_of(backup.get("operations") or [], target["undo"], claimed)
+    refusal = not_undo_of(backup.get("operations") or [], target["undo"], claimed)
     return None if refusal is None else f"its label says it rolled back {claimed}, but {refusal}"
 
 
@@ -269,7 +270,7 @@ def rollback_problem(operations: list[dict], backups: list[dict], backup_id: str
         return f"backup {backup_id} is not one this collection can trust: {claim}"
     if target["status"] != COMMITTED:
         return f"backup {backup_id} is {target['status']}, not committed"
-    return _not_undo_of(operations, target["undo"], backup_id)
+    return not_undo_of(operations, target["undo"], backup_id)
 
 
 def to_prune(backups: list[dict], keep: int, protect: str | None) -> list[str]:

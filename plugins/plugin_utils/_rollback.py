@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._journal import COMMITTED, PENDING, resolve_pending
+from ._journal import COMMITTED, PENDING, not_undo_of, resolve_pending
 from ._operations import OperationError, check_shape
 
 LATEST = "latest"
@@ -79,7 +79,7 @@ def effective_rollbacks(backups: list[dict]) -> dict[str, str]:
 def _applied_undo_of(rollback: dict, target: dict | None) -> bool:
     if target is None or not isinstance(target.get("undo"), list) or not isinstance(rollback.get("operations"), list):
         return False
-    return bool(rollback["operations"]) and all(op in target["undo"] for op in rollback["operations"])
+    return bool(rollback["operations"]) and not_undo_of(rollback["operations"], target["undo"], target["id"]) is None
 
 
 def why_not_undoable(op: dict) -> str | None:
