@@ -283,22 +283,24 @@ def _then_rollback(harness_call, scenario: dict, check_mode_first: bool = False)
     return _compare(harness_call, scenario)
 
 
+def _readback_differs(world: dict, operations: list[dict]):
+    """The host keeps something else than the first operation writes; then the rollback a user would run."""
+    return {"world": world, "store": [], "steps": [
+        {"operations": operations, "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
+
+
 def _readback_differs_imagepath():
     world = _host("app-unquoted")
-    return {"world": world, "store": [], "steps": [
-        {"operations": _plan(world, "imagepath"), "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
+    return _readback_differs(world, _plan(world, "imagepath"))
 
 
 def _readback_differs_start_mode():
-    world = _host("crypt-off")
-    return {"world": world, "store": [], "steps": [
-        {"operations": [_start_mode("disabled", "auto"), _EXCLUDE], "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
+    return _readback_differs(_host("crypt-off"), [_start_mode("disabled", "auto"), _EXCLUDE])
 
 
 def _readback_differs_folder():
     world = _host("acl-broken")
-    return {"world": world, "store": [], "steps": [
-        {"operations": _plan(world, "filemaps"), "faults": [{"index": 0, "when": "readback_differs"}]}]}, "rollback"
+    return _readback_differs(world, _plan(world, "filemaps"))
 
 
 def _crash_after_pending_then_next_apply():
