@@ -3481,10 +3481,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         private static readonly char[] ForbiddenInNames = new char[] { '/', ':', '*', '?', '"', '<', '>', '|' };
-        // PROGRA~3: a second spelling of a long name ("Naming Files, Paths, and Namespaces", Microsoft docs).
+        // PROGRA~3: a second spelling of a long name ("Naming Files, Paths, and Namespaces", Microsoft docs). Any name with
+        // a '~' followed by a digit is refused, as an 8.3 short name may be one.
         private static readonly Regex ShortName = new Regex("~[0-9]", RegexOptions.CultureInvariant);
-        // CON, PRN, AUX, NUL, COM1-9, LPT1-9, with or without an extension, name devices, not folders (same page).
-        private static readonly Regex DeviceName = new Regex("^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\\..*)?$",
+        // CON, PRN, AUX, NUL, COM1-9 and LPT1-9 (with the superscript digits), CONIN$, CONOUT$, with or without an
+        // extension and spaces before it, name devices, not folders (same page).
+        private static readonly Regex DeviceName = new Regex("^(CON|PRN|AUX|NUL|CONIN\\$|CONOUT\\$|(COM|LPT)[1-9\u00b9\u00b2\u00b3]) *(\\..*)?$",
             RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
 
         /// <summary>
@@ -3507,20 +3509,28 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 if (isStore && !IsBackupId(name))
                     return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
-                if (!isStore && !String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase) && OtherStoreProblem(os, Join(folder, name)) != null)
-                    return String.Format("{0} holds the folder {1}, which is not a backup store{2}", folder, PyText.ReprString(name), refused);
+                if (isStore || String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase))
+                    continue;
+                string other = OtherStoreProblem(os, Join(folder, name));
+                if (other != null)
+                    return String.Format("{0} holds the folder {1}, which is not a backup store ({2}){3}", folder, PyText.ReprString(name), other, refused);
             }
             return null;
         }
 
         /// <summary>Why a folder beside the store under its backupready parent is not another store this collection made
-        /// (another backup_dir): not a link, owned by SYSTEM or Administrators, holding only backups and temporary files.</summary>
+        /// (another backup_dir: owned by SYSTEM or Administrators, holding only backups and temporary files), or null. A
+        /// folder that cannot be read is a reason; one gone since it was listed is not.</summary>
         private static string OtherStoreProblem(IHostOs os, string folder)
         {
-            using (IHostObject opened = os.OpenObject(folder, false))
+            try
             {
-                string problem = LinkProblem(opened, folder);
-                return problem ?? NotMadeHere(os, folder, opened.ReadSecurity(), true, null);
+                using (IHostObject opened = os.OpenObject(folder, false))
+                    return NotMadeHere(os, folder, opened.ReadSecurity(), true, null);
+            }
+            catch (Exception error)
+            {
+                return IsNotFound(error) ? null : "it cannot be read: " + Message(error);
             }
         }
 
@@ -3575,6 +3585,14 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 if (problem != null)
                 {
+                    // Protecting it again propagates into what it holds: a link there (one could be planted while it
+                    // was weak) is never taken along.
+                    foreach (string name in os.ListDirectories(folder))
+                    {
+                        string link = LinkProblem(os, Join(folder, name));
+                        if (link != null)
+                            throw new StoreRefused(link + ": " + folder + " is not protected again while it holds a link");
+                    }
                     plan.Protect.Add(folder);
                     plan.Why.Add(problem);
                 }

@@ -926,7 +926,8 @@ public static class EngineTests
         string[] bad = new string[] { "C:\\", "C:", "C:ProgramData", "C:\\ProgramData/backupready/backups", "C:\\ProgramData\\..\\Windows",
             "C:\\ProgramData\\.\\backupready", "\\\\?\\C:\\ProgramData\\backupready\\backups", "C:\\ProgramData\\\\backupready",
             "C:\\ProgramData\\backupready.\\backups", "C:\\ProgramData\\backupready \\backups", "\\\\server\\share\\backups", "backups", "",
-            "C:\\PROGRA~3\\backupready\\backups", "C:\\ProgramData\\NUL\\backups", "C:\\ProgramData\\com1.txt\\backups" };
+            "C:\\PROGRA~3\\backupready\\backups", "C:\\ProgramData\\NUL\\backups", "C:\\ProgramData\\com1.txt\\backups",
+            "C:\\ProgramData\\CONIN$\\backups", "C:\\ProgramData\\LPT\u00b2\\backups", "C:\\ProgramData\\NUL .txt\\backups" };
         foreach (string dir in bad)
         {
             foreach (bool checkMode in new bool[] { true, false })
@@ -936,6 +937,19 @@ public static class EngineTests
         Equal(world, os.ToWorld(), "nothing written");
         Equal(null, BackupEngine.StorePathProblem(Store), "the default store");
         Equal(null, BackupEngine.StorePathProblem(Store + "\\"), "a trailing backslash");
+    }
+
+    /// A store found weaker is protected again, and that propagates into what it holds: when it holds a link (one could be
+    /// planted while it was weak) it is refused instead, and the link's target keeps its DACL.
+    public static void TestAWeakStoreHoldingALinkIsNotProtectedAgain()
+    {
+        FakeOs os = SmallHost();
+        Apply(os, L(QuoteAlg()));
+        os.WriteSecurity(Store, "D:AI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;BU)");
+        os.AddNode(System32, true, System32Sddl);
+        os.AddLink(BackupEngine.Join(Store, "20250101T000000000Z-0000beef"), System32, true, UserOwned);
+        Refused(Apply(os, L(CryptSvcAuto())), "is not protected again while it holds a link");
+        Equal(System32Sddl, os.ReadSecurity(System32, false), "the link's target keeps its DACL");
     }
 
     /// Third review #3: the backupready parent is taken as the engine's only when it holds nothing but the store: an existing
@@ -952,6 +966,26 @@ public static class EngineTests
             "C:\\ProgramData\\backupready holds the folder 'tools', which is not a backup store");
         Equal(theirs, os.ReadSecurity("C:\\ProgramData\\backupready", false), "it keeps its DACL");
         Equal(world, os.ToWorld(), "nothing written");
+
+        // Beside the store: a user's folder, a junction, a folder that cannot be read. Each is named with its reason.
+        string parent = "C:\\ProgramData\\backupready";
+        FakeOs users = SmallHost();
+        users.AddNode(parent, true, theirs);
+        users.AddNode(parent + "\\mine", true, UserOwned);
+        Refused(BackupEngine.Apply(users, L(QuoteAlg()), Store, null, 20, null, false),
+            parent + " holds the folder 'mine', which is not a backup store (" + parent + "\\mine is owned by " + User);
+        FakeOs junction = SmallHost();
+        junction.AddNode(System32, true, System32Sddl);
+        junction.AddNode(parent, true, theirs);
+        junction.AddLink(parent + "\\other", System32, true, "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)");
+        Refused(BackupEngine.Apply(junction, L(QuoteAlg()), Store, null, 20, null, false), parent + "\\other is a reparse point");
+        Equal(System32Sddl, junction.ReadSecurity(System32, false), "the junction's target keeps its DACL");
+        FakeOs unreadable = SmallHost();
+        unreadable.AddNode(parent, true, theirs);
+        unreadable.AddNode(parent + "\\locked", true, "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)").Unreadable = true;
+        Dictionary<string, object> locked = BackupEngine.Apply(unreadable, L(QuoteAlg()), Store, null, 20, null, false);
+        Refused(locked, parent + " holds the folder 'locked', which is not a backup store (it cannot be read: access denied");
+        Contains((string)Path(BackupEngine.ListBackups(unreadable, Store, 1), "store", "error"), "holds the folder 'locked'", "the listing says so too");
 
         // Another store of this collection beside it (another backup_dir) is not a reason to refuse.
         FakeOs two = SmallHost();
