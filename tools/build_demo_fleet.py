@@ -8,10 +8,10 @@
 
 Deterministic: no clock, no randomness. Instance ids, file counts and the like come from a SHA-256 of
 the host name. The service list is read, at generation time only, from
-``../shared/data/imagepaths-default-windows.jsonl`` (real default-Windows ImagePath values) and
-``../shared/data/imagepaths-more-real.jsonl``; the committed snapshots keep the repository self-contained.
+``tests/data/imagepaths-default-windows.jsonl`` (real default-Windows ImagePath values) and
+``tests/data/imagepaths-more-real.jsonl`` (sources in ``tests/data/README.md``).
 
-Every case cites its source in one comment line; "reference §X" is docs/reference/system-writer.md.
+Every case cites its public source (a KB article, a Microsoft docs page, an issue) in one comment line.
 What is invented (start modes, instance ids, counts, the broken owner SID) is said where it is made.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+DEFAULT_DATA = os.path.join(REPO, "tests", "data")
 DEFAULT_OUT = os.path.join(REPO, "examples", "fleet")
 
 COLLECTED_AT = "2026-11-02T08:00:00Z"
@@ -56,10 +56,10 @@ TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478
 # Invented: an unknown domain user that took ownership of filemaps (acl-broken host).
 UNKNOWN_DOMAIN_USER = "S-1-5-21-1004336348-1177238915-682003330-4711"
 
-# Inferred default (reference §C.1: no verbatim default was found; TrustedInstaller F + SYSTEM/Admins/Users RX).
+# Inferred default (no public source gives the default; TrustedInstaller F + SYSTEM/Admins/Users RX).
 FILEMAPS_FOLDER_SDDL = (f"O:{TRUSTED_INSTALLER}G:{TRUSTED_INSTALLER}D:PAI(A;OICI;FA;;;{TRUSTED_INSTALLER})"
                         "(A;OICI;0x1200a9;;;SY)(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)")
-# TiWorker sets this SACL on the *.cdf-ms files (reference §C.1, Security 4670-style samples).
+# TiWorker sets this SACL on the *.cdf-ms files (Security 4670-style event samples).
 TIWORKER_SACL = "S:ARAI(AU;SAFA;0x1f0116;;;WD)"
 _INHERITED_DACL = (f"D:AI(A;ID;FA;;;{TRUSTED_INSTALLER})(A;ID;0x1200a9;;;SY)(A;ID;0x1200a9;;;BA)"
                    "(A;ID;0x1200a9;;;BU)")
@@ -68,7 +68,8 @@ HEALTHY_FILE_SDDLS = (
     f"O:SYG:SY{_INHERITED_DACL}{TIWORKER_SACL}",
     f"O:BAG:SY{_INHERITED_DACL}{TIWORKER_SACL}",
 )
-# acl-broken (seed 002, KB 2009272 cause): owner an unknown user, SYSTEM and Users grants gone, Users denied read.
+# acl-broken (KB 2009272 cause; the write-up "System writer is not found in the backup Error (Windows Server
+# Backup)"): owner an unknown user, SYSTEM and Users grants gone, Users denied read.
 BROKEN_FOLDER_SDDL = (f"O:{UNKNOWN_DOMAIN_USER}G:DUD:PAI(D;OICI;FR;;;BU)(A;OICI;FA;;;{TRUSTED_INSTALLER})"
                       "(A;OICI;0x1200a9;;;BA)")
 # The files inherit from the folder (Windows propagates a folder's inheritable ACEs to its files: "Automatic
@@ -77,7 +78,7 @@ _BROKEN_INHERITED_DACL = f"D:AI(D;ID;FR;;;BU)(A;ID;FA;;;{TRUSTED_INSTALLER})(A;I
 BROKEN_FILE_SDDL = f"O:{UNKNOWN_DOMAIN_USER}G:DU{_BROKEN_INHERITED_DACL}{TIWORKER_SACL}"
 BROKEN_TI_FILE_SDDL = f"O:{TRUSTED_INSTALLER}G:{TRUSTED_INSTALLER}{_BROKEN_INHERITED_DACL}{TIWORKER_SACL}"
 
-# Real FileMaps file names from public sources (reference §C.1; WinSxS\FileMaps listings in public scripts).
+# Real FileMaps file names from public sources (WinSxS\FileMaps listings in public scripts).
 FILEMAP_NAMES = (
     "_0000000000000000.cdf-ms",
     "$$.cdf-ms",
@@ -90,7 +91,7 @@ FILEMAP_NAMES = (
     "$$_appcompat_appraiser_33781004733ffeee.cdf-ms",
 )
 
-# KB 3209092 / reference §B.2: MSLLDP descriptors, verbatim.
+# KB 3209092: MSLLDP descriptors, verbatim.
 MSLLDP_SDDL_DEFAULT_NO_SU = (  # reported default (`sc sdshow MSLLDP`, netwrix KB): no SU grant
     "D:(D;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BG)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;SY)(A;;CCDCLCSWRPDTLOCRSDRCWDWO;;;BA)"
     "(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;SO)(A;;LCRPWP;;;S-1-5-80-3141615172-2057878085-1754447212-2405740020-3916490453)"
@@ -124,7 +125,7 @@ WRITER_IDS = {
 }
 DC_WRITERS = ("NTDS", "DFS Replication service writer")
 
-# Reference §D.1 (real-output shape: header, quoted name, 3-space indent).
+# vssadmin list writers, real-output shape (KB 2952783: header, quoted name, 3-space indent).
 VSSADMIN_HEADER_EN = ("vssadmin 1.1 - Volume Shadow Copy Service administrative command-line tool\n"
                       "(C) Copyright 2001-2013 Microsoft Corp.\n\n")
 # Assumed French localisation (not verified verbatim against a French Windows; the shape the parser expects).
@@ -175,7 +176,7 @@ CAPI2_513_NEW = ("An error occurred in Cryptographic Services while processing t
 
 
 def capi2_513(time: str, details: str, system_error: str, wording: str = "new") -> dict:
-    """Reference §B: 513 description = heading, Details, System Error."""
+    """CAPI2 513 description = heading, Details, System Error (KB 2009272, KB 3209092)."""
     heading = CAPI2_513_NEW if wording == "new" else CAPI2_513_OLD
     message = f"{heading}\r\n\r\nDetails:\r\n{details}\r\n\r\nSystem Error:\r\n{system_error}"
     return {"log": "Application", "provider": "Microsoft-Windows-CAPI2", "id": 513, "time_created": time,
@@ -183,7 +184,7 @@ def capi2_513(time: str, details: str, system_error: str, wording: str = "new") 
 
 
 def backup_517(time: str, started: str, code: str, text: str) -> dict:
-    """Reference §D.3: Microsoft-Windows-Backup 517."""
+    """Microsoft-Windows-Backup 517 (KB 2009272, KB 968247)."""
     message = (f"Backup started at '{started}' failed with following error code '{code}' ({text}). "
                "Please rerun backup once issue is resolved.")
     return {"log": "Application", "provider": "Microsoft-Windows-Backup", "id": 517, "time_created": time,
@@ -191,7 +192,7 @@ def backup_517(time: str, started: str, code: str, text: str) -> dict:
 
 
 def vss_8213(time: str) -> dict:
-    """KB 2009272 (reference §B.1): VSS 8213, the System Writer's host lacks access rights."""
+    """KB 2009272: VSS 8213, the System Writer's host lacks access rights."""
     message = ("Volume Shadow Copy Service error: The process that hosts the writer with name System Writer and "
                "ID {e8132975-6f93-4464-a53e-1050253ae220} does not run under a user with sufficient access rights. "
                "Consider running this process under a local account which is either Local System, Administrator, "
@@ -241,7 +242,7 @@ DISPLAY_NAMES = {
     "eaphost": "Extensible Authentication Protocol",
     "stisvc": "Windows Image Acquisition (WIA)",
     "tieringengineservice": "Storage Tiers Management",
-    "winmad": "WinMad Service",  # reference §A.5: Mellanox/OpenFabrics "WinMad Service"
+    "winmad": "WinMad Service",  # KB 4053355: Mellanox/OpenFabrics "WinMad Service"
 }
 
 
@@ -258,8 +259,8 @@ def make_service(name: str, image_path: str | None, type_: int, start_mode: str,
         "account": account,
         "image_path": ({"kind": kind, "data": image_path} if image_path is not None
                        else {"kind": "missing", "data": None}),
-        # Assumed: QueryServiceConfig returns the stored string up to the first NUL (the reference notes the
-        # SCM may normalise driver paths; not verified).
+        # Assumed: QueryServiceConfig returns the stored string up to the first NUL (the SCM may normalise
+        # driver paths: basil00/WinDivert#270, winsiderss/systeminformer#1371; not verified).
         "scm_path": scm_path,
         "security": {"sddl": sddl, "source": "registry" if sddl else "default"},
     }
@@ -303,13 +304,13 @@ def default_services(rows: list[dict]) -> list[dict]:
 
 
 def scenario_services(build: int) -> list[dict]:
-    """Services the scenario needs that the data lacks, with values as Windows has them (svchost forms [INF])."""
-    p = " -p" if build >= 17763 else ""  # svchost -p exists from Windows 10 1703 on; not on Server 2016 (§A.1 [INF])
+    """Services the scenario needs that the data lacks, with values as Windows has them (svchost forms, inferred)."""
+    p = " -p" if build >= 17763 else ""  # svchost -p exists from Windows 10 1703 on; not on Server 2016 (inferred from Windows 10 1703+ service listings)
     return [
-        # Reference §C.2: CryptSvc, NETWORK SERVICE, Automatic, hosts the System Writer.
+        # CryptSvc, NETWORK SERVICE, Automatic, hosts the System Writer (KB 2009272; in-box VSS writers doc).
         make_service("CryptSvc", f"%SystemRoot%\\system32\\svchost.exe -k NetworkService{p}", 0x20, "auto", "running",
                      display_name="Cryptographic Services", account="NT Authority\\NetworkService"),
-        # Reference §B.4 (MARS prerequisites): VSS manual; EventSystem, SENS, RpcSs automatic.
+        # MARS prerequisites (Azure Backup system state troubleshooting doc): VSS manual; EventSystem, SENS, RpcSs automatic.
         make_service("VSS", "%systemroot%\\system32\\vssvc.exe", 0x10, "manual", "stopped",
                      display_name="Volume Shadow Copy", account="LocalSystem"),
         make_service("EventSystem", f"%SystemRoot%\\system32\\svchost.exe -k LocalService{p}", 0x20, "auto", "running",
@@ -332,7 +333,7 @@ def find(services: list[dict], name: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The path the System Writer derives (reference §A.3, clear cases only)
+# The path the System Writer derives (cryptcatsvc.dll, decompiled: clear cases only)
 # ---------------------------------------------------------------------------------------------------
 
 _SYSTEMROOT_VAR = re.compile(r"%(systemroot|windir)%", re.IGNORECASE)
@@ -504,8 +505,8 @@ def build_document(host: Host, rows: list[dict]) -> dict:
 # --- the broken cases, one function per host --------------------------------------------------------
 
 def _winmad_doubled_backslash(b: Builder) -> None:
-    # KB 4053355 (reference §A.3/§A.5): writer path C:\windows\\systemroot\...; the bad value is unpublished,
-    # a doubled leading backslash is the reference's hypothesis.
+    # KB 4053355: writer path C:\windows\\systemroot\...; the bad value is unpublished,
+    # a doubled leading backslash is a hypothesis (KB 4053355: "remove a leading backslash").
     service = find(b.services, "WinMad")
     service["image_path"]["data"] = service["scm_path"] = "\\\\SystemRoot\\System32\\drivers\\winmad.sys"
     service.update(start_mode="boot", state="running")
@@ -519,7 +520,7 @@ def _winmad_doubled_backslash(b: Builder) -> None:
 
 
 def _trend_dotdot(b: Builder) -> None:
-    # mikefrobbins 2009 (reference §A.6): TMBMServer with a "..\" segment (reconstructed original value).
+    # mikefrobbins.com 2009: TMBMServer with a "..\" segment (reconstructed original value).
     value = '"C:\\Program Files (x86)\\Trend Micro\\Client Server Security Agent\\..\\BM\\TMBMSRV.exe" /service'
     b.add(make_service("TMBMServer", value, 0x10, "auto", "running", account="LocalSystem"))
     b.path_overrides["C:\\Program Files (x86)\\Trend Micro\\Client Server Security Agent\\..\\BM\\TMBMSRV.exe"] = None
@@ -533,7 +534,7 @@ def _doubled_systemroot(b: Builder) -> None:
 
 
 def _embedded_nul(b: Builder) -> None:
-    # winsiderss/systeminformer#111 (reference §A.6): REG_EXPAND_SZ with a NUL and a locale-string tail.
+    # winsiderss/systeminformer#111: REG_EXPAND_SZ with a NUL and a locale-string tail.
     value = ("\\??\\C:\\Program Files\\Process Hacker 2\\kprocesshacker.sys\x00"
              "1251;LC_MONETARY=Russian_Russia.1251;LC_NUMERIC=Russian_Russia.1251;LC_TIME=Russian_Russia.1")
     b.add(make_service("KProcessHacker3", value, 0x1, "manual", "stopped"))
@@ -579,14 +580,15 @@ def _bad_exclusions(b: Builder) -> None:
 
 
 def _cryptsvc_disabled(b: Builder) -> None:
-    # Seed 002 / in-box writers doc: the System Writer runs in CryptSvc; stopped + disabled = no writer.
+    # In-box VSS writers doc; the write-up "System writer is not found in the backup Error (Windows Server
+    # Backup)": the System Writer runs in CryptSvc; stopped + disabled = no writer.
     find(b.services, "CryptSvc").update(start_mode="disabled", state="stopped")
     b.doc["vssadmin"] = b.vssadmin(with_system_writer=False)
     b.doc["simulation"] = {"on_cryptsvc_restart": {"vssadmin": b.vssadmin(True, "after-restart")}}
 
 
 def _writer_missing(b: Builder) -> None:
-    # Reference §C.3 / techexplorer: a missing System Writer comes back after a CryptSvc restart.
+    # techexplorer.co.uk "Reset VSS writers": a missing System Writer comes back after a CryptSvc restart.
     b.doc["vssadmin"] = b.vssadmin(with_system_writer=False)
     b.doc["simulation"] = {"on_cryptsvc_restart": {"vssadmin": b.vssadmin(True, "after-restart")}}
 
@@ -595,7 +597,7 @@ ACL_513_DETAILS = "AddCoreCsiFiles : BeginFileEnumeration() failed."
 
 
 def _filemaps_acl(b: Builder) -> None:
-    # KB 2009272 (reference §B.1): filemaps ACL broken -> CAPI2 513 AddCoreCsiFiles -> writer missing.
+    # KB 2009272: filemaps ACL broken -> CAPI2 513 AddCoreCsiFiles -> writer missing.
     filemaps = b.doc["filemaps"]
     filemaps["sddl"] = BROKEN_FOLDER_SDDL
     total = filemaps["files"]["count"]
@@ -627,7 +629,7 @@ def _filemaps_acl(b: Builder) -> None:
 
 
 def _mslldp(b: Builder) -> None:
-    # KB 3209092 (reference §B.2): MSLLDP SD without the SU grant -> non-fatal CAPI2 513, writer stays.
+    # KB 3209092: MSLLDP SD without the SU grant -> non-fatal CAPI2 513, writer stays.
     find(b.services, "MSLLDP")["security"] = {"sddl": MSLLDP_SDDL_DEFAULT_NO_SU, "source": "registry"}
     details = "AddLegacyDriverFiles: Unable to back up image of binary Microsoft Link-Layer Discovery Protocol."
     b.doc["events"] += [capi2_513("2026-11-01T23:00:08Z", details, "Access is denied."),
@@ -635,7 +637,7 @@ def _mslldp(b: Builder) -> None:
 
 
 def _vss_access_control(b: Builder) -> None:
-    # KB 2009272 (reference §B.1): NETWORK SERVICE not allowed in VssAccessControl -> VSS 8213, no writer.
+    # KB 2009272: NETWORK SERVICE not allowed in VssAccessControl -> VSS 8213, no writer.
     b.doc["vss_access_control"]["values"] = {
         "NT Authority\\NetworkService": {"kind": "REG_DWORD", "data": 0},
         "CONTOSO\\svc-backup": {"kind": "REG_DWORD", "data": 1},  # invented backup account
@@ -651,7 +653,7 @@ def _vss_access_control(b: Builder) -> None:
 
 
 def _missing_driver(b: Builder) -> None:
-    # Reference §A.4 (forum repost): ksqcraes driver file gone -> non-fatal CAPI2 513.
+    # A forum copy of a CAPI2 513: ksqcraes driver file gone -> non-fatal CAPI2 513.
     b.add(make_service("ksqcraes", "System32\\drivers\\ksqcraes.sys", 0x1, "manual", "stopped"))
     b.path_overrides[f"{SYSTEM_ROOT}\\System32\\drivers\\ksqcraes.sys"] = False
     b.doc["events"].append(capi2_513("2026-11-01T23:00:07Z",
@@ -667,19 +669,19 @@ def hosts(more_rows: list[dict]) -> list[Host]:
         Host("web2025", "2025", "clean", "-", ()),
         Host("mars-winmad", "2016",
              "driver WinMad ImagePath `\\\\SystemRoot\\System32\\drivers\\winmad.sys` (doubled leading backslash: "
-             "the reference's hypothesis for the unpublished bad value); WSB enumerate 0x8007007b log line, Backup 517",
-             "KB 4053355 (reference §A.3, §A.5)", ("invalid_syntax",), apply=_winmad_doubled_backslash),
+             "a hypothesis from KB 4053355 for the unpublished bad value); WSB enumerate 0x8007007b log line, Backup 517",
+             "KB 4053355", ("invalid_syntax",), apply=_winmad_doubled_backslash),
         Host("av-trend", "2016",
              "TMBMServer `\"C:\\Program Files (x86)\\Trend Micro\\Client Server Security Agent\\..\\BM\\TMBMSRV.exe\" "
              "/service` (a `..\\` segment; reconstructed original)",
-             "mikefrobbins.com 2009 (reference §A.6)", ("invalid_syntax",), apply=_trend_dotdot),
+             "mikefrobbins.com 2009", ("invalid_syntax",), apply=_trend_dotdot),
         Host("hv-doubled", "2022dc",
              "vdrvroot `\\Systemroot\\Systemroot\\System32\\drivers\\vdrvroot.sys` (doubled prefix); the derived "
              "file does not exist (paths: false)",
              "winsiderss/systeminformer#1371", ("invalid_syntax",), apply=_doubled_systemroot),
         Host("dev-kph", "2019",
              "KProcessHacker3 REG_EXPAND_SZ with an embedded NUL and a locale-string tail",
-             "winsiderss/systeminformer#111 (reference §A.6)", ("embedded_nul",), apply=_embedded_nul),
+             "winsiderss/systeminformer#111", ("embedded_nul",), apply=_embedded_nul),
         Host("sql-node2", "2019",
              "passive cluster node: ClusSvcApp on `S:\\Program Files\\ClusSvcApp\\bin\\app.exe`, only C: is local; "
              "no ExcludedBinaryPaths; Backup 517 (Enumeration of the files failed.)",
@@ -691,30 +693,31 @@ def hosts(more_rows: list[dict]) -> list[Host]:
         Host("excl-bad", "2019",
              "ExcludedBinaryPaths with a variable, a quoted entry, a folder and a case-insensitive duplicate "
              "beside the valid KB example",
-             "KB 980794 (reference §E)", ("exclusion_invalid",), drives=("C:", "D:"), apply=_bad_exclusions),
+             "KB 980794", ("exclusion_invalid",), drives=("C:", "D:"), apply=_bad_exclusions),
         Host("crypt-off", "2022",
              "CryptSvc stopped and disabled; System Writer absent; a restart brings it back (simulation)",
-             "seed 002, in-box VSS writers doc", ("cryptsvc_state", "system_writer_missing"),
+             "KB 2009272, in-box VSS writers doc", ("cryptsvc_state", "system_writer_missing"),
              apply=_cryptsvc_disabled),
         Host("writer-missing", "2025",
              "CryptSvc running, System Writer absent; a restart brings it back (simulation)",
-             "seed 002, KB 2009272, reference §C.3", ("system_writer_missing",), apply=_writer_missing),
+             "KB 2009272; the write-up \"System writer is not found in the backup Error (Windows Server Backup)\"",
+             ("system_writer_missing",), apply=_writer_missing),
         Host("acl-broken", "2016",
              "filemaps owner an unknown user, SYSTEM/Users grants gone, Users denied; CAPI2 513 AddCoreCsiFiles; "
              "System Writer absent; a restart brings it back only once the ACL is fixed (simulation); Backup 517 2155348226",
-             "KB 2009272 (reference §B.1)", ("filemaps_acl", "system_writer_missing"), apply=_filemaps_acl),
+             "KB 2009272", ("filemaps_acl", "system_writer_missing"), apply=_filemaps_acl),
         Host("lldp", "2016",
              "MSLLDP service SD without `(A;;CCLCSWLOCRRC;;;SU)`; CAPI2 513 AddLegacyDriverFiles (non-fatal)",
-             "KB 3209092 (reference §B.2)", ("service_sd_blocks_writer",), apply=_mslldp),
+             "KB 3209092", ("service_sd_blocks_writer",), apply=_mslldp),
         Host("vss-acl", "2019",
              "VssAccessControl: NETWORK SERVICE = 0 (another account = 1); VSS 8213; System Writer absent",
-             "KB 2009272 (reference §B.1)", ("vss_access_control", "system_writer_missing"),
+             "KB 2009272", ("vss_access_control", "system_writer_missing"),
              product_type="domain_controller", groups=("domain_controllers",), apply=_vss_access_control),
         Host("fr-fs02", "2022", "clean, French-localised vssadmin output", "-", (), drives=("C:", "D:"),
              language="fr"),
         Host("missing-driver", "2022",
              "driver ksqcraes `System32\\drivers\\ksqcraes.sys` whose file is gone; CAPI2 513 (non-fatal)",
-             "forum repost of a CAPI2 513 (reference §A.4)", ("missing_file",), apply=_missing_driver),
+             "forum repost of a CAPI2 513", ("missing_file",), apply=_missing_driver),
     ]
 
 
@@ -764,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare with --out instead of writing")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
-        parser.error(f"--data {args.data}: not a folder (expected the shared imagepaths-*.jsonl data)")
+        parser.error(f"--data {args.data}: not a folder (expected the imagepaths-*.jsonl data sets of tests/data)")
     files = render_all(args.data)
     stale = []
     for relative, text in files.items():

@@ -4,13 +4,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.backupready.windows.plugins.plugin_utils._remedies import fixable_tag, next_step, opt_in_tag
 from ansible_collections.backupready.windows.plugins.plugin_utils._summary import fleet_summary, host_lines
 
 
-def readiness_lines(result):
-    return host_lines(result)
+def readiness_lines(result, host=None):
+    """The host's lines, each ``[fixable]`` saying by what, then one ``NEXT:`` line (what to run or read)."""
+    lines = list(host_lines(result))
+    findings = result.get("findings") if isinstance(result, Mapping) else None
+    if not isinstance(findings, list):
+        return lines
+    start = 1
+    for finding in findings:
+        if not isinstance(finding, Mapping):
+            continue
+        at = _line_of(lines, start, finding)
+        if at is None:
+            continue
+        start = at + 1
+        if finding.get("fixable") and " [fixable]" in lines[at]:
+            lines[at] = lines[at].replace(" [fixable]", " " + fixable_tag(finding), 1)
+        tag = "" if finding.get("waived") else opt_in_tag(finding)
+        ending = f" ({finding.get('source')})"
+        if tag and lines[at].endswith(ending):
+            lines[at] = lines[at][:-len(ending)] + " " + tag + ending
+    step = next_step(result, host)
+    if step:
+        lines.append(step)
+    return lines
+
+
+def _line_of(lines, start, finding):
+    """The index of the first line from ``start`` about this finding (its code, then its subject), or None."""
+    code, subject = f" {finding.get('code')} ", f" {finding.get('subject')}: "
+    for index in range(start, len(lines)):
+        if code in lines[index] and subject in lines[index]:
+            return index
+    return None
 
 
 def readiness_fleet_summary(results, hosts=None):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ._allowlist import NETWORK_SERVICE_VALUE_NAMES, WRITER_ACE
+from ._display import shown
 from ._events import core_csi_events, service_events, vss_access_events
 from ._findings import Check, Finding, register
 from ._operations import VSS_ACCESS_CONTROL_KEY
@@ -63,10 +64,10 @@ class FilemapsPolicy:
     The write-up: "Local administrators, or Domain administrators if a DC: Owner, Read&exec, List folder, Read;
     SYSTEM: as above excluding Owner; Local Users, or Domain Users (may not be required): as above;
     TrustedInstaller: Full Control". KB 2009272: ``takeown /a`` (owner Administrators), SYSTEM (RX),
-    TrustedInstaller (F), Users (RX). No deny ACE for any of them (reference §C.1).
+    TrustedInstaller (F), Users (RX). No deny ACE for any of them (KB 2009272; the write-up).
 
-    ``accepted_owners`` are left alone when found: reference §C.1 [INF] presumes the Windows default owner is
-    TrustedInstaller (files written by the servicing stack may be owned by SYSTEM), and an owner does not
+    ``accepted_owners`` are left alone when found: no public source gives the default owner; it is presumed
+    to be TrustedInstaller (files written by the servicing stack may be owned by SYSTEM), and an owner does not
     change who can read. Any other owner (e.g. a user who took ownership) is replaced by the policy owner.
     ``accepted_owners=()`` requires the policy owner everywhere (KB 2009272 and the write-up, literally).
     """
@@ -79,12 +80,12 @@ class FilemapsPolicy:
 
     def __post_init__(self) -> None:
         if self.dc_owner not in DC_OWNER_CHOICES:
-            raise FilemapsPolicyError(f"dc_owner must be one of {', '.join(DC_OWNER_CHOICES)}, got {self.dc_owner!r}")
+            raise FilemapsPolicyError(f"dc_owner must be one of {', '.join(DC_OWNER_CHOICES)}, got {shown(self.dc_owner)}")
         if self.domain_sid is not None and not _DOMAIN_SID.fullmatch(self.domain_sid):
-            raise FilemapsPolicyError(f"domain_sid must look like S-1-5-21-<n>-<n>-<n>, got {self.domain_sid!r}")
+            raise FilemapsPolicyError(f"domain_sid must look like S-1-5-21-<n>-<n>-<n>, got {shown(self.domain_sid)}")
         for sid in self.accepted_owners:
             if resolve_sid(sid) != sid:
-                raise FilemapsPolicyError(f"accepted_owners must be full SIDs (S-1-...), got {sid!r}")
+                raise FilemapsPolicyError(f"accepted_owners must be full SIDs (S-1-...), got {shown(sid)}")
 
     def for_host(self, state: dict) -> "FilemapsPolicy":
         """The policy as it applies to the host of ``state`` (domain controller or not)."""
@@ -329,7 +330,7 @@ def filemaps_findings(state: dict, policy: FilemapsPolicy = DEFAULT_FILEMAPS_POL
     if filemaps["exists"] is None:
         pass  # could not be told: state_unreadable says so; nothing is judged
     elif not filemaps["exists"]:
-        # reference §C.1: the folder is part of every WinSxS store; its absence is not something to create.
+        # the folder is part of every WinSxS store; its absence is not something to create.
         yield Finding("filemaps_acl", f"path:{path}", f"{path} does not exist: the System Writer cannot enumerate the "
                       "component store file maps", evidence={"exists": False, "events": events}, fixable=False,
                       fix="report: repair the component store (DISM /RestoreHealth); nothing is created")
@@ -481,7 +482,7 @@ def vss_access_control_findings(state: dict) -> Iterator[Finding]:
               for e in vss_access_events(state.get("events", []))]
     found = network_service_values(state)
     what = ("no NETWORK SERVICE value" if not found
-            else "; ".join(f"{name} = {value['kind']} {value['data']!r}" for name, value in found.items()))
+            else "; ".join(f"{name} = {value['kind']} {shown(value['data'])}" for name, value in found.items()))
     yield Finding("vss_access_control", f"registry:{VSS_ACCESS_CONTROL_KEY}",
                   f"VssAccessControl does not allow NETWORK SERVICE (the System Writer's account): {what}",
                   evidence={"key_exists": section["key_exists"], "values": section["values"], "events": events},
@@ -514,7 +515,7 @@ def plan_vss_access_control(state: dict) -> tuple[list[dict], list[dict]]:
 
 # The System Writer runs in CryptSvc as NETWORK SERVICE (KB 2009272 8213 data). Its token holds, among others:
 # NS S-1-5-20 (the account), SU S-1-5-6 (SERVICE logon), AU S-1-5-11, WD S-1-1-0, BU S-1-5-32-545 (members of
-# Users). Inference from §B.2 ("NT AUTHORITY\SERVICE", "token contains SU"); the token also has more SIDs
+# Users). Inferred from KB 3209092 ("NT AUTHORITY\SERVICE", "token contains SU"); the token also has more SIDs
 # (LOCAL, the service SID), which can only grant more, so a finding here may rarely be a false alarm.
 WRITER_TOKEN = frozenset({"S-1-5-20", "S-1-5-6", "S-1-5-11", "S-1-1-0", "S-1-5-32-545"})
 
@@ -527,7 +528,7 @@ def service_sd_blocks_writer(sddl: str) -> bool:
 def fix_service_sddl(sddl: str) -> str:
     """``sddl`` with the KB 3209092 ACE added at the end of the DACL (just before ``S:``), the rest byte for byte.
 
-    §B.2 idempotent-fix guidance: never replace the descriptor wholesale. Unchanged when the writer is
+    The idempotent fix open-source tools use for KB 3209092: never replace the descriptor wholesale. Unchanged when the writer is
     already granted CC. Raises SddlError (unparseable) or ValueError (the ACE would not help: a deny
     for a SID of the writer's token comes first).
     """
@@ -543,7 +544,7 @@ def fix_service_sddl(sddl: str) -> str:
 
 
 def service_sd_findings(state: dict) -> Iterator[Finding]:
-    """service_sd_blocks_writer for every driver service with its own descriptor. Source: KB 3209092 (§B.2).
+    """service_sd_blocks_writer for every driver service with its own descriptor. Source: KB 3209092.
 
     Descriptors with source "default" (the SCM default) are not flagged; "unreadable" ones cannot be judged.
     """

@@ -6,10 +6,10 @@ Input is the state document's ``events`` list (``log``, ``provider``, ``id``, ``
 ``message``, ``properties``). Nothing here raises on odd input: an event that cannot be read is
 returned with ``kind="unknown"`` (or skipped when it is not one of ours).
 
-The CAPI2 513 detail string is the writer's own English literal (reference §B.3: string literals in
-cryptcatsvc.dll, logged with ``LogSystemErrorEvent(0x201, msg, err)``), so it is matched in any
+The CAPI2 513 detail string is the writer's own English literal (string literals in
+cryptcatsvc.dll, decompiled; logged with ``LogSystemErrorEvent(0x201, msg, err)``), so it is matched in any
 language. It is read from ``properties`` first (the event's ``<Data>``, which holds
-``Details:\\n<detail>\\n\\nSystem Error:\\n<message>``: forum copy of the Event XML, reference §B), then
+``Details:\\n<detail>\\n\\nSystem Error:\\n<message>``: forum copy of the Event XML), then
 from the rendered ``message``.
 """
 
@@ -24,35 +24,35 @@ VSS_PROVIDERS = ("vss",)
 BACKUP_PROVIDERS = ("microsoft-windows-backup",)
 SYSTEM_WRITER_ID = "{e8132975-6f93-4464-a53e-1050253ae220}"  # KB 2009272: System Writer's writer id
 
-# Detail-line prefixes the writer emits (reference §B.3 table); a detail line starts with one of them.
+# Detail-line prefixes the writer emits (string literals in cryptcatsvc.dll, decompiled); a detail line starts with one of them.
 _DETAIL_START = re.compile(
     r"^\s*(AddCoreCsiFiles\s*:|AddCoreCbsFiles\s*:|AddCorePnPFiles\s*:|AddCoreCLRFiles\s*:|AddLegacyDriverFiles\s*:"
     r"|AddWin32ServiceFiles\s*:|TraverseDir\s*:|OnIdentity\(\)\s*:|SystemShutdown initiated)", re.I)
 
-# Section labels of the rendered message. English: KB 2009272 / KB 3209092 (§B.1, §B.2).
+# Section labels of the rendered message. English: KB 2009272 / KB 3209092.
 # French: ASSUMED, unverified ("Détails :" / "Erreur système :", French typography puts a space before ':').
 _DETAILS_LABEL = re.compile(r"^\s*(details|détails)\s*:\s*(.*)$", re.I)
 _SYSTEM_ERROR_LABEL = re.compile(r"^\s*(system error|erreur système|erreur systeme)\s*:\s*(.*)$", re.I)
 
-# (kind, fatal, pattern) in the order they are tried; reference §B.3 (fatal = returns failure to OnIdentify).
+# (kind, fatal, pattern) in the order they are tried; cryptcatsvc.dll, decompiled (fatal = returns failure to OnIdentify).
 _CLASSES: tuple[tuple[str, bool | None, re.Pattern], ...] = (
-    # §B.2 / §B.3: per driver, non-fatal; %ws = the driver's display name.
+    # KB 3209092; cryptcatsvc.dll, decompiled: per driver, non-fatal; %ws = the driver's display name.
     ("legacy_driver", False, re.compile(r"^AddLegacyDriverFiles\s*:\s*Unable to back up image of binary (?P<name>.*?)\.?\s*$", re.I)),
-    # §B.3: per Win32 service, non-fatal: "... of service %ws since OpenService|QueryServiceConfig API failed".
+    # cryptcatsvc.dll, decompiled: per Win32 service, non-fatal: "... of service %ws since OpenService|QueryServiceConfig API failed".
     ("win32_service", False, re.compile(r"^AddWin32ServiceFiles\s*:\s*Unable to back up image of service (?P<name>.*?) since\b.*$", re.I)),
-    # §B.3: OpenSCManager / EnumServicesStatusEx for the enumeration: fatal.
+    # cryptcatsvc.dll, decompiled: OpenSCManager / EnumServicesStatusEx for the enumeration: fatal.
     ("win32_service_enumeration", True, re.compile(r"^AddWin32ServiceFiles\s*:", re.I)),
-    # §B.1 / §B.3: filemaps enumeration and friends, fatal ("System writer is not found in the backup").
+    # KB 2009272; cryptcatsvc.dll, decompiled: filemaps enumeration and friends, fatal ("System writer is not found in the backup").
     ("core_csi_files", True, re.compile(r"^AddCoreCsiFiles\s*:", re.I)),
-    ("core_cbs_files", True, re.compile(r"^AddCoreCbsFiles\s*:", re.I)),  # §B.3 AddPathToWriterMetadata, fatal
-    ("core_pnp_files", True, re.compile(r"^AddCorePnPFiles\s*:", re.I)),  # §B.3 driver store files, fatal
-    ("core_clr_files", True, re.compile(r"^AddCoreCLRFiles\s*:", re.I)),  # §B.3 %systemroot%\assembly, fatal
-    ("on_identity", True, re.compile(r"^OnIdentity\(\)\s*:", re.I)),  # §B.3 SetRestoreMethod / AddComponent, fatal
-    ("shutdown", True, re.compile(r"^SystemShutdown initiated", re.I)),  # §B.3 error 0x281, fatal
-    ("traverse_dir", None, re.compile(r"^TraverseDir\s*:", re.I)),  # §B.3: "(not traced)"
+    ("core_cbs_files", True, re.compile(r"^AddCoreCbsFiles\s*:", re.I)),  # cryptcatsvc.dll (decompiled): AddPathToWriterMetadata, fatal
+    ("core_pnp_files", True, re.compile(r"^AddCorePnPFiles\s*:", re.I)),  # cryptcatsvc.dll (decompiled): driver store files, fatal
+    ("core_clr_files", True, re.compile(r"^AddCoreCLRFiles\s*:", re.I)),  # cryptcatsvc.dll (decompiled): %systemroot%\assembly, fatal
+    ("on_identity", True, re.compile(r"^OnIdentity\(\)\s*:", re.I)),  # cryptcatsvc.dll (decompiled): SetRestoreMethod / AddComponent, fatal
+    ("shutdown", True, re.compile(r"^SystemShutdown initiated", re.I)),  # cryptcatsvc.dll (decompiled): error 0x281, fatal
+    ("traverse_dir", None, re.compile(r"^TraverseDir\s*:", re.I)),  # cryptcatsvc.dll, decompiled: "(not traced)"
 )
 
-# Windows Server Backup error codes (reference §A.4): decimal as printed in event 517, and what they mean.
+# Windows Server Backup error codes (KB 968247, KB 2009272, KB 4053355): decimal as printed in event 517, and what they mean.
 BACKUP_ERRORS = {
     0x80780102: "System writer is not found in the backup.",  # KB 2009272
     0x8078010D: "Enumeration of the files failed.",  # KB 968247
@@ -63,7 +63,7 @@ BACKUP_ERRORS = {
 class WriterEvent:
     """A CAPI2 512/513 event from the System Writer.
 
-    ``display_name`` is the name the writer printed: a driver's display name (AddLegacyDriverFiles, §B.3
+    ``display_name`` is the name the writer printed: a driver's display name (AddLegacyDriverFiles
     ``%ws``) or the Win32 service name printed by AddWin32ServiceFiles. ``fatal`` is None when unknown.
     """
 
@@ -222,7 +222,7 @@ def _error_code(text: str) -> int | None:
 
 
 def parse_backup_event(event: Any) -> BackupEvent | None:
-    """Windows Server Backup 517 / 5: ``Backup started at '%6' failed with following error code '%2'`` (§D.3)."""
+    """Windows Server Backup 517 / 5: ``Backup started at '%6' failed with following error code '%2'`` (blbevents.dll message, libyal/winevt-kb)."""
     if not isinstance(event, dict) or _provider(event) not in BACKUP_PROVIDERS or _event_id(event) not in (5, 517):
         return None
     code = None
@@ -294,8 +294,8 @@ def unmapped_display_names(state: dict, names: Iterable[str]) -> dict[str, str]:
 def service_events(state: dict) -> dict[str, list[dict]]:
     """Per-service CAPI2 events: ``{service name lower-cased: [{time_created, detail, system_error}]}``.
 
-    ``AddLegacyDriverFiles`` / ``AddWin32ServiceFiles`` name the service by its display name (reference §A.3
-    [RE]), so each is mapped to the service key; a display name that maps to no service is left out.
+    ``AddLegacyDriverFiles`` / ``AddWin32ServiceFiles`` name the service by its display name (cryptcatsvc.dll,
+    decompiled), so each is mapped to the service key; a display name that maps to no service is left out.
     """
     events = [e for e in writer_events(state.get("events", []))
               if e.kind in ("legacy_driver", "win32_service") and e.display_name]

@@ -9,7 +9,7 @@ quotation marks. Be sure to also include the full binary name with the path", e.
 ``D:\\ProgramFolder\\bin\\program.exe``.
 
 Which Windows versions honour the value is documented only for 2008 / Vista / 7 / 2008 R2 with the
-KB 980794 hotfix; later versions are presumed, not verified (reference §E).
+KB 980794 hotfix; later versions are presumed, not verified (KB 980794).
 
 Read top to bottom: the validator (one rule per line, each with its source), the ``exclusion_invalid``
 check, and the planner of the value (present / absent / exact).
@@ -22,6 +22,8 @@ import re
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
+from ._display import quoted
+from ._display import shown as shown_value
 from ._findings import Check, Finding, register
 from ._operations import SYSTEM_WRITER_KEY
 from ._unreadable import section_unreadable
@@ -45,9 +47,9 @@ _CONTROL = re.compile(r"[\x01-\x1f]")
 def validate_exclusion(path: str) -> list[str]:
     """Why ``path`` is not a valid ``ExcludedBinaryPaths`` entry (empty list: valid)."""
     if not isinstance(path, str):
-        raise TypeError(f"an ExcludedBinaryPaths entry must be a string, got {type(path).__name__}: {path!r}")
+        raise TypeError(f"an ExcludedBinaryPaths entry must be a string, got {type(path).__name__}: {shown_value(path)}")
     if path == "":
-        # REG_MULTI_SZ: an empty string ends the list for a reader (double NUL); KB 883357 (reference §E).
+        # REG_MULTI_SZ: an empty string ends the list for a reader (double NUL); KB 883357.
         return ["is empty (an empty string ends a multi-string list)"]
     reasons: list[str] = []
     if len(path) > MAX_PATH_CHARACTERS:
@@ -78,19 +80,19 @@ def validate_exclusion(path: str) -> list[str]:
         # KB 980794: the full binary name; wildcards are not paths.
         reasons.append("contains a wildcard (* or ?)")
     if "/" in path:
-        # Reference §F.1: the writer's paths use backslashes; a forward slash does not match.
+        # Inferred from the writer's path rules: the writer's paths use backslashes; a forward slash does not match.
         reasons.append("contains a forward slash")
     if any(c in path for c in "<>|") or _CONTROL.search(path):
         # Win32 naming rules: < > | and control characters are illegal in file names.
         reasons.append("contains a character that is illegal in a file name (< > | or a control character)")
     if ":" in body.strip("\"'")[2:]:  # quotes are their own reason: the drive colon inside them is not
-        # Reference §F.1: ':' beyond position 2 is an alternate data stream or bad syntax (0x8007007B).
+        # Inferred from the writer's path rules: ':' beyond position 2 is an alternate data stream or bad syntax (0x8007007B).
         reasons.append("contains a colon after the drive letter")
     segments = body[3:].split("\\") if _DRIVE_PATH.match(body) else []
     if any(s == "" for s in segments[:-1]):
         reasons.append("contains an empty segment (a doubled backslash)")
     if any(s in (".", "..") for s in segments):
-        # KB 4053355 / reference §F.1: '.' and '..' segments are not in the writer's canonical paths.
+        # KB 4053355: '.' and '..' segments are not in the writer's canonical paths.
         reasons.append("contains a '.' or '..' segment")
     if any(s.endswith((" ", ".")) and s not in (".", "..") for s in segments):
         # Win32 naming rules: a name cannot end in a space or a dot (Windows strips them).
@@ -107,8 +109,10 @@ def is_valid_exclusion(path: str) -> bool:
 
 
 def shown(path: str) -> str:
-    """An entry as messages show it: a very long one cut in the middle, with its length."""
-    return path if len(path) <= 200 else f"{path[:120]}...{path[-40:]} ({len(path):,} characters)"
+    """An entry as messages show it, quoted (``_display``): a very long one cut in the middle, with its length."""
+    if len(path) <= 200:
+        return quoted(path)
+    return f"{quoted(path[:120] + '...' + path[-40:])} ({len(path):,} characters)"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -131,7 +135,8 @@ def exclusion_findings(state: dict) -> Iterator[Finding]:
         yield Finding("exclusion_invalid", f"value:{VALUE_NAME}",
                       f"{VALUE_NAME} is {kind}, not {VALUE_KIND} (KB 980794: a Multi-String Value)",
                       evidence={"kind": kind, "data": value["data"]}, fixable=True,
-                      fix=f"recreate it as {VALUE_KIND} (opt-in: replace_wrong_kind)")
+                      fix=f"recreate it as {VALUE_KIND} (opt-in: module option replace_wrong_kind; role variables "
+                          "readiness_fix_exclusions=true and systemwriter_replace_wrong_kind=true)")
         return
     seen: dict[str, int] = {}
     for index, entry in enumerate(value["data"]):
@@ -140,22 +145,25 @@ def exclusion_findings(state: dict) -> Iterator[Finding]:
                           f"{VALUE_NAME} holds an empty string at index {index}: a reader stops there, "
                           "so the entries after it are ignored",
                           evidence={"index": index, "entries_after": value["data"][index + 1:]}, fixable=True,
-                          fix="drop the empty string (it is never written back)")
+                          fix="drop the empty string (dropped whenever the value is written; on its own, opt-in: module option remove_invalid; role variables "
+                              "readiness_fix_exclusions=true and systemwriter_remove_invalid=true)")
             continue
         reasons = validate_exclusion(entry)
         key = entry.lower()
         if key in seen:
             yield Finding("exclusion_invalid", _subject(entry),
-                          f"{VALUE_NAME} entry '{shown(entry)}' duplicates entry {seen[key]} (case-insensitive)",
+                          f"{VALUE_NAME} entry {shown(entry)} duplicates entry {seen[key]} (case-insensitive)",
                           evidence={"index": index, "duplicate_of": seen[key], "reasons": reasons}, fixable=True,
-                          fix="drop the duplicate")
+                          fix="drop the duplicate (opt-in: module option remove_invalid; role variables "
+                              "readiness_fix_exclusions=true and systemwriter_remove_invalid=true)")
             continue
         seen[key] = index
         if reasons:
             yield Finding("exclusion_invalid", _subject(entry),
-                          f"{VALUE_NAME} entry '{shown(entry)}' " + "; ".join(reasons),
+                          f"{VALUE_NAME} entry {shown(entry)} " + "; ".join(reasons),
                           evidence={"index": index, "reasons": reasons}, fixable=True,
-                          fix="correct it by hand, or drop it (opt-in: remove_invalid)")
+                          fix="correct it by hand, or drop it (opt-in: module option remove_invalid; role variables "
+                              "readiness_fix_exclusions=true and systemwriter_remove_invalid=true)")
 
 
 register(Check("exclusions", ("exclusion_invalid",), exclusion_findings))
@@ -199,11 +207,11 @@ def _unreachable(items: Iterable[Any], include_missing_file: bool, notes: list[s
                 continue
             path = item["path"]
         else:
-            raise ValueError(f"unreachable_paths: expected a path or {{path, code}}, got {item!r}")
+            raise ValueError(f"unreachable_paths: expected a path or {{path, code}}, got {shown_value(item)}")
         reasons = validate_exclusion(path)
         if reasons:
             # No fix is proposed for a value that cannot be used with confidence: it is reported instead.
-            notes.append(f"unreachable binary '{shown(path)}' not excluded: " + "; ".join(reasons))
+            notes.append(f"unreachable binary {shown(path)} not excluded: " + "; ".join(reasons))
             continue
         paths.append(path)
     return paths
@@ -216,7 +224,7 @@ def _check_arguments(paths: Any, state_mode: str, exclude_unreachable: bool) -> 
         if not isinstance(path, str):
             raise ValueError(f"paths[{index}]: expected a string, got {type(path).__name__}")
     if state_mode not in STATE_MODES:
-        raise ValueError(f"state: expected one of {', '.join(STATE_MODES)}, got {state_mode!r}")
+        raise ValueError(f"state: expected one of {', '.join(STATE_MODES)}, got {shown_value(state_mode)}")
     if exclude_unreachable and state_mode == "absent":
         raise ValueError("exclude_unreachable adds paths: it cannot be combined with state 'absent'")
 
@@ -265,7 +273,7 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
             return plan
         existing = [e for e in before if not validate_exclusion(e)]
         notes.append(f"{VALUE_NAME} is {kind}: replaced by a {VALUE_KIND} value"
-                     + (" that keeps " + ", ".join(f"'{e}'" for e in existing) if existing else ""))
+                     + (" that keeps " + ", ".join(shown(e) for e in existing) if existing else ""))
     if not section["key_exists"]:
         notes.append("the SystemWriter key does not exist: it is created (KB 980794)")
 
@@ -286,13 +294,13 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
     else:
         for entry in after:
             if entry and validate_exclusion(entry):
-                notes.append(f"invalid entry '{shown(entry)}' kept (set remove_invalid to drop it)")
+                notes.append(f"invalid entry {shown(entry)} kept (set remove_invalid to drop it)")
 
     differs = kind != VALUE_KIND or [e.lower() for e in after] != [e.lower() for e in existing]
     if kind == "missing" and not after:
         differs = False
     if differs or remove_invalid:
-        # Whenever the value is written: never write an empty string (it ends the list, KB 883357 / reference §E)
+        # Whenever the value is written: never write an empty string (it ends the list, KB 883357)
         # nor a second spelling of the same path.
         cleaned = _dedupe(e for e in after if e != "")
         if len(cleaned) != len(after):
@@ -308,6 +316,6 @@ def plan_exclusions(state: dict, paths: list[str], state_mode: str, remove_inval
         "op": "registry_value", "key": SYSTEM_WRITER_KEY, "name": VALUE_NAME,
         "expect": copy.deepcopy(current), "set": {"kind": VALUE_KIND, "data": list(after)},
     }]
-    # Reference §C.3: whether the writer reads the value per OnIdentify or at CryptSvc start is unknown.
+    # Not published: whether the writer reads the value per OnIdentify or at CryptSvc start is unknown.
     notes.append("restart CryptSvc after the change: when the System Writer reads the value is not known")
     return plan

@@ -15,6 +15,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ._display import quoted
+
 SEVERITIES = ("info", "warning", "error", "critical")
 
 
@@ -67,8 +69,7 @@ def check_name_patterns(option: str, given: Any, patterns: list[str]) -> None:
             raise ValueError(f"{option}[{index}]: the pattern is empty: it matches no name")
         where = _unclosed_set(pattern)
         if where is not None:
-            shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
-            raise ValueError(f"{option}[{index}]: {shown!r}: the '[' at character {where + 1} opens a set that is "
+            raise ValueError(f"{option}[{index}]: {quoted(pattern, limit=80)}: the '[' at character {where + 1} opens a set that is "
                              "never closed (write '[[]' to match a '[')")
 
 
@@ -92,9 +93,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("missing_volume", "error", "binary on a drive letter not present on this host (cluster passive node)",
          "KB 980794", "add to ExcludedBinaryPaths (opt-in); never delete a service"),
     Code("missing_file", "warning", "the derived binary does not exist",
-         "CAPI2 513 AddLegacyDriverFiles", "report (exclusion opt-in)"),
+         "KB 968247, KB 3209092", "report (exclusion opt-in)"),
     Code("unquoted_spaces", "warning", "unquoted Win32 command line whose executable path has spaces (CWE-428)",
-         "CreateProcess rules, CWE-428", "quote the executable, keep arguments and value kind"),
+         "CWE-428, CreateProcessW docs (learn.microsoft.com)", "quote the executable, keep arguments and value kind"),
     Code("exclusion_invalid", "warning", "an ExcludedBinaryPaths entry that is not an absolute, unquoted, variable-free file path, or a duplicate",
          "KB 980794", "normalise / drop"),
     Code("cryptsvc_state", "error", "Cryptographic Services (host of the System Writer) not running or not Automatic",
@@ -110,7 +111,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("service_sd_blocks_writer", "warning", "a driver service's security descriptor denies the writer SERVICE_QUERY_CONFIG",
          "KB 3209092", "insert (A;;CCLCSWLOCRRC;;;SU) before S:, never replace the SD wholesale"),
     Code("state_unreadable", "error", "a part of the host state could not be read, so nothing about it is judged or changed",
-         "win_backup_state (the collection's probe)", "report: read it by hand; run again when it can be read"),
+         "docs/state-schema.md (this collection's probe, win_backup_state)",
+         "report: read it by hand; run again when it can be read"),
 )}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ._display import visible
 from ._findings import Finding
 from ._operations import describe
 from ._sddl import split_sddl
@@ -34,16 +35,9 @@ class Plan:
 
 
 def _visible(text: str) -> str:
-    """Show control characters (an embedded NUL above all) instead of printing them."""
-    out = []
-    for char in text:
-        if char == "\x00":
-            out.append("\\x00")
-        elif ord(char) < 32 and char not in "\t":
-            out.append(f"\\x{ord(char):02x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    """A value on a diff line of its own: an embedded NUL, other invisible characters and leading or trailing
+    spaces named (``<NUL>``, ``<SP>``: ``_display``), backslashes as they are."""
+    return visible(text, edges=True)
 
 
 def render_value(op: dict, value: Any) -> str:

@@ -37,6 +37,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from ._backend import write_atomically
+from ._display import shown
 
 PLAN_DIR_VAR = "backupready_plan_dir"
 PLAN_FORMAT = "backupready.plan/1"
@@ -118,7 +119,7 @@ def record_task(doc: dict | None, host: str, host_name: str | None, key: str, op
     """The plan ``doc`` (or a new one) with the entry of task ``key`` set to ``operations`` (a copy)."""
     plan = new_plan(host, host_name) if doc is None else json.loads(json.dumps(doc))
     if plan["host"] != host:
-        raise PlanFileError(f"{source} is the plan of host {plan['host']!r}, not of {host!r}: nothing recorded")
+        raise PlanFileError(f"{source} is the plan of host {show(plan['host'])}, not of {show(host)}: nothing recorded")
     plan["host_name"] = host_name
     plan["tasks"][key] = {"recorded": recorded, "operations": as_json_data(operations)}
     return plan
@@ -128,18 +129,16 @@ def record_task(doc: dict | None, host: str, host_name: str | None, key: str, op
 # Comparing, and saying what differs
 # ---------------------------------------------------------------------------------------------------
 
-def _visible(text: str) -> str:
-    shown = "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in text[:SHOWN_CHARACTERS])
-    return shown + (f"... ({len(text)} characters)" if len(text) > SHOWN_CHARACTERS else "")
-
-
 def show(value: Any) -> str:
-    """A value on one line, cut when long, control characters escaped (a NUL shows as \\u0000)."""
+    """A value on one line as ``_display`` shows it (single backslashes, a NUL as ``<NUL>``), long strings cut."""
     if isinstance(value, dict) and set(value) == {"kind", "data"}:
         return f"{value['kind']} {show(value['data'])}"
-    if isinstance(value, str):
-        return f"'{_visible(value)}'"
-    return _visible(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    if isinstance(value, dict):
+        value = dict(sorted(value.items()))
+    text = shown(value, limit=SHOWN_CHARACTERS)
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        text += f" ({len(value)} characters)"
+    return text
 
 
 def subject(op: dict) -> str:
@@ -192,7 +191,7 @@ def refusal(doc: dict | None, source: str, host: str, host_name: str | None, key
         return (f"{key}: no reviewed plan for {host}: {source} does not exist (make it with --check and "
                 f"{PLAN_DIR_VAR}); nothing was changed")
     if doc["host"] != host:
-        return f"{key}: {source} is the reviewed plan of host {doc['host']!r}, not of {host!r}; nothing was changed"
+        return f"{key}: {source} is the reviewed plan of host {show(doc['host'])}, not of {show(host)}; nothing was changed"
     if doc.get("host_name") != host_name:
         return (f"{key}: {source} was made for a host named {show(doc.get('host_name'))}, this host reports "
                 f"{show(host_name)}; nothing was changed")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._display import shown
 from ._journal import COMMITTED, PENDING, not_undo_of, resolve_pending
 from ._operations import OperationError, check_shape
 
@@ -87,7 +88,7 @@ def why_not_undoable(op: dict) -> str | None:
     kind = op.get("op")
     if kind == "service_state":
         # _operations.undo_of: a start or restart has no inverse; the backup records the state found.
-        return f"a start or restart cannot be undone; the backup records that the service was {op.get('expect')!r}"
+        return f"a start or restart cannot be undone; the backup records that the service was {shown(op.get('expect'))}"
     if kind == "service_security" and op.get("set") == "default":
         # The SCM default is the absence of Services\\<name>\\Security; the apply step never deletes it.
         return "the service had no descriptor of its own (the SCM default), which the apply step cannot restore"
@@ -140,7 +141,7 @@ def _usable_undo(backup: dict, state: dict | None) -> tuple[list[dict] | None, s
         if resolution.action == "discard":
             return None, resolution.msg
         return resolution.undo, resolution.msg
-    raise RollbackError(f"backup {backup['id']} has an unknown status {backup.get('status')!r}")
+    raise RollbackError(f"backup {backup['id']} has an unknown status {shown(backup.get('status'))}")
 
 
 def _choose_latest(backups: list[dict], undone: dict[str, str], state: dict | None
@@ -193,7 +194,7 @@ def plan_rollback(backups: list[dict], wanted: str = LATEST, state: dict | None 
         passed_over = []
         if backup is None:
             known = ", ".join(b["id"] for b in backups) or "none"
-            raise RollbackError(f"backup: no backup {wanted!r} among the {len(backups)} newest of this host "
+            raise RollbackError(f"backup: no backup {shown(wanted)} among the {len(backups)} newest of this host "
                                 f"(newest first: {known})")
         if wanted in undone:
             return RollbackPlan(wanted, msg=f"backup {wanted} was already rolled back by backup {undone[wanted]}")

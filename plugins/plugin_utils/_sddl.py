@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from ._display import shown
+
 
 def split_sddl(sddl: str | None) -> dict[str, str]:
     """Split an SDDL string into its O, G, D and S sections (text after the ``X:`` marker, as written).
@@ -194,7 +196,8 @@ SID_DOMAIN_ALIASES: dict[str, tuple[int, str]] = {
     "LG": (501, "Guest"), "PA": (520, "Group Policy Creator Owners"), "RO": (498, "Enterprise Read-only Domain Controllers"),
     "RS": (553, "RAS and IAS Servers"), "SA": (518, "Schema Admins"),
 }
-# The TrustedInstaller service SID (NT SERVICE\TrustedInstaller, well known: reference §B.2).
+# The TrustedInstaller service SID (NT SERVICE\TrustedInstaller: SHA-1 of the upper-case service name, the
+# documented service-SID algorithm; the same SID appears in Windows' own descriptors).
 TRUSTED_INSTALLER_SID = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
 
 _SID_NAMES = dict(SID_ALIASES.values())
@@ -242,9 +245,9 @@ class SddlError(ValueError):
         self.sddl = sddl
         self.position = position
         self.expected = expected
-        found = repr(sddl[position:position + 12]) if position < len(sddl) else "the end of the text"
+        found = shown(sddl[position:position + 12]) if position < len(sddl) else "the end of the text"
         excerpt = sddl if len(sddl) <= 80 else sddl[max(0, position - 30):position + 30]
-        super().__init__(f"invalid SDDL at position {position}: expected {expected}, found {found} (in {excerpt!r})")
+        super().__init__(f"invalid SDDL at position {position}: expected {expected}, found {found} (in {shown(excerpt)})")
 
 
 def rights_mask(rights: str) -> int:
@@ -257,7 +260,7 @@ def rights_mask(rights: str) -> int:
     for index in range(0, len(rights), 2):
         token = rights[index:index + 2]
         if token not in RIGHTS_LETTERS:
-            raise ValueError(f"unknown SDDL rights letters {token!r} in {rights!r}")
+            raise ValueError(f"unknown SDDL rights letters {shown(token)} in {shown(rights)}")
         mask |= RIGHTS_LETTERS[token]
     return mask
 
@@ -265,7 +268,7 @@ def rights_mask(rights: str) -> int:
 def map_generic(mask: int, object_type: str) -> int:
     """Replace GENERIC_* bits by the object type's specific rights (its generic mapping)."""
     if object_type not in GENERIC_MAPPINGS:
-        raise ValueError(f"unknown object type {object_type!r} (expected one of {', '.join(OBJECT_TYPES)})")
+        raise ValueError(f"unknown object type {shown(object_type)} (expected one of {', '.join(OBJECT_TYPES)})")
     mapped = mask & ~GENERIC_BITS
     for generic, specific in GENERIC_MAPPINGS[object_type].items():
         if mask & generic:
@@ -469,7 +472,7 @@ def _conditional(text: str, pos: int, opened: int) -> tuple[str, int]:
 def parse_sddl(text: str) -> SecurityDescriptor:
     """Parse a security descriptor string; raise :class:`SddlError` when it is not valid SDDL."""
     if not isinstance(text, str):
-        raise SddlError(repr(text), 0, "an SDDL string")
+        raise SddlError(shown(text), 0, "an SDDL string")
     parts: dict[str, object] = {}
     order: list[str] = []
     pos = 0
@@ -514,7 +517,7 @@ def _normalise_sids(sids: Iterable[str], domain_sid: str | None) -> set[str]:
     for sid in sids:
         full = resolve_sid(sid, domain_sid)
         if full is None:
-            raise ValueError(f"principal {sid!r} is not a SID (S-1-...) or a known SID alias")
+            raise ValueError(f"principal {shown(sid)} is not a SID (S-1-...) or a known SID alias")
         resolved.add(full)
     return resolved
 

@@ -19,6 +19,17 @@ import os
 import re
 from typing import Any, Callable
 
+try:
+    from ._display import shown as displayed
+except ImportError:  # loaded by path, outside the package (tools/build_demo_fleet.py): _display by path too
+    import importlib.util
+
+    _SPEC = importlib.util.spec_from_file_location("backupready_display",
+                                                   os.path.join(os.path.dirname(os.path.abspath(__file__)), "_display.py"))
+    _DISPLAY = importlib.util.module_from_spec(_SPEC)
+    _SPEC.loader.exec_module(_DISPLAY)
+    displayed = _DISPLAY.shown
+
 SCHEMA_VERSION = 1
 
 REG_KINDS = ("REG_SZ", "REG_EXPAND_SZ", "REG_MULTI_SZ", "REG_DWORD", "REG_QWORD", "REG_BINARY", "REG_NONE", "missing")
@@ -101,7 +112,7 @@ def _check(value: Any, spec: Any, path: str, source: str) -> None:
         if not _SCALARS[kind](value):
             raise StateError(source, path, f"expected {kind}, got {_describe(value)}")
         if "choices" in spec and value not in spec["choices"]:
-            raise StateError(source, path, f"expected one of {', '.join(map(str, spec['choices']))}; got {value!r}")
+            raise StateError(source, path, f"expected one of {', '.join(map(str, spec['choices']))}; got {displayed(value)}")
         if "min" in spec and value < spec["min"]:
             raise StateError(source, path, f"must be >= {spec['min']}, got {value}")
     elif kind == "list":
@@ -113,7 +124,7 @@ def _check(value: Any, spec: Any, path: str, source: str) -> None:
         if not isinstance(value, dict):
             raise StateError(source, path, f"expected an object, got {_describe(value)}")
         for key, item in value.items():
-            _check(item, spec["values"], f"{path}[{json.dumps(key)}]", source)
+            _check(item, spec["values"], f"{path}[{displayed(key)}]", source)
     elif kind == "object":
         if not isinstance(value, dict):
             raise StateError(source, path, f"expected an object, got {_describe(value)}")
@@ -140,7 +151,7 @@ def _check_regvalue(value: Any, path: str, source: str) -> None:
             raise StateError(source, _join(path, key), "is missing")
     kind, data = value["kind"], value["data"]
     if kind not in REG_KINDS:
-        raise StateError(source, _join(path, "kind"), f"expected one of {', '.join(REG_KINDS)}; got {kind!r}")
+        raise StateError(source, _join(path, "kind"), f"expected one of {', '.join(REG_KINDS)}; got {displayed(kind)}")
     expected: tuple[str, Callable[[Any], bool]]
     if kind in ("REG_SZ", "REG_EXPAND_SZ"):
         expected = ("a string", lambda v: isinstance(v, str))
@@ -182,7 +193,7 @@ def _check_unique_services(value: dict, path: str, source: str) -> None:
         key = service["name"].lower()
         if key in seen:
             raise StateError(source, f"services[{index}].name",
-                             f"duplicate service name {service['name']!r} (also services[{seen[key]}])")
+                             f"duplicate service name {displayed(service['name'])} (also services[{seen[key]}])")
         seen[key] = index
 
 
@@ -346,7 +357,7 @@ def _field(where: tuple | None, *last: Any) -> str:
 def _part(key: Any) -> str:
     if isinstance(key, int):
         return f"[{key}]"
-    return f".{key}" if key.isidentifier() else f"[{json.dumps(key)}]"
+    return f".{key}" if key.isidentifier() else f"[{displayed(key)}]"
 
 
 def _check_carriable(doc: Any, source: str, strings: bool = True) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
+from ._display import shown as displayed
 from ._events import core_csi_events
 from ._findings import Check, Finding, assess, register
 from ._operations import SETTABLE_START_MODES, SERVICE_STATE_ACTIONS
@@ -27,7 +28,9 @@ from ._state import find_service
 from ._unreadable import section_unreadable
 
 CRYPTSVC = "CryptSvc"
-CRYPTSVC_START_MODE = "auto"  # Startup type Automatic on Server 2016+ (reference §C.2)
+# Startup type Automatic on Server 2016+ ("Security guidelines for disabling system services in Windows Server",
+# learn.microsoft.com).
+CRYPTSVC_START_MODE = "auto"
 
 
 def cryptsvc_findings(state: dict) -> Iterator[Finding]:
@@ -61,16 +64,16 @@ register(Check("cryptsvc", ("cryptsvc_state",), cryptsvc_findings))
 SYSTEM_WRITER_ID = "{e8132975-6f93-4464-a53e-1050253ae220}"
 SYSTEM_WRITER_NAME = "System Writer"
 
-# VSS_WRITER_STATE (learn.microsoft.com vss_writer_state; reference §D.1): 1 STABLE, 2..5 WAITING_FOR_*,
+# VSS_WRITER_STATE (learn.microsoft.com vss_writer_state): 1 STABLE, 2..5 WAITING_FOR_*,
 # 6..15 FAILED_AT_*; vssadmin prints "Failed" for all of 6..15, so the number is what counts.
 STATE_STABLE = 1
 WAITING_STATES = range(2, 6)
 FAILED_STATES = range(6, 16)
 
-# Reference §D.1 (English, real output); French: ASSUMED localisation, not verified verbatim on a real box.
+# English: real output (KB 2952783); French: ASSUMED localisation, not verified verbatim on a real box.
 NO_ERROR_TEXTS = ("no error", "aucune erreur")
 
-# Field labels per language, compared after _label_key(). English: reference §D.1 (Nagios sample, KB 2952783,
+# Field labels per language, compared after _label_key(). English: (Nagios sample, KB 2952783,
 # KB 2009272). French: ASSUMED wording of a French Windows (not seen verbatim); the shape fallback in
 # _field_by_shape() covers a wording or an encoding (a mangled "État") that this table does not know.
 FIELD_LABELS = {
@@ -125,7 +128,7 @@ def _label_key(label: str) -> str:
 def _field_by_shape(value: str, block: dict | None) -> str | None:
     """Fallback when the label is unknown: what the value looks like, and where it is in the block."""
     if _QUOTED.match(value):
-        return "name"  # only a writer name is printed in quotes (reference §D.1)
+        return "name"  # only a writer name is printed in quotes (vssadmin's real output, KB 2952783)
     if block is None:
         return None
     if _GUID.match(value):
@@ -231,7 +234,7 @@ class WriterReading:
 
     @property
     def needs_restart(self) -> bool:
-        """KB 2009272 / reference §C.3: restart CryptSvc when the writer is missing or failed."""
+        """KB 2009272: restart CryptSvc when the writer is missing or failed."""
         return self.verdict in ("missing", "failed", "last_error")
 
 
@@ -246,7 +249,7 @@ def read_system_writer(state: dict) -> WriterReading:
         # KB 2009272, askcorejp 2012: "writer missing" = no System Writer block at all.
         return WriterReading("missing", "the System Writer is not listed by vssadmin list writers", None, writers)
     number = writer.state_number
-    shown = f"[{number}] {writer.state_text}" if number is not None else repr(writer.state_text)
+    shown = f"[{number}] {writer.state_text}" if number is not None else displayed(writer.state_text)
     if number in FAILED_STATES:
         return WriterReading("failed", f"state {shown}", writer, writers)
     if number in WAITING_STATES:
@@ -254,14 +257,14 @@ def read_system_writer(state: dict) -> WriterReading:
     if number != STATE_STABLE:
         return WriterReading("unknown", f"state {shown} is not one this collection can read", writer, writers)
     if not writer.last_error_is_none:
-        return WriterReading("last_error", f"state {shown} but last error {writer.last_error!r}", writer, writers)
+        return WriterReading("last_error", f"state {shown} but last error {displayed(writer.last_error)}", writer, writers)
     return WriterReading("stable", f"state {shown}", writer, writers)
 
 
 def capi2_core_csi_failures(events: Iterable[dict]) -> list[str]:
     """Detail strings of CAPI2 513 ``AddCoreCsiFiles`` events (fatal to OnIdentify: writer missing; KB 2009272).
 
-    Both spellings occur: ``AddCoreCsiFiles: ...`` (KB 2009272) and ``AddCoreCsiFiles : ...`` (reference §B.1).
+    Both spellings occur: ``AddCoreCsiFiles: ...`` (KB 2009272) and ``AddCoreCsiFiles : ...`` (the write-up).
     """
     details: list[str] = []
     for event in events:
@@ -316,7 +319,7 @@ def system_writer_findings(state: dict) -> Iterator[Finding]:
         yield Finding("system_writer_failed", SUBJECT, message, severity="warning", evidence=evidence,
                       fix=RESTART_FIX, fixable=True)
     elif reading.verdict == "waiting":
-        # Reference §C.3: do not restart CryptSvc during a running backup; a waiting writer may be in one.
+        # Do not restart CryptSvc during a running backup; a waiting writer may be in one.
         yield Finding("system_writer_failed", SUBJECT, message + " (waiting: a backup may be running)",
                       severity="warning", evidence=evidence, fixable=False,
                       fix="wait for the running backup to end; if the writer stays waiting, " + RESTART_FIX)
@@ -375,11 +378,11 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
     Semantics of the operations: ``_operations.py``.
     """
     if start_mode not in SETTABLE_START_MODES:
-        raise ValueError(f"start_mode: expected one of {', '.join(SETTABLE_START_MODES)}, got {start_mode!r}")
+        raise ValueError(f"start_mode: expected one of {', '.join(SETTABLE_START_MODES)}, got {displayed(start_mode)}")
     if desired_state not in DESIRED_STATES:
-        raise ValueError(f"desired_state: expected one of {', '.join(DESIRED_STATES)}, got {desired_state!r}")
+        raise ValueError(f"desired_state: expected one of {', '.join(DESIRED_STATES)}, got {displayed(desired_state)}")
     if start_mode == "disabled":
-        raise ValueError(f"start_mode 'disabled' cannot be combined with desired_state {desired_state!r}: "
+        raise ValueError(f"start_mode 'disabled' cannot be combined with desired_state {displayed(desired_state)}: "
                          "a disabled service cannot be started")
     plan: dict[str, Any] = {"operations": [], "reasons": [], "restart_for_writer": False, "blocked_by": [],
                             "errors": []}
@@ -415,7 +418,7 @@ def plan_cryptsvc(state: dict, start_mode: str = "auto", desired_state: str = "s
                                    f"cannot bring it back while {', '.join(plan['blocked_by'])} remains "
                                    "(KB 2009272: fix the permissions first, then restart CryptSvc)")
         elif reading.needs_restart:
-            # KB 2009272 ends with net stop / net start cryptsvc; reference §C.3: restart once, then re-check.
+            # KB 2009272 ends with net stop / net start cryptsvc; restart once, then re-check.
             then = "CryptSvc is restarted once" if action == "restarted" else "starting CryptSvc should bring it back"
             plan["reasons"].append(f"System Writer {reading.verdict}: {reading.reason}; {then}, then re-checked")
         elif reading.verdict == "waiting":
@@ -451,7 +454,7 @@ def writer_status_after(state: dict, since: str | None = None) -> dict:
     writer = reading.writer
     limit = _event_time(since) if since else None
     if since and limit is None:
-        raise ValueError(f"since: {since!r} is not an ISO 8601 time")
+        raise ValueError(f"since: {displayed(since)} is not an ISO 8601 time")
     events = []
     for event in state["events"]:
         provider = event["provider"].casefold()

@@ -123,7 +123,7 @@ def test_drill_1b_an_exclusion_path_longer_than_windows_allows_is_refused_and_no
 
     assert tree(tmp_path) == before
     for host, outcome in result.results("backupready.windows.win_systemwriter_exclusions").items():
-        assert outcome["msg"].startswith("invalid ExcludedBinaryPaths entries, nothing written: C:\\aaaa"), host
+        assert outcome["msg"].startswith("invalid ExcludedBinaryPaths entries, nothing written: 'C:\\aaaa"), host
         assert outcome["msg"].endswith("(40,007 characters): is 40,007 characters long: a Windows path has at most "
                                        "32,767"), host
         assert len(outcome["msg"]) < 400

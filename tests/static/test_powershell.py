@@ -695,7 +695,7 @@ def reference_decode(reg_type: int, data: bytes) -> dict:
 
 
 REAL_VALUES = [
-    # (type, bytes, expected): ImagePath shapes from the reference (embedded NUL: systeminformer #111).
+    # (type, bytes, expected): ImagePath shapes from public reports (embedded NUL: systeminformer #111).
     (2, "\\SystemRoot\\System32\\drivers\\x.sys\x00".encode("utf-16-le"),
      {"kind": "REG_EXPAND_SZ", "data": "\\SystemRoot\\System32\\drivers\\x.sys"}),
     (2, "\\??\\C:\\x\\kph.sys\x00garbage\x00".encode("utf-16-le"),

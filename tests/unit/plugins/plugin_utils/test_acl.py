@@ -145,7 +145,7 @@ def test_unparseable_descriptor_is_never_fixed():
 
 
 @pytest.mark.parametrize("sddl, is_folder", [
-    # The descriptors the demo fleet assumes healthy (reference §C.1 [INF]: owner TrustedInstaller; files by SYSTEM).
+    # The descriptors the demo fleet assumes healthy (presumed, no public source gives it: owner TrustedInstaller; files by SYSTEM).
     (f"O:{TI}G:{TI}D:PAI(A;OICI;FA;;;{TI})(A;OICI;0x1200a9;;;SY)(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;BU)", True),
     (f"O:SYG:SYD:AI(A;ID;FA;;;{TI})(A;ID;0x1200a9;;;SY)(A;ID;0x1200a9;;;BA)(A;ID;0x1200a9;;;BU){SACL}", False),
 ])

@@ -1,4 +1,4 @@
-"""CAPI2 512/513, VSS 8213 and Windows Server Backup 517 events (reference §B.1-§B.3, §D.3)."""
+"""CAPI2 512/513, VSS 8213 and Windows Server Backup 517 events (KB 2009272, KB 3209092, KB 968247; the writer's literals in cryptcatsvc.dll)."""
 
 import pytest
 from hypothesis import given
@@ -11,7 +11,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._events import
 
 from statedoc import make_service, make_state
 
-# KB 2009272 (§B.1), as rendered by the KB (no space before the colon).
+# KB 2009272, as rendered by the KB (no space before the colon).
 KB2009272_MESSAGE = """Cryptographic Services failed while processing the OnIdentity() call in the System Writer Object.
 Details:
 AddCoreCsiFiles: BeginFileEnumeration() failed.
@@ -20,7 +20,7 @@ Access is denied."""
 # 2009 blog copy (the "System writer is not found in the backup" write-up), with the space before the colon, blank lines, CRLF.
 SEED002_MESSAGE = ("Cryptographic Services failed while processing the OnIdentity() call in the System Writer Object.\r\n\r\n"
                    "Details:\r\nAddCoreCsiFiles : BeginFileEnumeration() failed.\r\n\r\nSystem Error:\r\nAccess is denied.\r\n")
-# KB 3209092 (§B.2).
+# KB 3209092.
 KB3209092_MESSAGE = """An error occurred in Cryptographic Services while processing the OnIdentity() call in System Writer Object.
 
 Details:
@@ -28,7 +28,7 @@ AddLegacyDriverFiles: Unable to back up image of binary Microsoft Link-Layer Dis
 
 System Error:
 Access is denied."""
-# The <Data> of a real 513 (forum copy of the Event XML, §B): labels and detail in the one property.
+# The <Data> of a real 513 (forum copy of the Event XML): labels and detail in the one property.
 KSQCRAES_DATA = ("\nDetails:\nAddLegacyDriverFiles: Unable to back up image of binary ksqcraes.\n\nSystem Error:\n"
                  "The system cannot find the file specified.\n")
 # ASSUMED French rendering (unverified: no French capture was available). The detail stays the writer's English literal.
@@ -119,7 +119,7 @@ def test_selectors_over_a_state_events_list():
     assert writer_events(None) == []
 
 
-# KB 2009272 (§B.1): VSS 8213.
+# KB 2009272: VSS 8213.
 VSS_8213 = ("Volume Shadow Copy Service error: The process that hosts the writer with name System Writer and ID "
             "{e8132975-6f93-4464-a53e-1050253ae220} does not run under a user with sufficient access rights. Consider "
             "running this process under a local account which is either Local System, Administrator, Network Service, "

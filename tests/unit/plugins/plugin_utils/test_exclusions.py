@@ -88,7 +88,7 @@ def test_a_path_longer_than_windows_allows_is_invalid_and_shown_cut():
     _unused, result = plan(multi(B), [drill], "present")
     assert result["operations"] == []
     (error,) = result["errors"]
-    assert error == f"{drill[:120]}...{drill[-40:]} (40,007 characters): is 40,007 characters long: " \
+    assert error == f"'{drill[:120]}...{drill[-40:]}' (40,007 characters): is 40,007 characters long: " \
                     "a Windows path has at most 32,767"
 
 
@@ -268,11 +268,11 @@ def test_missing_value_stays_missing_when_nothing_is_wanted(mode, paths):
 
 
 @pytest.mark.parametrize("paths, errors", [
-    (["%windir%\\x.exe"], ["%windir%\\x.exe: is not an absolute drive path (X:\\...)",
-                           "%windir%\\x.exe: contains an environment variable (%...%)"]),
-    ([A, '"E:\\q.exe"'], ['"E:\\q.exe": is not an absolute drive path (X:\\...)',
-                          '"E:\\q.exe": contains a double quotation mark']),
-    ([A, "E:\\dir\\"], ["E:\\dir\\: does not end in a file name with an extension"]),
+    (["%windir%\\x.exe"], ["'%windir%\\x.exe': is not an absolute drive path (X:\\...)",
+                           "'%windir%\\x.exe': contains an environment variable (%...%)"]),
+    ([A, '"E:\\q.exe"'], ["'\"E:\\q.exe\"': is not an absolute drive path (X:\\...)",
+                          "'\"E:\\q.exe\"': contains a double quotation mark"]),
+    ([A, "E:\\dir\\"], ["'E:\\dir\\': does not end in a file name with an extension"]),
 ])
 def test_invalid_given_paths_give_errors_and_no_operation(paths, errors):
     for mode in ("present", "absent", "exact"):

@@ -71,7 +71,8 @@ def test_another_order_is_a_difference():
 def test_long_and_control_characters_are_cut_and_escaped():
     shown = show("C:\\" + "a" * 1000 + "\x00\x1b[2J")
     assert len(shown) < 220 and "(1008 characters)" in shown
-    assert show("a\x00b\x1b[2J") == "'a\\u0000b\\u001b[2J'"
+    assert show("a\x00b\x1b[2J") == "'a<NUL>b<U+001B>[2J'"
+    assert show({"kind": "REG_MULTI_SZ", "data": ["C:\\x.exe"]}) == "REG_MULTI_SZ ['C:\\x.exe']"  # one backslash
 
 
 # --- refusing ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""SDDL parser/writer, rights masks, SID aliases and the effective-grant check (reference §B.2, §C.1)."""
+"""SDDL parser/writer, rights masks, SID aliases and the effective-grant check (KB 3209092, KB 2009272)."""
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +10,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._sddl import (
     resolve_sid, rights_mask, sid_name, split_sddl)
 
 NLASVC = "S-1-5-80-3141615172-2057878085-1754447212-2405740020-3916490453"
-# Reference §B.2, verbatim (the "sc sdset mslldp " prefix removed).
+# KB 3209092, verbatim (the "sc sdset mslldp " prefix removed).
 MSLLDP_DEFAULT = (
     "D:(D;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BG)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;SY)(A;;CCDCLCSWRPDTLOCRSDRCWDWO;;;BA)"
     "(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;SO)(A;;LCRPWP;;;" + NLASVC + ")S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)")
@@ -23,7 +23,7 @@ MSLLDP_JUSTWORKS_FIX = (
     "S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)")
 MUP = ("D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)(A;;CCLCSWLOCRRC;;;IU)"
        "(A;;CCLCSWLOCRRC;;;SU)S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)")
-FILEMAPS_SACL = "S:ARAI(AU;SAFA;0x1f0116;;;WD)"  # §C.1, TiWorker on filemaps files
+FILEMAPS_SACL = "S:ARAI(AU;SAFA;0x1f0116;;;WD)"  # TiWorker on filemaps files
 FOLDER = "O:BAG:SYD:PAI(A;OICI;FA;;;SY)(A;OICIIO;GA;;;CO)"
 
 WRITER_TOKEN = {"S-1-5-20", "S-1-5-6", "S-1-5-11", "S-1-1-0", "S-1-5-32-545"}

@@ -102,8 +102,8 @@ def _mutate(doc, path, value):
      "system_writer.excluded_binary_paths.data", "is missing"),
     (("filemaps", "files", "count"), -1, "filemaps.files.count", "must be >= 0"),
     (("vss_access_control", "values"), {"NT Authority\\NetworkService": 1},
-     'vss_access_control.values["NT Authority\\\\NetworkService"]', "expected a registry value object"),
-    (("paths",), {"C:\\x.sys": "yes"}, 'paths["C:\\\\x.sys"]', "expected bool"),
+     "vss_access_control.values['NT Authority\\NetworkService']", "expected a registry value object"),
+    (("paths",), {"C:\\x.sys": "yes"}, "paths['C:\\x.sys']", "expected bool"),  # single backslashes, as Windows shows them
     (("events",), [{"log": "Application"}], "events[0].provider", "is missing"),
     (("services", 0, "name"), None, "services[0].name", "must not be null"),
 ])

@@ -1,7 +1,7 @@
 """vssadmin list writers parser, the System Writer checks, and the win_cryptsvc plan.
 
-Fixtures (tests/unit/fixtures/vssadmin/), each named after its source (reference §D.1):
-- nagios_embedded_data_healthy.txt: a Nagios plugin's __DATA__ block (id:15491960981), real output shape;
+Fixtures (tests/unit/fixtures/vssadmin/), each named after its source (vssadmin's real output, KB 2952783):
+- nagios_embedded_data_healthy.txt: a Nagios plugin's __DATA__ block, real output shape;
 - nagios_embedded_data_truncated.txt: the same, cut inside the second block;
 - kb2952783_failed_reindented.txt: KB 2952783's failed sample with header, re-indented (the Markdown lost it);
 - kb2009272_unquoted_healthy_markdown.txt: KB 2009272's healthy sample as its Markdown shows it (unquoted name,
@@ -34,7 +34,7 @@ def fixture(name: str) -> str:
 
 def block(state_line: str = "[1] Stable", last_error: str = "No error", name: str = "'System Writer'",
           writer_id: str = SW_ID, instance: str = "{eb6b4c30-aa48-486a-9618-0d1934d180ca}") -> str:
-    """One writer block in the real output shape (reference §D.1), with the state and last error to test."""
+    """One writer block in the real output shape (vssadmin's real output, KB 2952783), with the state and last error to test."""
     return (f"Writer name: {name}\n   Writer Id: {writer_id}\n   Writer Instance Id: {instance}\n"
             f"   State: {state_line}\n   Last error: {last_error}\n\n")
 

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 from runner import copy_fleet, playbook, run_json
 
 pytestmark = pytest.mark.playbook
@@ -52,7 +53,7 @@ def test_bad_paths_fail_naming_each_and_leave_the_snapshot_byte_for_byte(tmp_pat
     msg = run.results(EXCLUSIONS)["fs01"]["msg"]
     assert msg.startswith("invalid ExcludedBinaryPaths entries, nothing written: ")
     for entry in bad:
-        assert f"{entry}: " in msg, entry
+        assert f"{shown(entry)}: " in msg, entry  # quoted, single backslashes
     assert "D:\\ok\\app.exe:" not in msg  # the valid entry is not named as bad
     assert read(tmp_path / "fs01.json") == before
     assert not (tmp_path / "backups").exists()

@@ -34,7 +34,7 @@ def module_playbook(directory, args="{}"):
 
 
 EXPECTED = {
-    # host: (service, defect, fixed value, kind): the real-world cases of the reference
+    # host: (service, defect, fixed value, kind): the real-world cases of the demo fleet (sources: examples/fleet/README.md)
     "mars-winmad": ("WinMad", "invalid_syntax", "\\SystemRoot\\System32\\drivers\\winmad.sys", "REG_EXPAND_SZ"),
     "av-trend": ("TMBMServer", "invalid_syntax",
                  '"C:\\Program Files (x86)\\Trend Micro\\BM\\TMBMSRV.exe" /service', None),
@@ -62,8 +62,8 @@ def test_check_mode_diff_is_exact_and_the_real_run_matches_it(tmp_path):
         after = image_path(load(tmp_path, host), service)
         original = image_path(json.loads(before[host]), service)
         assert after == {"kind": kind or original["kind"], "data": fixed}, host
-    # The NUL shows as \x00 in the diff rather than being printed.
-    assert "\\x001251;LC_MONETARY" in checked.results(MODULE)["dev-kph"]["diff"][0]["before"]
+    # The NUL shows as <NUL> in the diff rather than being printed; backslashes stay single.
+    assert "kprocesshacker.sys<NUL>1251;LC_MONETARY" in checked.results(MODULE)["dev-kph"]["diff"][0]["before"]
 
     again = run_json(inventory, pb)
     assert [again.changed(h) for h in BROKEN + ["fs01"]] == [0] * (len(BROKEN) + 1)

@@ -1,0 +1,84 @@
+"""What the assess playbook prints, as an operator reads it: paths as Windows shows them, what fixes each finding,
+what to run next (and that running it does what it says), and the README's sample output, which is real output."""
+
+import os
+import re
+
+import pytest
+
+from runner import ROOT, copy_fleet, run
+
+pytestmark = pytest.mark.playbook
+
+HOSTS = ["mars-winmad", "hv-doubled", "excl-bad", "missing-driver"]
+
+
+def assess(tmp_path, inventory):
+    done = run("ansible-playbook", "-i", inventory, "backupready.windows.assess", "-e", "backupready_gate=false",
+               cwd=str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def host_block(stdout: str, host: str) -> str:
+    """The lines of the 'Show what was found' output of one host."""
+    start = stdout.index(f"ok: [{host}] => \n    msg:")
+    end = stdout.find("\nok: [", start + 1)
+    return stdout[start:end if end > 0 else None]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("console")
+    inventory = copy_fleet(tmp_path, HOSTS)
+    return tmp_path, inventory, assess(tmp_path, inventory)
+
+
+def test_paths_are_printed_as_windows_shows_them(fleet):
+    _tmp, _inventory, stdout = fleet
+    winmad = host_block(stdout, "mars-winmad")
+    # YAML doubles the quote marks of a single-quoted line, never the backslashes: one doubled backslash, the defect.
+    assert "''\\\\systemroot\\system32\\drivers\\winmad.sys''" in winmad
+    assert winmad.count("\\\\") == 1
+    for host in ("hv-doubled", "excl-bad", "missing-driver"):
+        assert "\\\\" not in host_block(stdout, host), host
+
+
+def test_fixable_says_by_what_and_the_next_step_is_printed(fleet):
+    _tmp, _inventory, stdout = fleet
+    hv = " ".join(host_block(stdout, "hv-doubled").split())
+    assert "[fixable: backupready.windows.remediate, role imagepath (win_service_imagepath); on by default:" in hv
+    assert ("NEXT: preview the fixes with `ansible-playbook -i <inventory> backupready.windows.remediate --check "
+            "--diff`, then run it without --check") in hv
+    missing = " ".join(host_block(stdout, "missing-driver").split())
+    assert "[fixable" not in missing and "NEXT: nothing here is fixed by backupready.windows.remediate" in missing
+
+
+def test_the_next_step_command_fixes_what_it_says(fleet):
+    tmp_path, inventory, stdout = fleet
+    block = " ".join(host_block(stdout, "excl-bad").split())
+    command = re.search(r"NEXT: preview the fixes with `([^`]+)`", block).group(1)
+    assert "-e readiness_fix_exclusions=true -e systemwriter_remove_invalid=true" in command
+    args = command.split()[1:]
+    args[args.index("<inventory>")] = inventory
+    done = run("ansible-playbook", *args, "--limit", "excl-bad", cwd=str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    task = "TASK [backupready.windows.systemwriter : Manage ExcludedBinaryPaths]"
+    diff = done.stdout[done.stdout.index(task):]
+    diff = diff[:diff.index("TASK [", len(task))]
+    assert "changed: [excl-bad]" in diff
+    for entry in ('"E:\\Apps\\svc.exe"', "%ProgramFiles%\\Vendor\\agent.exe", "E:\\Apps\\"):
+        assert f"-{entry}\n" in diff, entry  # the --diff removes each invalid entry, single backslashes
+
+
+def test_the_readme_sample_output_is_real_output(tmp_path):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme[readme.index("## Two commands"):readme.index("## On real servers")]
+    sample = re.search(r"```\n(ok: \[.*?)```", section, re.S).group(1).splitlines()
+    hosts = re.findall(r"^ok: \[([^\]]+)\] =>$", "\n".join(sample), re.M)
+    assert hosts, "no sample output in the README"
+    stdout = assess(tmp_path, copy_fleet(tmp_path, hosts))
+    printed = [line.rstrip() for line in stdout.splitlines()]
+    first = printed.index(sample[0])
+    assert printed[first:first + len(sample)] == sample
