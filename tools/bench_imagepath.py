@@ -2,11 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: diagnose 10,000 ImagePath values and print values/second and peak memory.
 
-Values: the real default-Windows values (``../shared/data/imagepaths-default-windows.jsonl`` when present),
-repeated, plus generated variants with the real-world defects of reference §A.6 (doubled \\SystemRoot\\,
+Values: the real values of ``tests/data/imagepaths-default-windows.jsonl`` and ``imagepaths-more-real.jsonl`` (it stops,
+naming the file, when one cannot be read),
+repeated, plus generated variants with the real-world defects of winsiderss/systeminformer#111 and #1371, mikefrobbins.com 2009 (doubled \\SystemRoot\\,
 ``..\\`` segments, embedded NUL, quoted drivers, forward slashes, unquoted spaces, other volumes).
 
-    .venv/bin/python tools/bench_imagepath.py [--count 10000] [--data PATH]
+    .venv/bin/python tools/bench_imagepath.py [--count 10000] [--runs 5] [--data PATH ...]
+
+Each run diagnoses every value once; the median and the best run are printed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 import tracemalloc
@@ -24,29 +28,32 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import conftest  # noqa: E402,F401  # pylint: disable=wrong-import-position,unused-import  # collection finder
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import diagnose  # noqa: E402
 
-DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "imagepaths-default-windows.jsonl")
-FALLBACK = [  # used when the shared data set is not there
-    ("\\SystemRoot\\System32\\drivers\\1394ohci.sys", "driver"),
-    ("System32\\drivers\\ACPI.sys", "driver"),
-    ("%SystemRoot%\\system32\\svchost.exe -k netsvcs -p", "win32"),
-    ('"%systemroot%\\system32\\wbengine.exe"', "win32"),
-]
+DEFAULT_DATA = [os.path.join(ROOT, "tests", "data", "imagepaths-default-windows.jsonl"),
+                os.path.join(ROOT, "tests", "data", "imagepaths-more-real.jsonl")]
 
 
 def real_values(path: str) -> list[tuple[str, str]]:
-    if not os.path.exists(path):
-        return list(FALLBACK)
+    """(value, service type) of each row of a JSON-lines data set; exits naming the file when it cannot be read."""
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            driver = "DRIVER" in row["observed_via"]
-            rows.append((row["value"], "driver" if driver else "win32"))
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    row = json.loads(line)
+                    driver = "DRIVER" in row.get("observed_via", "")
+                    rows.append((row["value"], "driver" if driver else "win32"))
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise SystemExit(f"bench_imagepath: {path}, line {number}: not a data set row ({exc})") from None
+    except OSError as exc:
+        raise SystemExit(f"bench_imagepath: cannot read the data set {path}: {exc.strerror or exc} "
+                         "(the data sets are in tests/data/)") from None
+    if not rows:
+        raise SystemExit(f"bench_imagepath: the data set {path} is empty")
     return rows
 
 
 def variants(value: str, service_type: str) -> list[tuple[str, str]]:
-    """Defective variants of one real value (reference §A.6)."""
+    """Defective variants of one real value (winsiderss/systeminformer#111 and #1371, mikefrobbins.com 2009)."""
     out = [(value + "\x001251;LC_MONETARY=Russian_Russia.1251", service_type), (value.replace("\\", "/"), service_type)]
     if service_type == "driver":
         out += [("\\Systemroot" + value if value.lower().startswith("\\systemroot\\") else "\\" + value, "driver"),
@@ -57,8 +64,8 @@ def variants(value: str, service_type: str) -> list[tuple[str, str]]:
     return out
 
 
-def workload(count: int, path: str) -> list[tuple[str, str]]:
-    base = real_values(path)
+def workload(count: int, paths: list[str]) -> list[tuple[str, str]]:
+    base = [row for path in paths for row in real_values(path)]
     generated = [v for value, kind in base for v in variants(value, kind)]
     pool = base + generated
     return [pool[i % len(pool)] for i in range(count)]
@@ -72,17 +79,22 @@ def exists(path: str) -> bool:  # pylint: disable=unused-argument
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--data", action="append", metavar="PATH",
+                        help="a JSON-lines data set (repeat for more); default: the two in tests/data/")
     args = parser.parse_args()
-    values = workload(args.count, args.data)
+    values = workload(args.count, args.data or DEFAULT_DATA)
     volumes = ["C:", "D:"]
 
-    started = time.perf_counter()
-    defects = 0
-    for value, service_type in values:
-        defects += bool(diagnose(value, service_type=service_type, volumes=volumes, service_name="svc",
-                                 exists=exists).defects)
-    elapsed = time.perf_counter() - started
+    times = []
+    for _run in range(max(args.runs, 1)):
+        started = time.perf_counter()
+        defects = 0
+        for value, service_type in values:
+            defects += bool(diagnose(value, service_type=service_type, volumes=volumes, service_name="svc",
+                                     exists=exists).defects)
+        times.append(time.perf_counter() - started)
+    elapsed, best = statistics.median(times), min(times)
 
     tracemalloc.start()
     for value, service_type in values:
@@ -91,7 +103,8 @@ def main() -> int:
     tracemalloc.stop()
 
     print(f"values: {len(values)} ({defects} with a defect)")
-    print(f"time: {elapsed:.3f} s, {len(values) / elapsed:,.0f} values/second")
+    print(f"time: {elapsed:.3f} s, {len(values) / elapsed:,.0f} values/second (median of {len(times)} runs; "
+          f"best {best:.3f} s, {len(values) / best:,.0f} values/second)")
     print(f"peak memory while diagnosing (tracemalloc): {peak / 1024:.1f} KiB")
     return 0
 

@@ -3,12 +3,12 @@
 """A service's ImagePath, read the way the VSS System Writer reads it, and judged.
 
 The System Writer asks the SCM for every driver's and every Win32 service's binary path and rewrites
-it with its own simple rules (reference §A.3, decompiled ``cryptcatsvc.dll``). A path that those rules
+it with its own simple rules (the decompiled ``cryptcatsvc.dll``). A path that those rules
 turn into an invalid, non-local or missing file breaks System State backups (KB 4053355 0x8007007B,
 KB 968247, KB 980794). This module:
 
 1. splits a binary path into executable and arguments (drivers take no arguments);
-2. derives the writer path exactly as §A.3 says (:func:`writer_path_of`) and expands it with the host's
+2. derives the writer path exactly as the decompiled cryptcatsvc.dll does (:func:`writer_path_of`) and expands it with the host's
    variables (:func:`expand_environment`, ``ExpandEnvironmentStringsW`` semantics);
 3. judges it (:func:`diagnose`): ``invalid_syntax``, ``quoted_driver``, ``embedded_nul``,
    ``missing_volume``, ``missing_file`` and, for Win32 services only, ``unquoted_spaces`` (CWE-428);
@@ -24,10 +24,12 @@ Pure functions over plain data; :func:`diagnose` never raises on any string valu
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from ._display import shown, visible
 from ._findings import Check, Finding, matches_any, register
 from ._operations import SERVICES_KEY
 from ._state import is_driver, is_win32, local_drive_letters
@@ -42,7 +44,7 @@ FIXABLE_CODES = ("invalid_syntax", "quoted_driver", "embedded_nul", "unquoted_sp
 REPORTED_CODES = ("missing_volume", "missing_file")
 IMAGEPATH_CODES = FIXABLE_CODES + REPORTED_CODES
 
-MAX_PATH = 260  # ExpandEnvironmentStringsW(..., 0x104) in FindBinaryForService: longer fails (§A.3 [RE])
+MAX_PATH = 260  # ExpandEnvironmentStringsW(..., 0x104) in FindBinaryForService: longer fails (cryptcatsvc.dll, decompiled)
 
 _DRIVE_ROOTED = re.compile(r"^[A-Za-z]:\\")
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:?\\?$")
@@ -50,8 +52,13 @@ _WHITESPACE = (" ", "\t")
 # Characters that cannot appear in a path (askcore INVALID_CHARS "< > : \" | ?", KB 968247; '*' and
 # control characters are invalid in Win32 file names).
 _INVALID_CHARS = frozenset('"<>|?*') | frozenset(chr(c) for c in range(1, 32))
+_ANY_INVALID_CHAR = re.compile("[" + "".join(re.escape(c) for c in sorted(_INVALID_CHARS)) + "]")
+_DOT_SEGMENT = re.compile(r"(?:\A|\\)\.\.?(?:\\|\Z)")  # a '.' or '..' segment between backslashes
+# A path local_path_problems finds nothing wrong with: X:\ then segments with none of its problems (no doubled
+# backslash, no '.' or '..' segment, no '/', ':' or invalid character). Anything else takes the long way.
+_CLEAN_LOCAL_PATH = re.compile(r'\A[A-Za-z]:(?:\\(?!\\|\.\.?(?:\\|\Z))[^\\/:"<>|?*\x01-\x1f]*)+\Z')
 # Doubled \SystemRoot\ prefixes stacked by ChangeServiceConfig (systeminformer#1371), or a doubled leading
-# backslash (KB 4053355 "remove a leading backslash" hypothesis, reference §A.3).
+# backslash (KB 4053355 "remove a leading backslash" hypothesis, cryptcatsvc.dll, decompiled).
 _SYSTEMROOT_PREFIXES = re.compile(r"^(?:\\+systemroot(?=\\))+\\", re.IGNORECASE)
 _SYSTEMROOT_VARIABLE = re.compile(r"^%(?:systemroot|windir)%\\", re.IGNORECASE)
 
@@ -95,7 +102,7 @@ class Diagnosis:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Verdict:
     """Working state of one judgement (no fix yet)."""
 
@@ -128,7 +135,7 @@ def writer_environment(system_root: str = "C:\\Windows") -> dict[str, str]:
     env = {"systemroot": root, "windir": root} if root else {}
     if re.match(r"^[A-Za-z]:(\\|$)", root):
         drive = root[:2]
-        # [INF] Windows' default locations on the system drive; a host that relocated them is not modelled.
+        # Inferred: Windows' default locations on the system drive; a host that relocated them is not modelled.
         env.update({
             "systemdrive": drive,
             "programfiles": f"{drive}\\Program Files",
@@ -142,6 +149,16 @@ def writer_environment(system_root: str = "C:\\Windows") -> dict[str, str]:
             "public": f"{drive}\\Users\\Public",
         })
     return env
+
+
+@functools.lru_cache(maxsize=64)
+def _environment(system_root: str) -> dict[str, str]:
+    """:func:`writer_environment`, built once per SystemRoot for :func:`diagnose` (shared: never changed)."""
+    return writer_environment(system_root)
+
+
+def _has_whitespace(text: str) -> bool:
+    return " " in text or "\t" in text  # any of _WHITESPACE
 
 
 def _looks_like_variable(name: str) -> bool:
@@ -169,26 +186,32 @@ def expand_environment(text: str, env: dict[str, str]) -> tuple[str, list[str]]:
     """
     if "%" not in text:
         return text, []
-    out: list[str] = []
+    # The pairs of _percent_pairs, from one split: parts[1], parts[3], ... are names when a '%' closes them.
+    parts = text.split("%")
+    signs = len(parts) - 1
+    if signs == 2:  # one pair, the usual %SystemRoot%\...: the same as the loop below
+        value = env.get(parts[1].lower())
+        if value is not None:
+            return parts[0] + value + parts[2], []
+    out: list[str] = [parts[0]]
     unknown: list[str] = []
-    index = 0
-    for start, close in _percent_pairs(text):
-        out.append(text[index:start])
-        name = text[start + 1:close]
+    for index in range(1, signs, 2):
+        name = parts[index]
         value = env.get(name.lower())
         if value is None:
-            out.append(text[start:close + 1])
+            out.append("%" + name + "%")
             if _looks_like_variable(name):
                 unknown.append(name)
         else:
             out.append(value)
-        index = close + 1
-    out.append(text[index:])
+        out.append(parts[index + 1])
+    if signs % 2:
+        out.append("%" + parts[signs])  # a lone '%' at the end is literal
     return "".join(out), unknown
 
 
 # ---------------------------------------------------------------------------------------------------
-# Parsing and the writer's own rewrite (reference §A.3)
+# Parsing and the writer's own rewrite (cryptcatsvc.dll, decompiled)
 # ---------------------------------------------------------------------------------------------------
 
 def _lower(text: str) -> str:
@@ -203,7 +226,7 @@ def split_command_line(value: str, service_type: str) -> tuple[str, str, bool]:
 
     Drivers take no arguments and are never quoted (mullvad/windows-service-rs#59): the whole value is the
     path. A Win32 command line is either ``"exe" args`` or, unquoted, the text up to the first ``.exe``
-    (where the System Writer cuts, §A.3) followed by the arguments; without ``.exe`` the first
+    (where the System Writer cuts, cryptcatsvc.dll, decompiled) followed by the arguments; without ``.exe`` the first
     whitespace-separated token (CreateProcess's first candidate, CreateProcess doc).
     """
     if service_type == DRIVER:
@@ -229,7 +252,7 @@ def writer_path_of(value: str, service_type: str, service_name: str | None = Non
     and no service name).
     """
     if service_type == DRIVER:
-        # §A.3 AddLegacyDriverFiles/FindBinaryForService [RE]: empty -> default path from the service name.
+        # cryptcatsvc.dll AddLegacyDriverFiles/FindBinaryForService (decompiled): empty -> default path from the service name.
         if value == "":
             if not service_name:
                 return None
@@ -237,31 +260,33 @@ def writer_path_of(value: str, service_type: str, service_name: str | None = Non
             return path, path
         if value.startswith("\\"):
             low = _lower(value)
-            # §A.3: "\??\X" -> "x" (lowercased, prefix stripped)
+            # cryptcatsvc.dll, decompiled: "\??\X" -> "x" (lowercased, prefix stripped)
             if low.startswith("\\??\\"):
                 return low[4:], value[4:]
-            # §A.3: "\systemroot\X" (12 chars, case-insensitive after CharLowerW) -> "%SystemRoot%\x"
+            # cryptcatsvc.dll, decompiled: "\systemroot\X" (12 chars, case-insensitive after CharLowerW) -> "%SystemRoot%\x"
             if low.startswith("\\systemroot\\"):
                 return "%SystemRoot%\\" + low[12:], "%SystemRoot%\\" + value[12:]
-            # §A.3: any other leading "\" (\\server\..., \\systemroot\...) is used raw, lowercased
+            # cryptcatsvc.dll, decompiled: any other leading "\" (\\server\..., \\systemroot\...) is used raw, lowercased
             return low, value
-        # §A.3: no leading "\" -> "%SystemRoot%\" + the whole string, not lowercased
+        # cryptcatsvc.dll, decompiled: no leading "\" -> "%SystemRoot%\" + the whole string, not lowercased
         return "%SystemRoot%\\" + value, "%SystemRoot%\\" + value
-    # §A.3 AddWin32ServiceFiles [RE]: _wcslwr, wcsstr(".exe"); not found -> service skipped
+    # cryptcatsvc.dll AddWin32ServiceFiles (decompiled): _wcslwr, wcsstr(".exe"); not found -> service skipped
     low = _lower(value)
     found = low.find(".exe")
     if found < 0:
         return None
     end = found + 4
-    # §A.3: a leading quote is dropped unless the token ends the string; the path is cut right after ".exe"
+    # cryptcatsvc.dll, decompiled: a leading quote is dropped unless the token ends the string; the path is cut right after ".exe"
     start = 1 if value.startswith('"') and end != len(value) else 0
     return low[start:end], value[start:end]
 
 
 def local_path_problems(path: str) -> list[str]:
     """Why ``path`` (expanded) is not a valid local path for the writer; empty when it is."""
+    if _CLEAN_LOCAL_PATH.match(path):
+        return []
     if path.startswith("\\\\"):
-        # askcore DOUBLE_SLASH "UNC Network paths ... are not supported" (KB 968247); §A.3 raw leading "\"
+        # askcore DOUBLE_SLASH "UNC Network paths ... are not supported" (KB 968247); cryptcatsvc.dll (decompiled): raw leading "\"
         return ["is a UNC or doubled-backslash path, not a local one"]
     problems = []
     if not _DRIVE_ROOTED.match(path):
@@ -274,13 +299,13 @@ def local_path_problems(path: str) -> list[str]:
         # askcore DOUBLE_SLASH; KB 4053355 writer path "C:\windows\\systemroot\system32\drivers"
         problems.append("contains a doubled backslash")
     if ":" in path[2:]:
-        # askcore INVALID_CHARS ':'; §A.3 "%SystemRoot%\C:\..." -> 0x8007007B
+        # askcore INVALID_CHARS ':'; cryptcatsvc.dll (decompiled): "%SystemRoot%\C:\..." -> 0x8007007B
         problems.append("contains ':' after the drive")
-    bad = sorted({c for c in path if c in _INVALID_CHARS})
+    bad = sorted({c for c in path if c in _INVALID_CHARS}) if _ANY_INVALID_CHAR.search(path) else ()
     if bad:
         # askcore INVALID_CHARS '< > " | ?' (KB 968247); '*' and control characters are invalid in names
-        problems.append("contains " + ", ".join(repr(c) for c in bad))
-    if any(segment in (".", "..") for segment in path.split("\\")):
+        problems.append("contains " + ", ".join(shown(c) for c in bad))
+    if _DOT_SEGMENT.search(path):
         # askcore RELATIVE_PATH; Trend Micro TMBMServer "..\BM" broke system state (mikefrobbins, 2009)
         problems.append("contains a '.' or '..' segment")
     return problems
@@ -295,16 +320,31 @@ def _normalise_volumes(volumes: Iterable[str] | None) -> set[str] | None:
     letters = set()
     for item in volumes:
         if not isinstance(item, str) or not _DRIVE_LETTER.match(item.strip()):
-            raise ImagePathError(f"volumes: {item!r} is not a drive letter (expected 'C:', 'C' or 'C:\\')")
+            raise ImagePathError(f"volumes: {shown(item)} is not a drive letter (expected 'C:', 'C' or 'C:\\')")
         letters.add(item.strip()[0].upper() + ":")
     return letters
+
+
+@functools.lru_cache(maxsize=64)
+def _volume_set(volumes: tuple) -> frozenset[str]:
+    return frozenset(_normalise_volumes(volumes))
+
+
+def _volumes_of(volumes: Iterable[str] | None) -> frozenset[str] | set[str] | None:
+    """:func:`_normalise_volumes`, remembered for a list of drive letters (a host's, for each of its services)."""
+    if isinstance(volumes, (list, tuple, set, frozenset)):
+        try:
+            return _volume_set(tuple(volumes))
+        except TypeError:  # an unhashable entry: refused below, naming it
+            pass
+    return _normalise_volumes(volumes)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Judging
 # ---------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Context:
     service_type: str
     kind: str | None
@@ -333,8 +373,8 @@ def _judge(value: str, ctx: _Context) -> _Verdict:
 
 def _expand_writer_path(derived: tuple[str, str], ctx: _Context, verdict: _Verdict) -> tuple[str, str] | None:
     writer, display = derived
-    expanded = expand_environment(writer, ctx.env)[0]
     expanded_display, unknown = expand_environment(display, ctx.env)
+    expanded = expanded_display if writer == display else expand_environment(writer, ctx.env)[0]
     verdict.writer_path = expanded
     if unknown:
         verdict.judged = False
@@ -342,7 +382,7 @@ def _expand_writer_path(derived: tuple[str, str], ctx: _Context, verdict: _Verdi
         verdict.note(f"unknown variable {names}: the writer path cannot be judged on this host")
         return None
     if len(expanded) >= MAX_PATH:
-        # §A.3 [RE]: ExpandEnvironmentStringsW(..., MAX_PATH) fails -> non-fatal CAPI2 513, binary not protected
+        # cryptcatsvc.dll, decompiled: ExpandEnvironmentStringsW(..., MAX_PATH) fails -> non-fatal CAPI2 513, binary not protected
         verdict.note(f"the writer path is {len(expanded)} characters (MAX_PATH is {MAX_PATH}): the writer "
                      "logs CAPI2 513 and skips it")
     return expanded, expanded_display
@@ -351,7 +391,7 @@ def _expand_writer_path(derived: tuple[str, str], ctx: _Context, verdict: _Verdi
 def _judge_driver(value: str, ctx: _Context, verdict: _Verdict) -> None:
     verdict.executable, verdict.arguments = value, ""
     if value.startswith('"'):
-        # mullvad/windows-service-rs#57: a quoted driver path is invalid; §A.3 gives %SystemRoot%\"C:\...
+        # mullvad/windows-service-rs#57: a quoted driver path is invalid; cryptcatsvc.dll (decompiled): gives %SystemRoot%\"C:\...
         verdict.defect("quoted_driver", "a driver path in quotes: the writer reads %SystemRoot%\\\"...")
     derived = writer_path_of(value, DRIVER, ctx.service_name)
     if derived is None:
@@ -363,14 +403,14 @@ def _judge_driver(value: str, ctx: _Context, verdict: _Verdict) -> None:
                      f"{ctx.service_name}.SYS")
     if _SYSTEMROOT_VARIABLE.match(value):
         verdict.note("a driver path beginning with %SystemRoot% gets a second %SystemRoot%\\ from the writer "
-                     "(§A.3 [RE]); the SCM may normalise it (unverified): compare with `sc qc`")
+                     "(cryptcatsvc.dll, decompiled); the SCM may normalise it (unverified): compare with `sc qc`")
     if value[-1:] in _WHITESPACE:
-        verdict.note("trailing whitespace in a driver path is kept by the writer (reference §A.3, unverified)")
+        verdict.note("trailing whitespace in a driver path is kept by the writer (inferred from cryptcatsvc.dll, unverified)")
     resolved = _expand_writer_path(derived, ctx, verdict)
     if "quoted_driver" in verdict.defects:
         return
-    low = _lower(value)
-    if _SYSTEMROOT_PREFIXES.match(low) and _SYSTEMROOT_PREFIXES.match(low).group(0) != "\\systemroot\\":
+    prefixes = _SYSTEMROOT_PREFIXES.match(_lower(value))
+    if prefixes and prefixes.group(0) != "\\systemroot\\":
         # systeminformer#1371 (doubled \Systemroot\Systemroot\) and KB 4053355 ("leading backslash")
         verdict.defect("invalid_syntax", "a doubled \\SystemRoot\\ prefix or a doubled leading backslash")
     if resolved is None:
@@ -387,11 +427,11 @@ def _judge_win32(value: str, ctx: _Context, verdict: _Verdict) -> None:
     verdict.executable, verdict.arguments = executable, arguments
     derived = writer_path_of(value, WIN32)
     if derived is None:
-        # §A.3 AddWin32ServiceFiles [RE]: no ".exe" -> the service is skipped (Intel ibtsiva, AutoRuns#53)
+        # cryptcatsvc.dll AddWin32ServiceFiles (decompiled): no ".exe" -> the service is skipped (Intel ibtsiva, AutoRuns#53)
         verdict.note("no .exe: the writer skips this service (its binary is not protected by system state)")
         return
     if ctx.kind == "REG_SZ" and "%" in executable:
-        verdict.note("REG_SZ with %VAR%: the SCM is believed not to expand it (reference §A.3 [INF]); "
+        verdict.note("REG_SZ with %VAR%: the SCM is believed not to expand it (inferred, unverified); "
                      "the fix keeps the kind")
     resolved = _expand_writer_path(derived, ctx, verdict)
     if resolved is not None:
@@ -402,8 +442,8 @@ def _judge_win32(value: str, ctx: _Context, verdict: _Verdict) -> None:
         # CreateProcess doc / CWE-428: an unquoted executable path with spaces is resolved prefix by prefix
         inner = executable.strip(" \t")  # whitespace around the command line is not inside the path
         expanded_inner = expand_environment(inner, ctx.env)[0]
-        if any(c in _WHITESPACE for c in inner) or any(c in _WHITESPACE for c in expanded_inner):
-            verdict.defect("unquoted_spaces", f"unquoted executable path with spaces: {executable!r}")
+        if _has_whitespace(inner) or _has_whitespace(expanded_inner):
+            verdict.defect("unquoted_spaces", f"unquoted executable path with spaces: {shown(executable)}")
     if resolved is not None and "invalid_syntax" not in verdict.defects:
         _judge_volume_and_file(resolved, ctx, verdict)
 
@@ -411,17 +451,16 @@ def _judge_win32(value: str, ctx: _Context, verdict: _Verdict) -> None:
 def _judge_volume_and_file(resolved: tuple[str, str], ctx: _Context, verdict: _Verdict) -> None:
     writer, display = resolved
     drive = writer[:2].upper()
-    system_drive = ctx.env.get("systemdrive", "").upper()
     if ctx.volumes is not None:
         if drive not in ctx.volumes:
             # KB 980794: a binary on a volume absent here (passive cluster node) -> "The parameter is incorrect."
             verdict.defect("missing_volume", f"drive {drive} is not a local volume of this host")
             verdict.exclusion_path = display
             return
-    elif drive != system_drive:
+    elif drive != ctx.env.get("systemdrive", "").upper():
         verdict.note(f"binary on drive {drive}, not the system drive: local volumes unknown, no missing_volume verdict")
     if ctx.exists is not None and ctx.exists(display) is False:
-        # CAPI2 513 "AddLegacyDriverFiles: Unable to back up image of binary ... cannot find the file" (§A.4)
+        # CAPI2 513 "AddLegacyDriverFiles: Unable to back up image of binary ... cannot find the file" (a forum copy of that event)
         verdict.defect("missing_file", f"{display} does not exist")
         verdict.exclusion_path = display
 
@@ -497,9 +536,9 @@ def _repair_driver(value: str, defects: list[str]) -> tuple[str, set[str]]:
         # systeminformer#1371 (\Systemroot\Systemroot\) and KB 4053355 (\\SystemRoot\, "remove a leading backslash")
         text, steps = "\\SystemRoot\\" + text[prefix.end():], steps | {"systemroot"}
     if _DRIVE_ROOTED.match(text) and _lower(text).endswith(".sys"):
-        # §A.3 [INF]: C:\... without \??\ becomes %SystemRoot%\C:\...; CreateService stores \??\C:\ (WinDivert#270)
+        # inferred from cryptcatsvc.dll, unverified: C:\... without \??\ becomes %SystemRoot%\C:\...; CreateService stores \??\C:\ (WinDivert#270)
         text, steps = "\\??\\" + text, steps | {"nt_prefix"}
-    if "\\\\" in text[1:] or any(seg in (".", "..") for seg in text.split("\\")):
+    if "\\\\" in text[1:] or _DOT_SEGMENT.search(text):
         cleaned = normalise_below_root(text, relative_ok=True)
         if cleaned is not None and cleaned != text:
             # askcore DOUBLE_SLASH / RELATIVE_PATH (KB 968247): the same file, lexically normalised
@@ -513,13 +552,13 @@ def _repair_win32(value: str, defects: list[str], env: dict) -> tuple[str, set[s
     steps: set[str] = set()
     text = value
     if "invalid_syntax" in defects and text.startswith('"') and text.count('"') == 1 and _lower(text).endswith(".exe"):
-        # §A.3 [INF]: "C:\x\y.exe without a closing quote keeps its quote in the writer path
+        # inferred from cryptcatsvc.dll, unverified: "C:\x\y.exe without a closing quote keeps its quote in the writer path
         text, steps = text + '"', steps | {"close_quote"}
     executable, arguments, quoted = split_command_line(text, WIN32)
     if executable.startswith("\\") or not executable:
         return text, steps  # UNC, NT or empty: never rewritten
     cleaned = executable.replace("/", "\\")  # askcore FOWARD_SLASH (KB 968247)
-    odd = cleaned != executable or "\\\\" in cleaned[1:] or any(seg in (".", "..") for seg in cleaned.split("\\"))
+    odd = cleaned != executable or "\\\\" in cleaned[1:] or bool(_DOT_SEGMENT.search(cleaned))
     if "invalid_syntax" in defects and odd:
         # askcore DOUBLE_SLASH / RELATIVE_PATH; Trend Micro "..\BM\TMBMSRV.exe" (mikefrobbins, 2009)
         normalised = normalise_below_root(cleaned)
@@ -528,7 +567,7 @@ def _repair_win32(value: str, defects: list[str], env: dict) -> tuple[str, set[s
     if quoted:
         closing = '"' if text.find('"', 1) >= 0 else ""
         return '"' + executable + closing + arguments, steps
-    spaced = any(c in _WHITESPACE for c in executable + expand_environment(executable, env)[0])
+    spaced = _has_whitespace(executable) or _has_whitespace(expand_environment(executable, env)[0])
     token_ends = arguments == "" or arguments[0] in _WHITESPACE
     plain = '"' not in executable and executable == executable.strip()
     if "unquoted_spaces" in defects and spaced and token_ends and plain and _lower(executable).endswith(".exe"):
@@ -567,6 +606,8 @@ def _same_variables(before: str, after: str, env: dict[str, str]) -> bool:
     must stay as it was. The one rewrite allowed is a driver's leading %SystemRoot%\\ (or %windir%\\) becoming
     \\SystemRoot\\ (dokany#104): then the rest of the value is held to the same rule.
     """
+    if "%" not in before and "%" not in after:
+        return True  # no variable on either side (the rule below finds no name and no span in both)
     if before.startswith('"') and not after.startswith('"'):
         before = before[1:]  # a quoted driver path unquoted (mullvad/windows-service-rs#59)
     prefix = _SYSTEMROOT_VARIABLE.match(before)
@@ -613,9 +654,9 @@ def diagnose(value: str, kind: str | None = None, service_type: str | None = Non
     if not isinstance(value, str):
         raise ImagePathError(f"value: expected a string (the ImagePath data), got {type(value).__name__}")
     if kind is not None and kind not in STRING_KINDS:
-        raise ImagePathError(f"kind: expected REG_SZ, REG_EXPAND_SZ or null, got {kind!r}")
+        raise ImagePathError(f"kind: expected REG_SZ, REG_EXPAND_SZ or null, got {shown(kind)}")
     if service_type is not None and service_type not in SERVICE_TYPES:
-        raise ImagePathError(f"service_type: expected 'driver', 'win32' or null, got {service_type!r}")
+        raise ImagePathError(f"service_type: expected 'driver', 'win32' or null, got {shown(service_type)}")
     if service_name is not None and not isinstance(service_name, str):
         raise ImagePathError(f"service_name: expected a string or null, got {type(service_name).__name__}")
     if not isinstance(system_root, str):
@@ -624,11 +665,13 @@ def diagnose(value: str, kind: str | None = None, service_type: str | None = Non
     if service_type is None:
         service_type = infer_service_type(value)
         notes.append(f"service type not given: inferred {service_type} (a path ending in .sys is a driver)")
-    ctx = _Context(service_type, kind, service_name, writer_environment(system_root),
-                   _normalise_volumes(volumes), exists)
+    ctx = _Context(service_type, kind, service_name, _environment(system_root), _volumes_of(volumes), exists)
     verdict = _judge(value, ctx)
     fixed = _propose_fix(value, verdict, ctx)
-    return Diagnosis(
+    # Diagnosis(**fields) without the frozen dataclass's one object.__setattr__ per field (it has no __post_init__):
+    # the same object, built in a third of the time (diagnose runs once per service, several times per assessment).
+    diagnosis = object.__new__(Diagnosis)
+    diagnosis.__dict__.update(
         defects=tuple(verdict.defects),
         writer_path=verdict.writer_path,
         fixed_value=fixed,
@@ -639,6 +682,7 @@ def diagnose(value: str, kind: str | None = None, service_type: str | None = Non
         service_type=service_type,
         reasons=tuple(verdict.reasons),
     )
+    return diagnosis
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -646,10 +690,8 @@ def diagnose(value: str, kind: str | None = None, service_type: str | None = Non
 # ---------------------------------------------------------------------------------------------------
 
 def printable(value: str) -> str:
-    """The value with NULs and other control characters made visible (for evidence and messages)."""
-    if value.isprintable():
-        return value
-    return "".join(c if c.isprintable() else ("\\0" if c == "\x00" else f"\\x{ord(c):02x}") for c in value)
+    """The value with NULs and other invisible characters named, ``<NUL>`` (for evidence: see ``_display``)."""
+    return visible(value)
 
 
 def _service_type_of(service: dict) -> str | None:
@@ -657,7 +699,7 @@ def _service_type_of(service: dict) -> str | None:
         return DRIVER
     if is_win32(service):
         return WIN32
-    return None  # neither SERVICE_DRIVER (0xB) nor SERVICE_WIN32 (0x30): not enumerated by the writer (§A.3)
+    return None  # neither SERVICE_DRIVER (0xB) nor SERVICE_WIN32 (0x30): not enumerated by the writer (cryptcatsvc.dll, decompiled)
 
 
 def _paths_lookup(state: dict) -> Callable[[str], bool | None]:
@@ -665,8 +707,13 @@ def _paths_lookup(state: dict) -> Callable[[str], bool | None]:
     return lambda path: known.get(path.lower())
 
 
-def diagnose_service(service: dict, state: dict, with_existence: bool = True) -> Diagnosis | None:
-    """Diagnose one service of a state document; None when its ImagePath is not a string value."""
+def diagnose_service(service: dict, state: dict, with_existence: bool = True,
+                     lookup: Callable[[str], bool | None] | None = None) -> Diagnosis | None:
+    """Diagnose one service of a state document; None when its ImagePath is not a string value.
+
+    ``lookup``: the state's :func:`_paths_lookup`, built once by a caller that diagnoses every service (building it
+    is linear in the ``paths`` map: once per service would make a host's diagnosis quadratic).
+    """
     service_type = _service_type_of(service)
     image_path = service["image_path"]
     if service_type is None:
@@ -674,21 +721,21 @@ def diagnose_service(service: dict, state: dict, with_existence: bool = True) ->
     if image_path["kind"] in STRING_KINDS:
         value, kind = image_path["data"], image_path["kind"]
     elif image_path["kind"] == "missing" and service_type == DRIVER:
-        value, kind = "", None  # QueryServiceConfigW returns an empty path: the writer's default (§A.3)
+        value, kind = "", None  # QueryServiceConfigW returns an empty path: the writer's default (cryptcatsvc.dll, decompiled)
     else:
         return None
     return diagnose(value, kind=kind, service_type=service_type, volumes=local_drive_letters(state),
                     service_name=service["name"], system_root=state["host"]["system_root"],
-                    exists=_paths_lookup(state) if with_existence else None)
+                    exists=(lookup or _paths_lookup(state)) if with_existence else None)
 
 
 _MESSAGES = {
-    "invalid_syntax": "the System Writer derives {writer!r}, not a valid local path ({reason})",
-    "quoted_driver": "driver path in quotes: the System Writer derives {writer!r}",
+    "invalid_syntax": "the System Writer derives {writer}, not a valid local path ({reason})",
+    "quoted_driver": "driver path in quotes: the System Writer derives {writer}",
     "embedded_nul": "ImagePath holds data after an embedded NUL ({reason})",
-    "missing_volume": "binary {exclusion!r} is on a volume not present on this host ({reason})",
-    "missing_file": "binary {exclusion!r} does not exist",
-    "unquoted_spaces": "unquoted Win32 command line whose executable path has spaces (CWE-428): {executable!r}",
+    "missing_volume": "binary {exclusion} is on a volume not present on this host ({reason})",
+    "missing_file": "binary {exclusion} does not exist",
+    "unquoted_spaces": "unquoted Win32 command line whose executable path has spaces (CWE-428): {executable}",
 }
 
 
@@ -701,8 +748,9 @@ def excluded_binary_paths(state: dict) -> set[str]:
 def imagepath_findings(state: dict) -> Iterator[Finding]:
     """invalid_syntax, quoted_driver, embedded_nul, missing_volume, missing_file, unquoted_spaces per service."""
     excluded = excluded_binary_paths(state)
+    lookup = _paths_lookup(state)
     for service in state["services"]:
-        diagnosis = diagnose_service(service, state)
+        diagnosis = diagnose_service(service, state, lookup=lookup)
         if diagnosis is None or not diagnosis.defects:
             continue
         image_path = service["image_path"]
@@ -725,15 +773,16 @@ def imagepath_findings(state: dict) -> Iterator[Finding]:
                 fix = (f"add {diagnosis.exclusion_path} to ExcludedBinaryPaths (opt-in, KB 980794), "
                        "or repair the service")
             elif fixable:
-                fix = f"set ImagePath to {printable(diagnosis.fixed_value)!r} ({image_path['kind']})"
+                fix = f"set ImagePath to {shown(diagnosis.fixed_value)} ({image_path['kind']})"
             else:
                 fix = "report only: no fix can be derived with confidence"
-            message = _MESSAGES[code].format(writer=diagnosis.writer_path, reason=diagnosis.reason(code),
-                                             exclusion=diagnosis.exclusion_path, executable=diagnosis.executable)
+            message = _MESSAGES[code].format(writer=shown(diagnosis.writer_path), reason=diagnosis.reason(code),
+                                             exclusion=shown(diagnosis.exclusion_path),
+                                             executable=shown(diagnosis.executable))
             severity = ""
             if code in REPORTED_CODES and diagnosis.exclusion_path and diagnosis.exclusion_path.lower() in excluded:
                 # KB 980794: an excluded binary is left out of System State, so it no longer fails the backup
-                # where the value is honoured; reference §E: honoured beyond 2008 R2 + hotfix is not established,
+                # where the value is honoured; honoured beyond 2008 R2 + hotfix is not established,
                 # so the finding stays, as a warning rather than an error.
                 severity = "warning"
                 code_evidence["excluded"] = True
@@ -768,7 +817,7 @@ def _check_patterns(argument: str, patterns: list[str] | None) -> None:
     if patterns is None:
         return
     if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
-        raise ImagePathError(f"{argument}: expected a list of service name patterns such as ['Mp*'], got {patterns!r}")
+        raise ImagePathError(f"{argument}: expected a list of service name patterns such as ['Mp*'], got {shown(patterns)}")
 
 
 def plan_imagepath_fixes(state: dict, codes: Iterable[str] | None = None, include: list[str] | None = None,
@@ -781,11 +830,12 @@ def plan_imagepath_fixes(state: dict, codes: Iterable[str] | None = None, includ
     """
     selected = set(FIXABLE_CODES if codes is None else codes)
     if isinstance(codes, str) or not selected.issubset(IMAGEPATH_CODES):
-        raise ImagePathError(f"codes: expected a list of {', '.join(IMAGEPATH_CODES)}; got {codes!r}")
+        raise ImagePathError(f"codes: expected a list of {', '.join(IMAGEPATH_CODES)}; got {shown(codes)}")
     _check_patterns("include", include)
     _check_patterns("exclude", exclude)
     operations: list[dict] = []
     rows: list[dict] = []
+    lookup = _paths_lookup(state)
     for service in state["services"]:
         name = service["name"]
         if include is not None and not matches_any(name, include):
@@ -794,7 +844,7 @@ def plan_imagepath_fixes(state: dict, codes: Iterable[str] | None = None, includ
             continue
         image_path = service["image_path"]
         kind = image_path["kind"]
-        diagnosis = diagnose_service(service, state)
+        diagnosis = diagnose_service(service, state, lookup=lookup)
         row = {"service": name, "defects": [], "old": image_path["data"], "new": None, "kind": kind}
         if diagnosis is None:
             if _service_type_of(service) is not None and kind not in STRING_KINDS:

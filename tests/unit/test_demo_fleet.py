@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FLEET = os.path.join(ROOT, "examples", "fleet")
 SNAPSHOTS = os.path.join(FLEET, "snapshots")
 GENERATOR = os.path.join(ROOT, "tools", "build_demo_fleet.py")
-SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+DATA = os.path.join(ROOT, "tests", "data")  # the real ImagePath data sets the generator reads
 
 SYSTEM_WRITER_ID = "e8132975-6f93-4464-a53e-1050253ae220"
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
@@ -135,17 +135,13 @@ def test_total_size_stays_small():
 
 
 def test_regenerating_gives_byte_identical_files(tmp_path):
-    if not os.path.isdir(SHARED_DATA):
-        if os.environ.get("CI"):
-            pytest.fail(f"generator input {SHARED_DATA} not present (CI has shared/ beside the checkout)")
-        pytest.skip(f"generator input {SHARED_DATA} not present")
-    assert generator.main(["--data", SHARED_DATA, "--out", str(tmp_path)]) == 0
+    assert generator.main(["--data", DATA, "--out", str(tmp_path)]) == 0
     generated = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _unused, fs in os.walk(tmp_path) for f in fs)
     assert "inventory.yml" in generated and len(generated) == len(HOST_NAMES) + 1
     for relative in generated:
         with open(tmp_path / relative, "rb") as new, open(os.path.join(FLEET, relative), "rb") as committed:
             assert new.read() == committed.read(), f"{relative} differs: run tools/build_demo_fleet.py"
-    assert generator.main(["--data", SHARED_DATA, "--out", FLEET, "--check"]) == 0
+    assert generator.main(["--data", DATA, "--out", FLEET, "--check"]) == 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -377,7 +373,7 @@ def test_mslldp_carries_the_published_fix_everywhere_else(name):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The generator's own path derivation (reference §A.3, clear cases)
+# The generator's own path derivation (cryptcatsvc.dll, decompiled: clear cases only)
 # ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, type_, value, expected", [

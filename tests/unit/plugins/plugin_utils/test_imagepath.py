@@ -1,11 +1,10 @@
-"""ImagePath as the System Writer reads it (reference §A.3), its defects and its safe fixes.
+"""ImagePath as the System Writer reads it (cryptcatsvc.dll, decompiled), its defects and its safe fixes.
 
-Real data read from the shared data set (not copied into the repo):
-- ``../shared/data/imagepaths-default-windows.jsonl``: 257 ImagePaths of a default Windows 10 21H2 SYSTEM hive
+Real data, in the repository (sources in ``tests/data/README.md``):
+- ``tests/data/imagepaths-default-windows.jsonl``: 257 ImagePaths of a default Windows 10 21H2 SYSTEM hive
   (RegDiff dump, https://github.com/T-RN-R/RegDiff); all must come out without a defect;
-- ``../shared/data/imagepaths-more-real.jsonl``: 53 labelled values, incl. the VectorBCO/windows-path-enumerate
+- ``tests/data/imagepaths-more-real.jsonl``: 53 labelled values, incl. the VectorBCO/windows-path-enumerate
   Pester fixtures whose expected fixes are in its ``Test/Service-Path-Enumeration-TestCases.ps1``.
-When a file is missing the test is skipped locally and fails when ``CI`` is set.
 """
 
 from __future__ import annotations
@@ -24,12 +23,7 @@ ENV = writer_environment("C:\\Windows")
 
 
 def load_rows(repo_root: str, name: str) -> list[dict]:
-    path = os.path.join(repo_root, "..", "shared", "data", name)
-    if not os.path.exists(path):
-        message = f"shared data set {path} is missing"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    path = os.path.join(repo_root, "tests", "data", name)
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
@@ -108,15 +102,15 @@ def test_labelled_real_values_agree(repo_root):
 
 
 # ---------------------------------------------------------------------------------------------------
-# The writer's rewrite, form by form (reference §A.3 consolidated table)
+# The writer's rewrite, form by form (cryptcatsvc.dll, decompiled: each form)
 # ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, service_type, writer", [
     ('"C:\\Program Files\\X\\x.exe" -arg', "win32", "c:\\program files\\x\\x.exe"),
     ("C:\\Program Files\\X\\x.exe -arg", "win32", "c:\\program files\\x\\x.exe"),
     ("%SystemRoot%\\System32\\svchost.exe -k grp -p", "win32", "%systemroot%\\system32\\svchost.exe"),
-    ("C:\\foo.exe.d\\bar.exe", "win32", "c:\\foo.exe"),  # §A.3 [INF]: cut at the first .exe
-    ('"C:\\x\\y.exe', "win32", '"c:\\x\\y.exe'),  # §A.3 [INF]: no closing quote keeps the quote
+    ("C:\\foo.exe.d\\bar.exe", "win32", "c:\\foo.exe"),  # inferred from cryptcatsvc.dll, unverified: cut at the first .exe
+    ('"C:\\x\\y.exe', "win32", '"c:\\x\\y.exe'),  # inferred from cryptcatsvc.dll, unverified: no closing quote keeps the quote
     ("\\SystemRoot\\System32\\drivers\\x.sys", "driver", "%SystemRoot%\\system32\\drivers\\x.sys"),
     ("System32\\drivers\\x.sys", "driver", "%SystemRoot%\\System32\\drivers\\x.sys"),
     ("\\??\\C:\\dir\\x.sys", "driver", "c:\\dir\\x.sys"),
@@ -145,7 +139,7 @@ def test_expansion_follows_expand_environment_strings():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Real-world values from the reference (§A.1, §A.6), each with its source
+# Real-world values (CreateService docs, GitHub issues, KB articles), each with its source
 # ---------------------------------------------------------------------------------------------------
 
 KPH = "\\??\\C:\\Program Files\\Process Hacker 2\\kprocesshacker.sys"
@@ -184,7 +178,7 @@ CASES = [
     ("a1-quoted-win32-with-arguments", '"C:\\Program Files\\X\\x.exe" -arg', "win32", (), None),
     ("autoruns53-ibtsiva-no-extension", "C:\\Windows\\system32\\ibtsiva", "win32", (), None),
     ("reactos-empty-driver", "", "driver", (), None),
-    # §A.3 [INF] "C:\foo.exe.d\bar.exe would be cut at c:\foo.exe": the first .exe ends no token, so where
+    # inferred from cryptcatsvc.dll, unverified "C:\foo.exe.d\bar.exe would be cut at c:\foo.exe": the first .exe ends no token, so where
     # the executable ends is ambiguous: flagged, never guessed
     ("a3-exe-inside-a-folder-name", "C:\\Program Files\\foo.exe.d\\bar.exe", "win32", ("unquoted_spaces",), None),
     ("a3-unterminated-quote", '"C:\\App\\app.exe', "win32", ("invalid_syntax",), '"C:\\App\\app.exe"'),
@@ -224,7 +218,7 @@ def test_quoted_relative_driver_is_only_unquoted():
 
 
 def test_systemroot_variable_driver_is_rewritten_to_the_form_createservice_stores():
-    # §A.3 [RE]: "%SystemRoot%\" + "%SystemRoot%\..." is invalid for the writer; dokany#104: CreateService stores
+    # cryptcatsvc.dll, decompiled: "%SystemRoot%\" + "%SystemRoot%\..." is invalid for the writer; dokany#104: CreateService stores
     # \SystemRoot\ for drivers. Flagged with a note that the SCM may normalise it (unverified, compare sc qc).
     result = diagnose("%SystemRoot%\\System32\\drivers\\processr.sys", service_type="driver")
     assert result.defects == ("invalid_syntax",)
@@ -352,7 +346,7 @@ def test_findings_over_a_state_document():
     ]
     by_subject = {(f.code, f.subject): f for f in findings}
     nul = by_subject[("embedded_nul", "service:KProcessHacker3")]
-    assert "\x00" not in nul.evidence["image_path"] and "\\0" in nul.evidence["image_path"]
+    assert "\x00" not in nul.evidence["image_path"] and "kprocesshacker.sys<NUL>1251" in nul.evidence["image_path"]
     json.dumps(nul.as_dict())
     assert nul.evidence["fixed_value"] == KPH and nul.evidence["kind"] == "REG_EXPAND_SZ"
     volume = by_subject[("missing_volume", "service:ClusSvcApp")]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ansible_collections.backupready.windows.plugins.plugin_utils._imagepath import (
     FIXABLE_CODES, IMAGEPATH_CODES, Diagnosis, diagnose, writer_environment)
 
-# Pieces that exercise every rule of reference §A.3: prefixes, quotes, variables, NULs, slashes, dots.
+# Pieces that exercise every rule of the writer's path rewrite (cryptcatsvc.dll, decompiled): prefixes, quotes, variables, NULs, slashes, dots.
 TOKENS = ["\\", "\\", "\\", '"', "%", "\x00", " ", "\t", "C:", "c:", "X:", "x", "Dir", "Program Files", ".", "..",
           ".exe", ".EXE", ".sys", ".SYS", "/", "?", ":", "*", "\\??\\", "\\SystemRoot\\", "\\Systemroot\\",
           "systemroot", "%SystemRoot%", "%systemdrive%", "%ProgramFiles%", "%VendorHome%", "-k", " -k netsvcs",
@@ -30,7 +30,8 @@ WRAPS = st.sampled_from(["{}", '"{}"', '"{}', "{}\x00junk", "{}\x00", '"{}"\x00t
 
 @st.composite
 def near_valid(draw):
-    """Plausible ImagePaths with the real-world defects mixed in (reference §A.3, §A.6)."""
+    """Plausible ImagePaths with the real-world defects mixed in (winsiderss/systeminformer#111 and #1371,
+    mikefrobbins.com 2009), judged by the writer's rules (cryptcatsvc.dll, decompiled)."""
     path = draw(ROOTS) + draw(FOLDERS) + "\\" + draw(NAMES)
     wrapped = draw(WRAPS).replace("{}", path, 1)
     return wrapped + draw(ARGS)
