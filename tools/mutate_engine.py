@@ -28,6 +28,10 @@ TESTS = ROOT / "tests" / "csharp"
 
 # (name, file, old text, new text, tests that must fail: names of EngineTests methods or pytest functions)
 MUTANTS = [
+    ("dot segments of a drive path are not resolved before the system root", "BackupReady.cs",
+     "                List<string> below = Segments(low.Substring(3));\n",
+     "                List<string> below = new List<string>(low.Substring(3).Split('\\\\'));\n",
+     ["test_same_command_vectors"]),
     ("the committed record keeps every planned undo", "BackupReady.cs",
      'record["undo"] = committed;', 'record["undo"] = new List<object>(undo);',
      ["TestPartialApplyThenRollbackRestoresTheWrittenOnes", "TestFailureAfterTheWriteCountsAsWritten"]),
@@ -282,6 +286,33 @@ MUTANTS = [
     ("filemaps ACEs may change in any way that stays under the ceiling", "BackupReady.cs",
      "            return AceChangesProblem(Explicit(before.Dacl), Explicit(after.Dacl));", "            return null;",
      ["test_allowlist_vectors"]),
+    ("the self-test sandbox's parents are not checked", "BackupReady.cs",
+     "                    links = SandboxProblem(os, (string)op[\"path\"]);", "                    links = null;",
+     ["TestASelftestSandboxUnderAFolderAUserMadeIsRefused", "TestASelftestSandboxReachedThroughAJunctionIsRefused"]),
+    ("the self-test sandbox is outside the allow-list", "BackupReady.cs",
+     "&&\n                        SelftestRunId((string)op[\"path\"], systemRoot) == null)", "&& true)",
+     ["TestTheSelftestSandboxIsWrittenAndRolledBack", "test_allowlist_vectors"]),
+    ("the self-test sandbox is made without its DACL", "BackupReady.cs",
+     "            os.WriteSecurity(folder, Sddl.OwnerAndDacl(FolderSddl));\n", "",
+     ["TestTheSelftestSandboxIsMadeAndRemovedWhole"]),
+    ("a self-test sandbox holding a folder is removed", "BackupReady.cs",
+     "if (problem == null && os.ListDirectories(folder).Length > 0)",
+     "if (problem == null && os.ListDirectories(folder).Length > 99)",
+     ["TestTheSelftestSandboxIsNeverMadeOrRemovedThroughSomethingElse"]),
+    # Messages show values as _display does (tests/vectors/display.json), never as Python's repr.
+    ("a refusal names the registry key as repr does", "BackupReady.cs",
+     'return String.Format("registry key {0} is outside the allow-list", PyText.Quoted(',
+     'return String.Format("registry key {0} is outside the allow-list", PyText.ReprString(',
+     ["test_a_refusal_shows_a_registry_key_as_windows_shows_it", "test_allowlist_vectors"]),
+    ("an invisible character beyond the BMP is named by its first half", "BackupReady.cs",
+     "(pair ? Char.ConvertToUtf32(c, text[i + 1]) : (int)c).ToString(\"X4\"", "((int)c).ToString(\"X4\"",
+     ["test_display_vectors"]),
+    ("every mapping key is quoted", "BackupReady.cs",
+     "(key != null && IsIdentifier(key) ? key :", "(key != null && IsIdentifier(key) && key.Length > 99 ? key :",
+     ["test_display_vectors"]),
+    ("a long value is not cut in a message", "BackupReady.cs",
+     "bool cut = limit >= 0 && Length(text) > limit;", "bool cut = limit > 99 && Length(text) > limit;",
+     ["test_display_vectors", "test_allowlist_vectors"]),
 ]
 
 

@@ -35,6 +35,7 @@ using System.Threading;
 //TypeAccelerator -Name BackupReady.ProcessArgument -TypeName ProcessArgument
 //TypeAccelerator -Name BackupReady.BackupEngine -TypeName BackupEngine
 //TypeAccelerator -Name BackupReady.WindowsHostOs -TypeName WindowsHostOs
+//TypeAccelerator -Name BackupReady.SelftestSandbox -TypeName SelftestSandbox
 
 namespace ansible_collections.backupready.windows.plugins.module_utils.BackupReady
 {
@@ -416,8 +417,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
     }
     /// <summary>
     /// Python's view of text and values, so that the engine's messages and decisions are the same as those of the
-    /// Python reference (plugins/plugin_utils/_allowlist.py, _operations.check_shape): repr(), str.lower(), len() in
-    /// code points, type names, float repr.
+    /// Python reference (plugins/plugin_utils/_allowlist.py, _operations.check_shape): values shown to people as
+    /// plugins/plugin_utils/_display.py shows them (Quoted, Visible, Shown: single backslashes, invisible characters
+    /// named), str.lower(), len() in code points, type names, float repr. Repr (Python's repr) is kept for the JSON
+    /// writer's numbers, the f"{value}" of a non-string and the one shape message that _operations.check_shape still
+    /// writes with repr.
     /// </summary>
     public static class PyText
     {
@@ -628,6 +632,153 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     i++;
             }
             return repr.Append(quote).ToString();
+        }
+
+        /// <summary>
+        /// _display.visible: the text with every character that cannot be seen named (&lt;NUL&gt;, &lt;TAB&gt;, &lt;LF&gt;,
+        /// &lt;CR&gt;, &lt;DEL&gt;, else &lt;U+XXXX&gt;), backslashes as they are; with edges, leading and trailing spaces
+        /// marked &lt;SP&gt;.
+        /// </summary>
+        public static string Visible(string text, bool edges = false)
+        {
+            StringBuilder shown = new StringBuilder(text.Length);
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                bool pair = Char.IsHighSurrogate(c) && i + 1 < text.Length && Char.IsLowSurrogate(text[i + 1]);
+                if (c == ' ' || IsPrintable(text, i))
+                    shown.Append(pair ? text.Substring(i, 2) : c.ToString());
+                else if (c == '\0')
+                    shown.Append("<NUL>");
+                else if (c == '\t')
+                    shown.Append("<TAB>");
+                else if (c == '\n')
+                    shown.Append("<LF>");
+                else if (c == '\r')
+                    shown.Append("<CR>");
+                else if (c == '\x7f')
+                    shown.Append("<DEL>");
+                else
+                    shown.Append("<U+").Append((pair ? Char.ConvertToUtf32(c, text[i + 1]) : (int)c).ToString("X4", CultureInfo.InvariantCulture)).Append('>');
+                if (pair)
+                    i++;
+            }
+            string visible = shown.ToString();
+            if (!edges)
+                return visible;
+            string body = visible.Trim(' ');
+            if (body.Length == visible.Length)
+                return visible;
+            int lead = visible.Length - visible.TrimStart(' ').Length;
+            int trail = body.Length == 0 ? 0 : visible.Length - visible.TrimEnd(' ').Length;
+            return Repeat("<SP>", lead) + body + Repeat("<SP>", trail);
+        }
+
+        private static string Repeat(string text, int count)
+        {
+            StringBuilder repeated = new StringBuilder(text.Length * count);
+            for (int i = 0; i < count; i++)
+                repeated.Append(text);
+            return repeated.ToString();
+        }
+
+        /// <summary>
+        /// _display.quoted: the text in single quotes (double quotes when it holds a single quote and no double quote),
+        /// backslashes as they are, invisible characters named; with a limit (&gt;= 0), at most that many code points
+        /// and "..." inside the quotes. The way every value is shown in a sentence (never repr, which doubles each
+        /// backslash of a Windows path).
+        /// </summary>
+        public static string Quoted(string text, int limit = -1)
+        {
+            bool cut = limit >= 0 && Length(text) > limit;
+            string body = Visible(cut ? Prefix(text, limit) : text) + (cut ? "..." : "");
+            char mark = text.IndexOf('\'') >= 0 && text.IndexOf('"') < 0 ? '"' : '\'';
+            return mark + body + mark;
+        }
+
+        /// <summary>
+        /// _display.shown of a JSON value: a string quoted (Quoted), null, true/false, numbers as Python writes them,
+        /// lists [a, b] and mappings {key: value} (a key that is an identifier bare, any other quoted).
+        /// </summary>
+        public static string Shown(object value, int limit = -1)
+        {
+            if (value is string)
+                return Quoted((string)value, limit);
+            if (value == null)
+                return "null";
+            if (value is bool)
+                return (bool)value ? "true" : "false";
+            IDictionary map = value as IDictionary;
+            if (map != null)
+            {
+                List<string> items = new List<string>();
+                foreach (DictionaryEntry entry in map)
+                {
+                    string key = entry.Key as string;
+                    items.Add((key != null && IsIdentifier(key) ? key : Shown(entry.Key, -1)) + ": " + Shown(entry.Value, limit));
+                }
+                return "{" + String.Join(", ", items.ToArray()) + "}";
+            }
+            if (value is IEnumerable)
+            {
+                List<string> items = new List<string>();
+                foreach (object item in (IEnumerable)value)
+                    items.Add(Shown(item, limit));
+                return "[" + String.Join(", ", items.ToArray()) + "]";
+            }
+            return Repr(value);  // a number: str() and repr() of an int or a float are the same text
+        }
+
+        /// <summary>
+        /// str.isidentifier() (Unicode's XID_Start then XID_Continue): a letter (Lu, Ll, Lt, Lm, Lo, Nl) or '_' first,
+        /// then letters, marks (Mn, Mc), digits (Nd) or connector punctuation (Pc), with the exceptions of those tables
+        /// written out below.
+        /// </summary>
+        public static bool IsIdentifier(string text)
+        {
+            if (text.Length == 0)
+                return false;
+            for (int i = 0; i < text.Length; i++)
+            {
+                int codePoint = text[i];
+                if (Char.IsHighSurrogate(text[i]) && i + 1 < text.Length && Char.IsLowSurrogate(text[i + 1]))
+                    codePoint = Char.ConvertToUtf32(text[i], text[i + 1]);
+                bool start = false, next = false;
+                switch (CharUnicodeInfo.GetUnicodeCategory(text, i))
+                {
+                    case UnicodeCategory.UppercaseLetter:
+                    case UnicodeCategory.LowercaseLetter:
+                    case UnicodeCategory.TitlecaseLetter:
+                    case UnicodeCategory.ModifierLetter:
+                    case UnicodeCategory.OtherLetter:
+                    case UnicodeCategory.LetterNumber:
+                        start = true;
+                        break;
+                    case UnicodeCategory.NonSpacingMark:
+                    case UnicodeCategory.SpacingCombiningMark:
+                    case UnicodeCategory.DecimalDigitNumber:
+                    case UnicodeCategory.ConnectorPunctuation:
+                        next = true;
+                        break;
+                }
+                if (codePoint == '_' || codePoint == 0x1885 || codePoint == 0x1886 || codePoint == 0x2118 || codePoint == 0x212e)
+                    start = true;  // Other_ID_Start, and '_'
+                else if (codePoint == 0xb7 || codePoint == 0x387 || (codePoint >= 0x1369 && codePoint <= 0x1371) || codePoint == 0x19da)
+                    next = true;  // Other_ID_Continue
+                else if (codePoint == 0xe33 || codePoint == 0xeb3 || codePoint == 0xff9e || codePoint == 0xff9f)
+                {
+                    start = false;  // letters whose NFKC form cannot start an identifier
+                    next = true;
+                }
+                else if (codePoint == 0x37a || codePoint == 0x2e2f || (codePoint >= 0xfc5e && codePoint <= 0xfc63) || codePoint == 0xfdfa ||
+                         codePoint == 0xfdfb || (codePoint >= 0xfe70 && codePoint <= 0xfe7e && codePoint % 2 == 0))
+                    start = false;  // letters whose NFKC form is not an identifier at all
+                if (!(start || (i > 0 && next)))
+                    return false;
+                if (codePoint > 0xffff)
+                    i++;
+            }
+            return true;
         }
 
         // str.isprintable() of one code point: not Cc, Cf, Cs, Co, Cn, Zl, Zp, Zs (the ASCII space is handled before).
@@ -1502,11 +1653,11 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         private static string Describe(string sddl, int position, string expected)
         {
             string found = position < sddl.Length
-                ? PyText.ReprString(sddl.Substring(position, Math.Min(12, sddl.Length - position)))
+                ? PyText.Quoted(sddl.Substring(position, Math.Min(12, sddl.Length - position)))
                 : "the end of the text";
             string excerpt = sddl.Length <= 80 ? sddl : sddl.Substring(Math.Max(0, position - 30), Math.Min(sddl.Length, position + 30) - Math.Max(0, position - 30));
             return String.Format(CultureInfo.InvariantCulture, "invalid SDDL at position {0}: expected {1}, found {2} (in {3})",
-                position, expected, found, PyText.ReprString(excerpt));
+                position, expected, found, PyText.Quoted(excerpt));
         }
     }
 
@@ -1688,7 +1839,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 long bits;
                 if (i + 2 > rights.Length || !RightsLetters.TryGetValue(rights.Substring(i, 2), out bits))
                     throw new FormatException(String.Format("unknown SDDL rights letters {0} in {1}",
-                        PyText.ReprString(rights.Substring(i, Math.Min(2, rights.Length - i))), PyText.ReprString(rights)));
+                        PyText.Quoted(rights.Substring(i, Math.Min(2, rights.Length - i))), PyText.Quoted(rights)));
                 mask |= bits;
             }
             return mask;
@@ -2155,6 +2306,14 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             string rootLow = String.IsNullOrEmpty(systemRoot) ? null : PyText.LowerPath(systemRoot.TrimEnd('\\')) + "\\";
             if (low.StartsWith("\\??\\", StringComparison.Ordinal) && PyText.StartsWithDrive(low.Substring(4)))
                 low = low.Substring(4);
+            if (PyText.StartsWithDrive(low))
+            {
+                // '.' and '..' first, so that C:\Windows\..\x.sys is the file C:\x.sys before the system root is recognised
+                List<string> below = Segments(low.Substring(3));
+                if (below == null)
+                    return null;
+                low = low.Substring(0, 3) + String.Join("\\", below.ToArray());
+            }
             string root;
             string rest;
             Match prefix = SystemRootRun.Match(low);
@@ -2192,6 +2351,15 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 root = "";
                 rest = low;
             }
+            List<string> kept = Segments(rest);
+            if (kept == null || kept.Count == 0)
+                return null;
+            return root + String.Join("\\", kept.ToArray());
+        }
+
+        // The segments of a relative path with '.' and '..' resolved; null when a '..' climbs above its start.
+        private static List<string> Segments(string rest)
+        {
             List<string> kept = new List<string>();
             foreach (string segment in rest.Split('\\'))
             {
@@ -2206,9 +2374,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 }
                 kept.Add(segment);
             }
-            if (kept.Count == 0)
-                return null;
-            return root + String.Join("\\", kept.ToArray());
+            return kept;
         }
 
         /// <summary>command_of: (reduced executable, arguments as written) joined by NUL, or null when not reducible.</summary>
@@ -2269,7 +2435,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format("ImagePath keeps its kind ({0}), it is not changed to {1}", Kind(expect), Kind(set));
             if (!SameCommand((string)expect["data"], (string)set["data"], driver, systemRoot))
                 return String.Format("{0} does not run the same command as {1} (only quoting, prefix normalisation and truncation at a NUL are made)",
-                    PyText.Repr(set["data"]), PyText.Repr(expect["data"]));
+                    PyText.Shown(set["data"]), PyText.Shown(expect["data"]));
             if (rollback)
                 return null;
             string before = (string)expect["data"];
@@ -2314,12 +2480,12 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (length < 1 || length > MaxPathCharacters)
                 return String.Format(CultureInfo.InvariantCulture, "an entry must be 1 to {0} characters long, not {1}", MaxPathCharacters, length);
             if (!PyText.StartsWithDrive(entry))
-                return String.Format("{0} is not an absolute drive path (X:\\...)", PyText.ReprString(PyText.Prefix(entry, 80)));
+                return String.Format("{0} is not an absolute drive path (X:\\...)", PyText.Quoted(entry, 80));
             if (Variable.IsMatch(entry))
-                return String.Format("{0} holds an environment variable (KB 980794: absolute paths without variables)", PyText.ReprString(PyText.Prefix(entry, 80)));
+                return String.Format("{0} holds an environment variable (KB 980794: absolute paths without variables)", PyText.Quoted(entry, 80));
             foreach (char c in entry)
                 if (c < ' ' || "\"*?<>|/".IndexOf(c) >= 0)
-                    return String.Format("{0} holds a control character or one of \" * ? < > | /", PyText.ReprString(PyText.Prefix(entry, 80)));
+                    return String.Format("{0} holds a control character or one of \" * ? < > | /", PyText.Quoted(entry, 80));
             return null;
         }
 
@@ -2370,13 +2536,13 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 if (PyText.Lower(name) == PyText.Lower(allowed))
                     known = true;
             if (!known)
-                return String.Format("only the NETWORK SERVICE value may be written under VssAccessControl, not {0}", PyText.ReprString(name));
+                return String.Format("only the NETWORK SERVICE value may be written under VssAccessControl, not {0}", PyText.Quoted(name));
             if (rollback)
                 return null;
             decimal data;
             object value = set.Contains("data") ? set["data"] : null;
             if (Kind(set) != "REG_DWORD" || !PyText.TryInteger(value, out data) || data != 1)
-                return String.Format("the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {0}", PyText.Repr(set));
+                return String.Format("the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {0}", PyText.Shown(set));
             return null;
         }
 
@@ -2623,6 +2789,46 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             return new string[] { PyText.Lower(root + "\\winsxs\\filemaps"), PyText.Lower(root + "\\winsxs\\temp\\PendingRenames") };
         }
 
+        // The self-test sandbox (docs/selftest.md): one folder per run, directly under <system drive>\ProgramData\
+        // backupready-selftest (beside the store's backupready folder, which holds backup stores only), in ASCII only (a
+        // look-alike such as the Kelvin sign lower-cases to "k" in Python but is another name on Windows), so "..", "\\?\",
+        // "/", another drive, a short name, a deeper path or a sibling "backupready-selftest-evil" are refused.
+        // BackupEngine.SandboxProblem also refuses a sandbox whose parents are links or not SYSTEM's and Administrators' alone.
+        public const string SelftestFolder = "ProgramData\\backupready-selftest";
+        public const string SelftestServicePrefix = "backupready-selftest-";
+        private static readonly Regex RunId = new Regex(@"\A[0-9A-Za-z]{8,32}\z");
+
+        private static bool IsAscii(string text)
+        {
+            foreach (char c in text)
+                if (c > 0x7f)
+                    return false;
+            return true;
+        }
+
+        /// <summary>selftest_root: &lt;system drive&gt;\ProgramData\backupready-selftest, or null when the system root has no drive.</summary>
+        public static string SelftestRoot(string systemRoot)
+        {
+            if (systemRoot == null || !IsAscii(systemRoot) || systemRoot.Length < 3 || systemRoot[1] != ':' || systemRoot[2] != '\\' ||
+                !((systemRoot[0] >= 'a' && systemRoot[0] <= 'z') || (systemRoot[0] >= 'A' && systemRoot[0] <= 'Z')))
+                return null;
+            return systemRoot.Substring(0, 2) + "\\" + SelftestFolder;
+        }
+
+        /// <summary>selftest_run_id: the run id when path is exactly a self-test sandbox folder of this host, else null.</summary>
+        public static string SelftestRunId(string path, string systemRoot)
+        {
+            string root = SelftestRoot(systemRoot);
+            if (root == null || path == null || !IsAscii(path))
+                return null;
+            string trimmed = path.TrimEnd('\\');
+            string prefix = root + "\\";
+            if (trimmed.Length < prefix.Length || trimmed.Substring(0, prefix.Length).ToLowerInvariant() != prefix.ToLowerInvariant())
+                return null;
+            string runId = trimmed.Substring(prefix.Length);
+            return RunId.IsMatch(runId) ? runId : null;
+        }
+
         private static string Where(IDictionary op, string systemRoot)
         {
             string kind = (string)op["op"];
@@ -2633,7 +2839,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 string name = (string)op["name"];
                 if (lowered == PyText.Lower(SystemWriterKey))
                     return PyText.Lower(name) == PyText.Lower(ExcludedBinaryPaths) ? null :
-                        String.Format("only {0} may be written under the SystemWriter key, not {1}", ExcludedBinaryPaths, PyText.ReprString(name));
+                        String.Format("only {0} may be written under the SystemWriter key, not {1}", ExcludedBinaryPaths, PyText.Quoted(name));
                 if (lowered == PyText.Lower(VssAccessControlKey))
                     return null;
                 string prefix = PyText.Lower(ServicesKey) + "\\";
@@ -2641,32 +2847,34 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 {
                     string service = ServiceOfKey(key);
                     if (service.IndexOf('\\') >= 0 || !IsServiceName(service))
-                        return String.Format("key {0} is not a service key", PyText.ReprString((string)op["key"]));
+                        return String.Format("key {0} is not a service key", PyText.Quoted((string)op["key"]));
                     if (PyText.Lower(name) != "imagepath")
-                        return String.Format("only ImagePath may be written under a service key, not {0}", PyText.ReprString(name));
+                        return String.Format("only ImagePath may be written under a service key, not {0}", PyText.Quoted(name));
                     return null;
                 }
-                return String.Format("registry key {0} is outside the allow-list", PyText.ReprString((string)op["key"]));
+                return String.Format("registry key {0} is outside the allow-list", PyText.Quoted((string)op["key"]));
             }
             if (kind == "service_start_mode" || kind == "service_state")
             {
                 if (PyText.Lower((string)op["service"]) != PyText.Lower(CryptSvc))
-                    return String.Format("service {0}: only {1} may be reconfigured, started or restarted", PyText.ReprString((string)op["service"]), CryptSvc);
+                    return String.Format("service {0}: only {1} may be reconfigured, started or restarted", PyText.Quoted((string)op["service"]), CryptSvc);
                 return null;
             }
             if (kind == "path_security")
             {
-                if (Array.IndexOf(AllowedFolders(systemRoot), PyText.Lower(((string)op["path"]).TrimEnd('\\'))) < 0)
-                    return String.Format("path {0} is outside the allow-list (filemaps and PendingRenames only)", PyText.ReprString((string)op["path"]));
+                if (Array.IndexOf(AllowedFolders(systemRoot), PyText.Lower(((string)op["path"]).TrimEnd('\\'))) < 0 &&
+                        SelftestRunId((string)op["path"], systemRoot) == null)
+                    return String.Format("path {0} is outside the allow-list (filemaps, PendingRenames and the self-test sandbox " +
+                        "<system drive>\\{1}\\<run id> only)", PyText.Quoted((string)op["path"]), SelftestFolder);
                 return null;
             }
             if (kind == "service_security")
             {
                 if (!IsServiceName((string)op["service"]))
-                    return String.Format("service name {0} is not valid", PyText.ReprString((string)op["service"]));
+                    return String.Format("service name {0} is not valid", PyText.Quoted((string)op["service"]));
                 return null;
             }
-            return String.Format("unknown op {0}", PyText.ReprString(kind));
+            return String.Format("unknown op {0}", PyText.Quoted(kind));
         }
 
         /// <summary>The service part of a normalised Services\&lt;name&gt;... key (everything after Services\).</summary>
@@ -2761,7 +2969,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             object kind = map["kind"];
             object data = map["data"];
             if (!OneOf(kind, RegKinds))
-                return String.Format("operation: field 'value.kind': expected one of {0}; got {1}", String.Join(", ", RegKinds), PyText.Repr(kind));
+                return String.Format("operation: field 'value.kind': expected one of {0}; got {1}", String.Join(", ", RegKinds), PyText.Shown(kind));
             string expected = null;
             bool ok;
             switch ((string)kind)
@@ -3205,7 +3413,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
 
         private static string Changed(object wanted, object found)
         {
-            return String.Format("the host changed since it was read: expected {0}, found {1}", PyText.Repr(wanted), PyText.Repr(found));
+            return String.Format("the host changed since it was read: expected {0}, found {1}", PyText.Shown(wanted), PyText.Shown(found));
         }
 
         // ---- trust -------------------------------------------------------------------------------------------------
@@ -3313,19 +3521,19 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             object format;
             record.TryGetValue("format", out format);
             if (!(format is string) || (string)format != RecordFormat)
-                return String.Format("{0} is not a {1} record (format {2})", RecordFile, RecordFormat, PyText.Repr(format));
+                return String.Format("{0} is not a {1} record (format {2})", RecordFile, RecordFormat, PyText.Shown(format));
             object writer;
             record.TryGetValue("writer", out writer);
             if (!(writer is string) || (string)writer != RecordWriter)
-                return String.Format("{0} was not written by {1} (writer {2})", RecordFile, RecordWriter, PyText.Repr(writer));
+                return String.Format("{0} was not written by {1} (writer {2})", RecordFile, RecordWriter, PyText.Shown(writer));
             object recordId;
             record.TryGetValue("id", out recordId);
             if (!(recordId is string) || (string)recordId != id)
-                return String.Format("{0} names the id {1}, not its folder's {2}", RecordFile, PyText.Repr(recordId), id);
+                return String.Format("{0} names the id {1}, not its folder's {2}", RecordFile, PyText.Shown(recordId), id);
             object status;
             record.TryGetValue("status", out status);
             if (!(status is string) || ((string)status != "pending" && (string)status != "committed"))
-                return String.Format("{0} has status {1}, not pending or committed", RecordFile, PyText.Repr(status));
+                return String.Format("{0} has status {1}, not pending or committed", RecordFile, PyText.Shown(status));
             // The shape checks of _journal.record_problem: undo and operations lists of well-formed operations (an undo
             // of a start or restart is a record of the state found, never applied: not checked), label an object.
             foreach (string key in new string[] { "undo", "operations" })
@@ -3477,7 +3685,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     }
                 }
             }
-            return why == null ? null : String.Format("backup_dir must be {0}, not {1}", why, PyText.ReprString(store ?? ""));
+            return why == null ? null : String.Format("backup_dir must be {0}, not {1}", why, PyText.Quoted(store ?? ""));
         }
 
         private static readonly char[] ForbiddenInNames = new char[] { '/', ':', '*', '?', '"', '<', '>', '|' };
@@ -3504,16 +3712,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return String.Format("{0} is owned by {1}, not SYSTEM or Administrators{2}", folder, owner == null ? "nobody" : owner, refused);
             foreach (string name in os.ListFiles(folder))
                 if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))
-                    return String.Format("{0} holds the file {1}{2}", folder, PyText.ReprString(name), refused);
+                    return String.Format("{0} holds the file {1}{2}", folder, PyText.Quoted(name), refused);
             foreach (string name in os.ListDirectories(folder))
             {
                 if (isStore && !IsBackupId(name))
-                    return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.ReprString(name), refused);
+                    return String.Format("{0} holds the folder {1}, which is not a backup{2}", folder, PyText.Quoted(name), refused);
                 if (isStore || String.Equals(name, storeLeaf, StringComparison.OrdinalIgnoreCase))
                     continue;
                 string other = OtherStoreProblem(os, Join(folder, name));
                 if (other != null)
-                    return String.Format("{0} holds the folder {1}, which is not a backup store ({2}){3}", folder, PyText.ReprString(name), other, refused);
+                    return String.Format("{0} holds the folder {1}, which is not a backup store ({2}){3}", folder, PyText.Quoted(name), other, refused);
             }
             return null;
         }
@@ -3709,7 +3917,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     return OnHost;
                 if (Same(undo, current.Value, undo["set"]))
                     return Absent;
-                why = String.Format("it is neither the value written nor the value found ({0})", PyText.Repr(current.Value));
+                why = String.Format("it is neither the value written nor the value found ({0})", PyText.Shown(current.Value));
                 return Unknown;
             }
             catch (Exception error)
@@ -4031,7 +4239,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         {
             target = null;
             if (!IsBackupId(id))
-                return String.Format("rollback_of {0} is not a backup id", PyText.ReprString(id));
+                return String.Format("rollback_of {0} is not a backup id", PyText.Quoted(id));
             if (!os.DirectoryExists(Join(store, id)))
                 return String.Format("backup {0} is not in the store {1}", id, store);
             Entry entry = LoadEntry(os, store, id);
@@ -4095,7 +4303,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 string links;
                 try
                 {
-                    links = PathLinks(os, ((string)op["path"]).TrimEnd('\\'), !IsFiles(op));
+                    links = SandboxProblem(os, (string)op["path"]);
+                    if (links == null)
+                        links = PathLinks(os, ((string)op["path"]).TrimEnd('\\'), !IsFiles(op));
                 }
                 catch (Exception error)
                 {
@@ -4164,6 +4374,27 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         /// <summary>
+        /// Why a self-test sandbox folder (AllowList.SelftestRunId) may not be written because of where it is (docs/selftest.md),
+        /// or null (also for any other path): %ProgramData% and backupready-selftest must not be links, and backupready-selftest
+        /// must be SYSTEM's and Administrators' alone (TrustProblem), as the self-test makes it. %ProgramData% lets every user
+        /// create folders, so a sandbox under a folder anyone else could have made or changed is never taken over.
+        /// </summary>
+        public static string SandboxProblem(IHostOs os, string path)
+        {
+            string systemRoot = os.SystemRoot();
+            if (AllowList.SelftestRunId(path, systemRoot) == null)
+                return null;
+            string root = AllowList.SelftestRoot(systemRoot);
+            string programData = root.Substring(0, root.LastIndexOf('\\'));
+            string problem = LinkProblem(os, programData);
+            if (problem == null)
+                problem = LinkProblem(os, root);
+            if (problem == null)
+                problem = TrustProblem(root, os.ReadSecurity(root, false));
+            return problem == null ? null : "the self-test sandbox is not written: " + problem;
+        }
+
+        /// <summary>
         /// Why a filemaps / PendingRenames folder may not be written: it, or a file or folder in it, is a link, or (for the
         /// folder's own write) it holds a folder. A folder's DACL write propagates to everything below it and a file's
         /// write reaches every name the file has, so a hard link, junction or symbolic link planted there (filemaps may be
@@ -4185,7 +4416,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     return problem;
                 if (withFiles)
                     return String.Format("{0} holds the folder {1}: a folder's permissions reach everything below it, and " +
-                        "filemaps and PendingRenames hold files only, so it is not written", folder, PyText.ReprString(name));
+                        "filemaps and PendingRenames hold files only, so it is not written", folder, PyText.Quoted(name));
             }
             if (withFiles)
             {
@@ -4259,7 +4490,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 check.Names = names;
                 if (names.Count == 0)
                 {
-                    Refuse(check, String.Format("{0}: no file has the expected descriptor {1}", check.Subject, PyText.Repr(op["expect"])), distinct);
+                    Refuse(check, String.Format("{0}: no file has the expected descriptor {1}", check.Subject, PyText.Shown(op["expect"])), distinct);
                     return;
                 }
             }
@@ -4376,9 +4607,9 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             {
                 string claimedId = claimed as string;
                 if (rollbackOf != null && claimedId != rollbackOf)
-                    whole = String.Format("the label names backup {0} but the rollback is of {1}", PyText.Repr(claimed), PyText.ReprString(rollbackOf));
+                    whole = String.Format("the label names backup {0} but the rollback is of {1}", PyText.Shown(claimed), PyText.Quoted(rollbackOf));
                 else if (claimedId == null)
-                    whole = String.Format("the label names backup {0}, which is not a backup id", PyText.Repr(claimed));
+                    whole = String.Format("the label names backup {0}, which is not a backup id", PyText.Shown(claimed));
                 else
                     rollbackOf = claimedId;
             }
@@ -4531,7 +4762,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 {
                     entry["status"] = "written_unverified";
                     entry["reason"] = outcome.Note != null ? outcome.Note : String.Format("written, but read back {0} after writing {1}",
-                        PyText.Repr(outcome.ReadBack), PyText.Repr(check.Op["set"]));
+                        PyText.Shown(outcome.ReadBack), PyText.Shown(check.Op["set"]));
                 }
                 else
                 {
@@ -4860,7 +5091,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             outcome.Verified = state == "running";
             if (!outcome.Verified)
                 outcome.Note = String.Format(CultureInfo.InvariantCulture, "service {0} is not running {1} seconds after being {2} (state {3})",
-                    service, ServiceTimeoutMilliseconds / 1000, op["set"], PyText.Repr(state));
+                    service, ServiceTimeoutMilliseconds / 1000, op["set"], PyText.Shown(state));
             return outcome;
         }
 
@@ -4949,7 +5180,7 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     Written(outcome, name, now, after);
                     if (!Sddl.SameWritablePart(after, wanted))
                     {
-                        outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Repr(after), PyText.Repr(wanted));
+                        outcome.Note = String.Format("{0} read back {1} after writing {2}", name, PyText.Shown(after), PyText.Shown(wanted));
                         break;
                     }
                 }
@@ -5138,6 +5369,94 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 section["error"] = section["error"] == null ? listing : section["error"] + "; " + listing;
             }
             return section;
+        }
+    }
+
+    /// <summary>
+    /// The folder of the self-test sandbox on a live host (docs/selftest.md; win_backup_sandbox.ps1 makes its services):
+    /// %ProgramData%\backupready-selftest (SYSTEM and Administrators only, made here or refused unless it is theirs alone
+    /// and not a link) holding one folder per run whose DACL mimics a broken filemaps (a deny of read to Users), with three
+    /// files that inherit from it. The folder is made open to SYSTEM and Administrators, the files written, then its DACL
+    /// set (propagated to the files through a handle opened with backup intent). Remove deletes exactly that: a run folder holding anything but files, or reached through a link,
+    /// is refused and left as it is.
+    /// </summary>
+    public static class SelftestSandbox
+    {
+        // Owner SYSTEM (an owner the filemaps policy accepts) and a deny of read to Users: no user may write in it.
+        public const string FolderSddl = "O:SYG:SYD:PAI(D;OICI;FR;;;BU)(A;OICI;FA;;;S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464)(A;OICI;0x1200a9;;;BA)";
+        // Owner Backup Operators (not an owner the filemaps policy accepts; its members may read and write any file through
+        // their privileges already) and no explicit ACE: the file inherits the folder's.
+        public const string FileSddl = "O:BOG:SYD:AI";
+        public const string OpenSddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+        public static readonly string[] FileNames = new string[] { "$$_selftest_0001.cdf-ms", "$$_selftest_0002.cdf-ms", "$$_selftest_0003.cdf-ms" };
+
+        /// <summary>The run's folder; ArgumentException when the run id is not 8 to 32 ASCII letters and digits.</summary>
+        public static string Folder(IHostOs os, string runId)
+        {
+            string root = AllowList.SelftestRoot(os.SystemRoot());
+            if (root == null || runId == null || AllowList.SelftestRunId(root + "\\" + runId, os.SystemRoot()) != runId)
+                throw new ArgumentException("run_id must be 8 to 32 ASCII letters and digits, not " + PyText.Quoted(runId ?? ""));
+            return root + "\\" + runId;
+        }
+
+        /// <summary>True for the two service names of the run (backupready-selftest-&lt;run id&gt; and its -drv).</summary>
+        public static bool IsServiceOfRun(string service, string runId)
+        {
+            string name = AllowList.SelftestServicePrefix + runId;
+            return String.Equals(service, name, StringComparison.OrdinalIgnoreCase) ||
+                String.Equals(service, name + "-drv", StringComparison.OrdinalIgnoreCase);
+        }
+
+        /// <summary>Make the run's folder and files; false when they exist already. InvalidOperationException when the
+        /// parent is a link or not SYSTEM's and Administrators' alone.</summary>
+        public static bool Create(IHostOs os, string runId)
+        {
+            string folder = Folder(os, runId);
+            string root = AllowList.SelftestRoot(os.SystemRoot());
+            string programData = root.Substring(0, root.LastIndexOf('\\'));
+            string problem = BackupEngine.LinkProblem(os, programData);
+            if (problem == null && !os.DirectoryExists(root))
+                os.CreateDirectory(root, BackupEngine.StoreSddl);
+            if (problem == null)
+                problem = BackupEngine.SandboxProblem(os, folder);
+            if (problem != null)
+                throw new InvalidOperationException(problem);
+            if (os.DirectoryExists(folder))
+                return false;
+            os.CreateDirectory(folder, OpenSddl);
+            foreach (string name in FileNames)
+                os.WriteTextAtomic(folder, name, "backupready.windows self-test " + runId + "\n", FileSddl);
+            os.WriteSecurity(folder, Sddl.OwnerAndDacl(FolderSddl));
+            return true;
+        }
+
+        /// <summary>Delete the run's files and folder (and the root once empty); what was removed. InvalidOperationException,
+        /// with nothing deleted, when the folder or a parent is a link, a parent is not trusted, or it holds a folder.</summary>
+        public static List<object> Remove(IHostOs os, string runId)
+        {
+            string folder = Folder(os, runId);
+            List<object> removed = new List<object>();
+            if (!os.DirectoryExists(folder))
+                return removed;
+            string problem = BackupEngine.SandboxProblem(os, folder);
+            if (problem == null)
+                problem = BackupEngine.LinkProblem(os, folder);
+            if (problem == null && os.ListDirectories(folder).Length > 0)
+                problem = folder + " holds a folder: the self-test makes files only, so it is left as it is";
+            foreach (string name in problem == null ? os.ListFiles(folder) : new string[0])
+                if (problem == null)
+                    problem = BackupEngine.LinkProblem(os, BackupEngine.Join(folder, name));
+            if (problem != null)
+                throw new InvalidOperationException(problem);
+            os.WriteSecurity(folder, OpenSddl);  // its DACL denies Users reading; this one propagates to the files
+            foreach (string name in os.ListFiles(folder))
+                os.DeleteFile(BackupEngine.Join(folder, name));
+            os.DeleteDirectory(folder);
+            removed.Add(folder);
+            string root = AllowList.SelftestRoot(os.SystemRoot());
+            if (os.ListDirectories(root).Length == 0 && os.ListFiles(root).Length == 0)
+                os.DeleteDirectory(root);
+            return removed;
         }
     }
 

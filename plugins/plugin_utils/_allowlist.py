@@ -13,7 +13,8 @@ operations of a backup record, which is a file. So the allow-list checks *what* 
 - ``VssAccessControl`` may only hold the NETWORK SERVICE value;
 - a service's descriptor may only gain or lose the System Writer's query ACE (KB 3209092);
 - filemaps and PendingRenames may only be given an administrative owner and at most read & execute for anyone
-  but TrustedInstaller, SYSTEM, Administrators and Domain Admins.
+  but TrustedInstaller, SYSTEM, Administrators and Domain Admins; the same value rules hold for the one other folder
+  admitted, a self-test sandbox ``<system drive>\\ProgramData\\backupready-selftest\\<run id>`` (docs/selftest.md).
 
 A rollback of a backup verified against the collection's own store (``rollback=True``) may restore what that
 backup recorded for ExcludedBinaryPaths, VssAccessControl and filemaps; the two symmetric rules (same command,
@@ -26,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._display import quoted, shown
 from ._operations import (
     CRYPTSVC, SERVICES_KEY, SYSTEM_WRITER_KEY, VSS_ACCESS_CONTROL_KEY, normalise_key,
 )
@@ -96,6 +98,12 @@ def _reduce_path(path: str, driver: bool, system_root: str) -> str | None:
     root_low = _lower(system_root.rstrip("\\")) + "\\" if system_root else None
     if low.startswith("\\??\\") and _DRIVE.match(low[4:]):
         low = low[4:]
+    if _DRIVE.match(low):
+        # '.' and '..' first, so that C:\Windows\..\x.sys is the file C:\x.sys before the system root is recognised
+        below = _segments(low[3:])
+        if below is None:
+            return None
+        low = low[:3] + "\\".join(below)
     prefix = _SYSTEMROOT_RUN.match(low)
     if prefix:
         root, rest = "%systemroot%\\", low[prefix.end():]
@@ -111,6 +119,14 @@ def _reduce_path(path: str, driver: bool, system_root: str) -> str | None:
         root, rest = "%systemroot%\\", low  # a driver path without a root is relative to %SystemRoot%
     else:
         root, rest = "", low
+    kept = _segments(rest)
+    if not kept:
+        return None
+    return root + "\\".join(kept)
+
+
+def _segments(rest: str) -> list[str] | None:
+    """The segments of a relative path with '.' and '..' resolved; None when a '..' climbs above its start."""
     kept: list[str] = []
     for segment in rest.split("\\"):
         if segment in ("", "."):
@@ -121,9 +137,7 @@ def _reduce_path(path: str, driver: bool, system_root: str) -> str | None:
             kept.pop()
             continue
         kept.append(segment)
-    if not kept:
-        return None
-    return root + "\\".join(kept)
+    return kept
 
 
 def command_of(value: str, driver: bool, system_root: str) -> tuple[str, str] | None:
@@ -157,7 +171,7 @@ def imagepath_problem(expect: Any, new: Any, driver: bool, system_root: str, rol
         return f"ImagePath keeps its kind ({expect['kind']}), it is not changed to {new['kind']}"
     before, after = expect["data"], new["data"]
     if not same_command(before, after, driver, system_root):
-        return (f"{after!r} does not run the same command as {before!r} "
+        return (f"{shown(after)} does not run the same command as {shown(before)} "
                 "(only quoting, prefix normalisation and truncation at a NUL are made)")
     if rollback:
         return None
@@ -191,11 +205,11 @@ def exclusion_entry_problem(entry: str) -> str | None:
     if not 1 <= len(entry) <= MAX_PATH_CHARACTERS:
         return f"an entry must be 1 to {MAX_PATH_CHARACTERS} characters long, not {len(entry)}"
     if not _DRIVE.match(entry):
-        return f"{entry[:80]!r} is not an absolute drive path (X:\\...)"
+        return f"{quoted(entry, 80)} is not an absolute drive path (X:\\...)"
     if _VARIABLE.search(entry):
-        return f"{entry[:80]!r} holds an environment variable (KB 980794: absolute paths without variables)"
+        return f"{quoted(entry, 80)} holds an environment variable (KB 980794: absolute paths without variables)"
     if _CONTROL.search(entry) or _NOT_IN_EXCLUSION.search(entry):
-        return f"{entry[:80]!r} holds a control character or one of \" * ? < > | /"
+        return f"{quoted(entry, 80)} holds a control character or one of \" * ? < > | /"
     return None
 
 
@@ -220,11 +234,11 @@ def exclusions_problem(expect: dict, new: dict, rollback: bool) -> str | None:
 
 def vss_access_problem(name: str, new: dict, rollback: bool) -> str | None:
     if name.lower() not in {n.lower() for n in NETWORK_SERVICE_VALUE_NAMES}:
-        return f"only the NETWORK SERVICE value may be written under VssAccessControl, not {name!r}"
+        return f"only the NETWORK SERVICE value may be written under VssAccessControl, not {quoted(name)}"
     if rollback:
         return None
     if new.get("kind") != "REG_DWORD" or new.get("data") != 1 or isinstance(new.get("data"), bool):
-        return f"the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {new!r}"
+        return f"the NETWORK SERVICE value is only set to REG_DWORD 1 (allowed, KB 2009272), not {shown(new)}"
     return None
 
 
@@ -347,6 +361,36 @@ def allowed_folders(system_root: str) -> dict[str, str]:
     return {p.lower(): p for p in folders}
 
 
+# The self-test sandbox (docs/selftest.md): one folder per run, directly under <system drive>\ProgramData\
+# backupready-selftest (beside the backup store's backupready folder, which holds backup stores only). Only that exact
+# form is admitted, in ASCII (Python lower-cases the Kelvin sign to "k", Windows does not: a look-alike name would be
+# another folder), so "..", "\\?\", "/", another drive, a short name, a deeper path or a sibling such as
+# "backupready-selftest-evil" are refused. The engine also refuses a sandbox whose parents are links or can be changed
+# by anyone but SYSTEM and Administrators (docs/write-path.md section 4).
+SELFTEST_FOLDER = "ProgramData\\backupready-selftest"
+SELFTEST_SERVICE_PREFIX = "backupready-selftest-"
+_RUN_ID = re.compile(r"[0-9A-Za-z]{8,32}")
+
+
+def selftest_root(system_root: str) -> str | None:
+    """``<system drive>\\ProgramData\\backupready-selftest`` of the host, or None when its system root has no drive."""
+    if not system_root.isascii() or len(system_root) < 3 or not _DRIVE.match(system_root):
+        return None
+    return system_root[:2] + "\\" + SELFTEST_FOLDER
+
+
+def selftest_run_id(path: str, system_root: str) -> str | None:
+    """The run id when ``path`` is exactly a self-test sandbox folder of this host (a trailing \\ allowed), else None."""
+    root = selftest_root(system_root)
+    if root is None or not isinstance(path, str) or not path.isascii():
+        return None
+    trimmed, prefix = path.rstrip("\\"), root + "\\"
+    if trimmed[:len(prefix)].lower() != prefix.lower():
+        return None
+    run_id = trimmed[len(prefix):]
+    return run_id if _RUN_ID.fullmatch(run_id) else None
+
+
 def _service_driver(state: dict, name: str) -> bool | None:
     for service in state["services"]:
         if service["name"].lower() == name.lower():
@@ -363,31 +407,33 @@ def _where(op: dict, state: dict) -> str | None:
         name = op["name"]
         if lowered == SYSTEM_WRITER_KEY.lower():
             return None if name.lower() == EXCLUDED_BINARY_PATHS.lower() else \
-                f"only {EXCLUDED_BINARY_PATHS} may be written under the SystemWriter key, not {name!r}"
+                f"only {EXCLUDED_BINARY_PATHS} may be written under the SystemWriter key, not {quoted(name)}"
         if lowered == VSS_ACCESS_CONTROL_KEY.lower():
             return None
         prefix = SERVICES_KEY.lower() + "\\"
         if lowered.startswith(prefix):
             service = key[len(prefix):]
             if "\\" in service or not _SERVICE_NAME.match(service):
-                return f"key {op['key']!r} is not a service key"
+                return f"key {quoted(op['key'])} is not a service key"
             if name.lower() != "imagepath":
-                return f"only ImagePath may be written under a service key, not {name!r}"
+                return f"only ImagePath may be written under a service key, not {quoted(name)}"
             return None
-        return f"registry key {op['key']!r} is outside the allow-list"
+        return f"registry key {quoted(op['key'])} is outside the allow-list"
     if kind in ("service_start_mode", "service_state"):
         if op["service"].lower() != CRYPTSVC.lower():
-            return f"service {op['service']!r}: only {CRYPTSVC} may be reconfigured, started or restarted"
+            return f"service {quoted(op['service'])}: only {CRYPTSVC} may be reconfigured, started or restarted"
         return None
     if kind == "path_security":
-        if op["path"].rstrip("\\").lower() not in allowed_folders(state["host"]["system_root"]):
-            return f"path {op['path']!r} is outside the allow-list (filemaps and PendingRenames only)"
-        return None
+        system_root = state["host"]["system_root"]
+        if op["path"].rstrip("\\").lower() in allowed_folders(system_root) or selftest_run_id(op["path"], system_root):
+            return None
+        return (f"path {quoted(op['path'])} is outside the allow-list (filemaps, PendingRenames and the self-test sandbox "
+                f"<system drive>\\{SELFTEST_FOLDER}\\<run id> only)")
     if kind == "service_security":
         if not _SERVICE_NAME.match(op["service"]):
-            return f"service name {op['service']!r} is not valid"
+            return f"service name {quoted(op['service'])} is not valid"
         return None
-    return f"unknown op {kind!r}"
+    return f"unknown op {quoted(kind)}"
 
 
 def _what(op: dict, state: dict, rollback: bool) -> str | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
+from ._display import quoted, shown
 from ._operations import ApplyOutcome, OperationError, check_shape, describe, undo_of, values_equal
 from ._sddl import SddlError, owner_and_dacl, parse_sddl, resolve_sid, same_writable_part
 from ._twin import (
@@ -53,11 +54,11 @@ def record_problem(record: Any) -> str | None:
     if not isinstance(record, dict):
         return f"not a JSON object ({type(record).__name__})"
     if record.get("format") != BACKUP_FORMAT:
-        return f"its format is {record.get('format')!r}, not {BACKUP_FORMAT!r}"
+        return f"its format is {shown(record.get('format'))}, not {quoted(BACKUP_FORMAT)}"
     if record.get("writer") != WRITER:
         return f"it does not say it was written by {WRITER}"
     if record.get("status") not in (PENDING, COMMITTED):
-        return f"its status is {record.get('status')!r}, not {PENDING} or {COMMITTED}"
+        return f"its status is {shown(record.get('status'))}, not {PENDING} or {COMMITTED}"
     for key, kind in (("undo", list), ("operations", list), ("label", dict)):
         if not isinstance(record.get(key), kind):
             return f"its {key} is not a {kind.__name__}"
@@ -434,8 +435,8 @@ def journaled_apply(store: Store, operations: list[dict], check_mode: bool = Fal
         labelled = label.get("rollback_of")
         if labelled is not None and rollback_of is not None and labelled != rollback_of:
             return ApplyOutcome(refused=True, journal=journal,
-                                msg=f"outside what this collection may change: the label names backup {labelled!r} "
-                                    f"but the rollback is of {rollback_of!r}; nothing written")
+                                msg=f"outside what this collection may change: the label names backup {shown(labelled)} "
+                                    f"but the rollback is of {shown(rollback_of)}; nothing written")
         rollback_of = rollback_of if rollback_of is not None else labelled  # a labelled rollback is verified too
         if rollback_of is not None:
             backups = store.list_backups()
@@ -567,7 +568,7 @@ def parse_faults(value: Any) -> dict[int, str]:
     faults: dict[int, str] = {}
     for item in value or []:
         if item.get("when") not in FAULTS:
-            raise ValueError(f"unknown fault {item.get('when')!r}")
+            raise ValueError(f"unknown fault {shown(item.get('when'))}")
         faults[int(item["index"])] = item["when"]
     return faults
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._allowlist import refusal_outside_allow_list
+from ._display import shown
 from ._operations import (
     CRYPTSVC, SYSTEM_WRITER_KEY, VSS_ACCESS_CONTROL_KEY, ApplyOutcome, OperationError, check_shape, describe,
     is_noop, normalise_key, undo_of, values_equal,
@@ -198,12 +199,19 @@ def _service_for_key(state: dict, key: str) -> dict | None:
     return find_service(state, normalise_key(key).split("\\")[-1])
 
 
+# A snapshot may hold a self-test sandbox folder (docs/selftest.md): {"run_id", "folder": a filemaps-like section}.
+SANDBOX_KEY = "selftest_sandbox"
+
+
 def folder_section(op: dict, state: dict) -> dict | None:
     path = op["path"].rstrip("\\").lower()
     for section_name in ("filemaps", "pending_renames"):
         section = state[section_name]
         if section["path"].rstrip("\\").lower() == path:
             return section
+    sandbox = (state.get(SANDBOX_KEY) or {}).get("folder")
+    if isinstance(sandbox, dict) and sandbox.get("path", "").rstrip("\\").lower() == path:
+        return sandbox
     return None
 
 
@@ -316,13 +324,13 @@ def refusal(op: dict, state: dict, rollback: bool = False) -> tuple[str, Any] | 
     if op["op"] == "path_security" and op["target"] == "files":
         if not any(same_writable_part(c, op["expect"]) for c in current):
             return f"{subject}: the host changed since it was read: no file has the expected descriptor " \
-                   f"{op['expect']!r}", current
+                   f"{shown(op['expect'])}", current
         return None
     if not values_equal(op, current, op["expect"]):
         if op["op"] == "service_state":
-            return f"{subject}: the host changed since it was read: expected state {op['expect']!r}, " \
-                   f"found {current!r}", current
-        return f"{subject}: the host changed since it was read: expected {op['expect']!r}, found {current!r}", current
+            return f"{subject}: the host changed since it was read: expected state {shown(op['expect'])}, " \
+                   f"found {shown(current)}", current
+        return f"{subject}: the host changed since it was read: expected {shown(op['expect'])}, found {shown(current)}", current
     return None
 
 
@@ -335,6 +343,9 @@ def _unreadable_for(op: dict, state: dict) -> str | None:
                    "vss_access_control" if lowered == VSS_ACCESS_CONTROL_KEY.lower() else "services")
     elif kind == "path_security":
         section = "filemaps" if "filemaps" in op["path"].lower() else "pending_renames"
+        sandbox = (state.get(SANDBOX_KEY) or {}).get("folder") or {}
+        if sandbox.get("path", "").rstrip("\\").lower() == op["path"].rstrip("\\").lower():
+            section = SANDBOX_KEY
     else:
         section = "services"
     return section_unreadable(state, section)
@@ -396,7 +407,7 @@ def write_one(working: dict, check: Check, fault: str | None = None, now: str | 
         not any(same_writable_part(c, op["expect"]) for c in current)
         if op["op"] == "path_security" and op["target"] == "files" else not values_equal(op, current, op["expect"]))
     if stale:
-        raise WriteFailed(f"{check.subject}: the host changed since it was checked: found {current!r}")
+        raise WriteFailed(f"{check.subject}: the host changed since it was checked: found {shown(current)}")
     if fault == "before_write":
         raise WriteFailed(f"{check.subject}: injected failure before the write")
     if fault == "after_write" and op["op"] == "path_security" and op["target"] == "files" and check.names:
@@ -416,7 +427,7 @@ def write_one(working: dict, check: Check, fault: str | None = None, now: str | 
     else:
         written.read_back = after
         if not values_equal(op, after, op["set"]):
-            raise WriteFailed(f"{check.subject}: read back {after!r} after writing {op['set']!r}", written=True,
+            raise WriteFailed(f"{check.subject}: read back {shown(after)} after writing {shown(op['set'])}", written=True,
                               read_back=after, differs=True)
     if fault == "after_write":
         raise WriteFailed(f"{check.subject}: injected failure after the write", written=True, read_back=after)
@@ -552,6 +563,8 @@ def copy_state(state: dict) -> dict:
     working = dict(state)
     for key in ("services", "system_writer", "vss_access_control", "filemaps", "pending_renames", "vssadmin"):
         working[key] = copy.deepcopy(state[key])
+    if SANDBOX_KEY in state:
+        working[SANDBOX_KEY] = copy.deepcopy(state[SANDBOX_KEY])
     working["events"] = list(state["events"])
     return working
 

@@ -554,7 +554,7 @@ public static class EngineTests
         Dictionary<string, object> result = Apply(os, L(ExcludeAgent(), evil));
         StatusesAre(result, "not_run,refused");
         Assert((bool)result["refused"] && (bool)result["failed"] && !(bool)result["changed"], "refused");
-        Contains((string)result["msg"], "outside what this collection may change: 'C:\\\\Users\\\\Public\\\\evil.exe' does not run the same command", "msg");
+        Contains((string)result["msg"], "outside what this collection may change: 'C:\\Users\\Public\\evil.exe' does not run the same command", "msg");
         Equal(world, os.ToWorld(), "nothing written");
         Assert(os.Node(Store) == null, "no record");
 
@@ -1026,6 +1026,117 @@ public static class EngineTests
         Contains((string)result["msg"], Filemaps + " holds the folder 'late'", "made after the check");
         Equal(false, (bool)result["changed"], "nothing written");
         Equal(FileSddl, late.ReadSecurity(HostsFile, false), "the file elsewhere keeps its owner and DACL");
+    }
+
+    // The self-test sandbox (docs/selftest.md): a folder whose owner and DACL mimic a broken filemaps, under
+    // %ProgramData%\backupready-selftest, which must be SYSTEM's and Administrators' alone and reached without a link.
+    private const string SelftestRoot = "C:\\ProgramData\\backupready-selftest";
+    private const string Sandbox = SelftestRoot + "\\run00001";
+    private const string SandboxSddl = "O:" + User + "D:PAI(D;OICI;FR;;;BU)(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)";
+
+    private static FakeOs SandboxHost(string selftestSddl)
+    {
+        FakeOs os = SmallHost();
+        os.AddNode(SelftestRoot, true, selftestSddl);
+        os.AddNode(Sandbox, true, SandboxSddl);
+        return os;
+    }
+
+    private static Dictionary<string, object> SandboxFolderOp(string path)
+    {
+        return M("op", "path_security", "path", path, "target", "folder", "expect", SandboxSddl,
+            "set", "O:BAD:PAI(A;OICI;FA;;;" + TI + ")(A;OICI;0x1200a9;;;BA)(A;OICI;0x1200a9;;;SY)(A;OICI;0x1200a9;;;BU)");
+    }
+
+    public static void TestTheSelftestSandboxIsWrittenAndRolledBack()
+    {
+        FakeOs os = SandboxHost(BackupEngine.StoreSddl);
+        Dictionary<string, object> before = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(SandboxFolderOp(Sandbox)));
+        StatusesAre(result, "applied");
+        Contains(os.ReadSecurity(Sandbox, false), "O:BAD:PAI(", "the sandbox got the fixed owner and DACL");
+        string id = (string)result["backup_id"];
+        StatusesAre(BackupEngine.Apply(os, RollbackOps(Record(os, id)), Store, null, 20, id, false), "applied");
+        Equal(SandboxSddl, Sddl.OwnerAndDacl(os.ReadSecurity(Sandbox, false)), "the rollback restores the owner and DACL");
+        Assert(before.Count > 0, "a world was read");
+    }
+
+    /// A sandbox under a backupready-selftest folder a user owns (%ProgramData% lets Users create folders) is never taken over.
+    public static void TestASelftestSandboxUnderAFolderAUserMadeIsRefused()
+    {
+        FakeOs os = SandboxHost(UserOwned);
+        Dictionary<string, object> world = os.ToWorld();
+        foreach (bool checkMode in new bool[] { true, false })
+        {
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(SandboxFolderOp(Sandbox)), Store, null, 20, null, checkMode);
+            StatusesAre(result, "refused");
+            Contains((string)result["msg"], "the self-test sandbox is not written: " + SelftestRoot + ": its owner is " + User, "msg");
+        }
+        Equal(world, os.ToWorld(), "nothing written");
+    }
+
+    /// A backupready-selftest folder that is a junction would carry the write to the folder of the same name at its target.
+    public static void TestASelftestSandboxReachedThroughAJunctionIsRefused()
+    {
+        FakeOs os = SmallHost();
+        os.AddNode(System32, true, System32Sddl);
+        os.AddNode(System32 + "\\run00001", true, SandboxSddl);
+        os.AddLink(SelftestRoot, System32, true, BackupEngine.StoreSddl);
+        Dictionary<string, object> world = os.ToWorld();
+        Dictionary<string, object> result = Apply(os, L(SandboxFolderOp(Sandbox)));
+        StatusesAre(result, "refused");
+        Contains((string)result["msg"], SelftestRoot + " is a reparse point", "msg");
+        Equal(world, os.ToWorld(), "nothing written");
+        Equal(SandboxSddl, Sddl.OwnerAndDacl(os.ReadSecurity(System32 + "\\run00001", false)), "the folder at the target is untouched");
+    }
+
+    private delegate void Step();
+
+    private static void Throws(Step step, string part)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception error)
+        {
+            Contains(error.Message, part, "the error");
+            return;
+        }
+        throw new AssertionFailed("no error; expected one saying " + part);
+    }
+
+    public static void TestTheSelftestSandboxIsMadeAndRemovedWhole()
+    {
+        FakeOs os = SmallHost();
+        Dictionary<string, object> world = os.ToWorld();
+        Equal(true, SelftestSandbox.Create(os, "run00001"), "made");
+        Equal(false, SelftestSandbox.Create(os, "run00001"), "made once");
+        Equal(BackupEngine.StoreSddl, Sddl.OwnerAndDacl(os.ReadSecurity(SelftestRoot, false)), "the root is SYSTEM's and Administrators'");
+        Contains(os.ReadSecurity(Sandbox, false), "(D;OICI;FR;;;BU)", "the run folder denies Users reading, as a broken filemaps");
+        Equal(3, os.ListFiles(Sandbox).Length, "three files");
+        Contains(os.ReadSecurity(Sandbox + "\\" + SelftestSandbox.FileNames[0], false), "(D;ID;FR;;;BU)", "the files inherit it");
+        Equal(L(Sandbox), SelftestSandbox.Remove(os, "run00001"), "removed");
+        Equal(world, os.ToWorld(), "nothing left, the root included");
+        Equal(0, SelftestSandbox.Remove(os, "run00001").Count, "nothing to remove");
+        Assert(SelftestSandbox.IsServiceOfRun("BackupReady-Selftest-run00001-DRV", "run00001"), "the driver is the run's");
+        Assert(!SelftestSandbox.IsServiceOfRun("backupready-selftest-run00002", "run00001"), "another run's is not");
+    }
+
+    public static void TestTheSelftestSandboxIsNeverMadeOrRemovedThroughSomethingElse()
+    {
+        FakeOs os = SandboxHost(UserOwned);
+        Dictionary<string, object> world = os.ToWorld();
+        foreach (string runId in new string[] { "..", "run0001", "run00001\\x", "run00001." })
+            Throws(delegate { SelftestSandbox.Create(os, runId); }, "run_id must be 8 to 32 ASCII letters and digits");
+        Throws(delegate { SelftestSandbox.Create(os, "run00002"); }, SelftestRoot + ": its owner is " + User);
+        Throws(delegate { SelftestSandbox.Remove(os, "run00001"); }, SelftestRoot + ": its owner is " + User);
+        Equal(world, os.ToWorld(), "nothing made, nothing deleted");
+
+        FakeOs nested = SandboxHost(BackupEngine.StoreSddl);
+        nested.AddNode(Sandbox + "\\sub", true, UserOwned);
+        Throws(delegate { SelftestSandbox.Remove(nested, "run00001"); }, "holds a folder");
+        Assert(nested.DirectoryExists(Sandbox + "\\sub"), "left as it is");
     }
 
     /// Second review #2: backup_dir naming a folder the engine did not make (filemaps, a drive's root) is refused, never re-ACLed.

@@ -8,6 +8,7 @@
 //   shape        {ops}                    -> [message or null]    (as _operations.check_shape)
 //   json         {texts}                  -> [{dump} or {error}]  (BackupJson.Parse then Dump)
 //   repr         {values}                 -> [repr(value)]
+//   display      {cases}                  -> [text]               (tests/vectors/display.json: PyText.Quoted, Visible, Shown)
 //   floats       {values}                 -> [float repr]
 //   scenario     {world, store, steps, store_path?, store_sddl?} -> {steps: [{result, world, store}]}
 //   records      {records}               -> [problem or null]    (BackupEngine.RecordProblem, as _journal.record_problem)
@@ -66,6 +67,7 @@ public static class Harness
             case "shape": return Shapes(request);
             case "json": return JsonTexts(request);
             case "repr": return ((List<object>)request["values"]).ConvertAll(delegate(object v) { return (object)PyText.Repr(v); });
+            case "display": return ((List<object>)request["cases"]).ConvertAll(delegate(object item) { return (object)Display(AsMap(item)); });
             case "floats": return ((List<object>)request["values"]).ConvertAll(delegate(object v) { return (object)PyText.FloatRepr(Convert.ToDouble(v, CultureInfo.InvariantCulture)); });
             case "scenario": return Scenario(request);
             case "records": return ((List<object>)request["records"]).ConvertAll(delegate(object record)
@@ -121,6 +123,19 @@ public static class Harness
             answers.Add(FakeOs.Map("refusal", AllowList.Refusal(op, (string)host["system_root"], type, (bool)Get(testCase, "rollback", false))));
         }
         return answers;
+    }
+
+    private static string Display(Dictionary<string, object> displayCase)
+    {
+        object value = displayCase["value"];
+        int limit = Convert.ToInt32(Get(displayCase, "limit", -1L), CultureInfo.InvariantCulture);
+        switch ((string)displayCase["function"])
+        {
+            case "quoted": return PyText.Quoted((string)value, limit);
+            case "visible": return PyText.Visible((string)value, (bool)Get(displayCase, "edges", false));
+            case "shown": return PyText.Shown(value, limit);
+        }
+        throw new ArgumentException("unknown function " + displayCase["function"]);
     }
 
     private static List<object> SameCommandPairs(Dictionary<string, object> request)

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._acl import plan_filemaps
 from ansible_collections.backupready.windows.plugins.plugin_utils._allowlist import refusal_outside_allow_list
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 from ansible_collections.backupready.windows.plugins.plugin_utils._operations import OperationError, check_shape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +129,45 @@ def test_allowlist_vectors(harness):
             assert case["reason_contains"] in refusal, (case["name"], refusal)
         # The same message as the Python reference, word for word.
         assert refusal == refusal_outside_allow_list(case["op"], state, case["rollback"]), case["name"]
+
+
+def test_a_refusal_shows_a_registry_key_as_windows_shows_it(harness):
+    """Python and the engine name the key as regedit and reg.exe show it: single backslashes, not Python's repr."""
+    vectors = json.loads((VECTORS / "allowlist.json").read_text(encoding="utf-8"))
+    op = {"op": "registry_value", "key": "HKLM\\SOFTWARE\\Evil", "name": "x",
+          "expect": {"kind": "missing", "data": None}, "set": {"kind": "REG_SZ", "data": "C:\\evil.exe"}}
+    engine = harness([{"cmd": "allowlist", "host": vectors["host"], "cases": [{"op": op}]}])[0][0]["refusal"]
+    python = refusal_outside_allow_list(op, _vector_state(vectors["host"]))
+    assert engine == python == \
+        "outside what this collection may change: registry key 'HKLM\\SOFTWARE\\Evil' is outside the allow-list"
+
+
+def test_display_vectors(harness):
+    """The engine shows values as _display does (PyText.Quoted, Visible, Shown): tests/vectors/display.json."""
+    cases = json.loads((VECTORS / "display.json").read_text(encoding="utf-8"))["cases"]
+    answers = harness([{"cmd": "display", "cases": cases}])[0]
+    assert len(answers) == len(cases)
+    for case, answer in zip(cases, answers):
+        assert answer == case["expected"], case["why"]
+
+
+# Characters whose Unicode category is the same in mono's tables and Python's (assigned long ago), of every kind the
+# display tells apart: letters, marks, digits, spaces, controls, format characters, surrogates, private use.
+_SHOWN_ALPHABET = list("aZ_0 .-'\"\\:%") + ["\x00", "\t", "\n", "\r", "\x7f", "\x85", "\xa0", "\xad", "\xe9", "\u0301", "\u0e33",
+                                            "\u200b", "\u2028", "\u3000", "\ud800", "\ue000", "\U0001F600", "\U000E0001"]
+_shown_text = st.text(alphabet=st.sampled_from(_SHOWN_ALPHABET), max_size=8)
+_shown_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=False, allow_infinity=False),
+              _shown_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_shown_text, inner, max_size=3)), max_leaves=10)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(_shown_values, st.one_of(st.none(), st.integers(0, 6))), min_size=1, max_size=30))
+def test_shown_matches_python(harness, items):
+    cases = [{"function": "shown", "value": value, **({} if limit is None else {"limit": limit})} for value, limit in items]
+    answers = harness([{"cmd": "display", "cases": cases}])[0]
+    assert answers == [shown(value, limit) for value, limit in items]
 
 
 def test_same_command_vectors(harness):

@@ -52,6 +52,27 @@ def test_allowlist_vectors(case):
         assert case["reason_contains"] in why, why
 
 
+def test_a_refusal_shows_a_registry_key_as_windows_shows_it():
+    """The key is named as regedit and reg.exe show it: single backslashes, not Python's repr."""
+    op = {"op": "registry_value", "key": "HKLM\\SOFTWARE\\Evil", "name": "x",
+          "expect": {"kind": "missing", "data": None}, "set": {"kind": "REG_SZ", "data": "C:\\evil.exe"}}
+    why = refusal_outside_allow_list(op, host_state())
+    assert why == "outside what this collection may change: registry key 'HKLM\\SOFTWARE\\Evil' is outside the allow-list"
+    assert "\\\\" not in why
+
+
+@pytest.mark.parametrize("op, shown", [
+    ({"op": "service_start_mode", "service": "Evil\tSvc", "expect": "manual", "set": "auto"}, "service 'Evil<TAB>Svc'"),
+    ({"op": "path_security", "path": "C:\\Windows\\System32", "target": "folder", "expect": "O:BA", "set": "O:SY"},
+     "path 'C:\\Windows\\System32' is outside"),
+    ({"op": "registry_value", "key": "HKLM\\SYSTEM\\CurrentControlSet\\Services\\ALG", "name": "Start",
+      "expect": {"kind": "REG_DWORD", "data": 3}, "set": {"kind": "REG_DWORD", "data": 2}}, "not 'Start'"),
+])
+def test_refusals_show_values_without_python_syntax(op, shown):
+    why = refusal_outside_allow_list(op, host_state())
+    assert shown in why and "\\\\" not in why, why
+
+
 def test_the_allowlist_vectors_cover_both_answers_and_both_directions():
     answers = {(c["allowed"], c["rollback"]) for c in ALLOWLIST["cases"]}
     assert answers == {(True, False), (True, True), (False, False), (False, True)}
