@@ -8,6 +8,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._acl import (
     DC_OWNER_CHOICES, FILEMAPS_SCOPES, FilemapsPolicy, filemaps_findings, plan_filemaps)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
+from ansible_collections.backupready.windows.plugins.plugin_utils._selftest import run_id_of, sandbox_view
 
 
 class ActionModule(BackupReadyAction):
@@ -17,6 +18,7 @@ class ActionModule(BackupReadyAction):
         "dc_owner": {"type": "str", "default": "administrators", "choices": list(DC_OWNER_CHOICES)},
         "domain_sid": {"type": "str"},
         "strict_owner": {"type": "bool", "default": False},
+        "filemaps_path": {"type": "str"},  # self-test only: a sandbox folder (docs/selftest.md)
     }
 
     def check_arguments(self, args):
@@ -25,6 +27,12 @@ class ActionModule(BackupReadyAction):
 
     def wanted_paths(self, state, args):
         return []  # the probe already holds the descriptors: one call to read, one to apply
+
+    def read_state(self, backend, args):
+        """The probe; aimed at a self-test sandbox (filemaps_path), the state whose filemaps is that folder."""
+        if not args["filemaps_path"]:
+            return backend.probe()
+        return sandbox_view(backend.probe(sandbox_run_id=run_id_of(args["filemaps_path"])), args["filemaps_path"])
 
     def plan(self, state, args):
         policy_args = {"users_read": args["users_read"], "dc_owner": args["dc_owner"], "domain_sid": args["domain_sid"]}

@@ -22,6 +22,7 @@ $spec = @{
         filemaps_samples = @{ type = 'int'; default = 5 }
         backups = @{ type = 'int'; default = 0 }
         backup_dir = @{ type = 'path'; default = '%ProgramData%\backupready\backups' }
+        selftest_run_id = @{ type = 'str' }
     }
     supports_check_mode = $true
 }
@@ -509,6 +510,13 @@ if ($module.Params.gather) {
         $pending = Invoke-Section -Name 'pending_renames' -Gather {
             [BackupReady.BackupEngine]::PathSecurity($hostOs, $pendingPath, $false, 0)
         } -Empty $emptyPending
+        $sandbox = $null
+        if ($module.Params.selftest_run_id) {
+            # The self-test sandbox folder of that run (docs/selftest.md), read as filemaps is; Folder refuses any other.
+            $sandboxPath = [BackupReady.SelftestSandbox]::Folder($hostOs, $module.Params.selftest_run_id)
+            $sandbox = @{ run_id = $module.Params.selftest_run_id
+                folder = [BackupReady.BackupEngine]::PathSecurity($hostOs, $sandboxPath, $true, $samples) }
+        }
     }
     finally {
         if ($null -ne $privilege) { $privilege.Dispose() }
@@ -538,6 +546,9 @@ if ($module.Params.gather) {
         wsb_log_lines = $wsbLines.list
         paths = @{}
         unreadable = $unreadable
+    }
+    if ($null -ne $sandbox) {
+        $module.Result.state.selftest_sandbox = $sandbox
     }
 }
 

@@ -53,6 +53,17 @@ options:
       also accepting TrustedInstaller and SYSTEM.
     type: bool
     default: false
+  filemaps_path:
+    description:
+      - Self-test only. Check and fix this folder and its files instead of C(%windir%\winsxs\filemaps); PendingRenames
+        is then left alone.
+      - >-
+        Only a self-test sandbox folder is accepted, C(<system drive>\ProgramData\backupready-selftest\<run id>) (8 to 32
+        ASCII letters and digits), one that M(backupready.windows.win_backup_selftest_sandbox) made; anything else
+        fails the task before the host is changed. The apply step admits that folder with the same value rules as
+        filemaps, and on a live host refuses it when C(backupready-selftest) or C(%ProgramData%) is a link, or
+        C(backupready-selftest) is not SYSTEM's and Administrators' alone (the collection's C(docs/selftest.md)).
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow

@@ -34,6 +34,7 @@ TASKS = [
     ("imagepath change", "win_service_imagepath", {}, False),
     ("rollback check", "win_backup_rollback", {}, True),
     ("rollback", "win_backup_rollback", {}, False),
+    ("selftest sandbox", "win_backup_selftest_sandbox", {"run_id": "returndocs01", "state": "query"}, False),
 ]
 
 
