@@ -1,23 +1,37 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""win_backup_readiness_info: the host state, every finding of every check, and whether the host is ready."""
+"""win_backup_readiness_info: the host state, every finding of every check, and whether the host is ready.
+
+The result records how it was judged: the ``fail_on`` used and where it came from, the waivers applied (with
+their reasons, end dates and source), the baseline it was compared with. The fleet report reads the result,
+never a configuration of its own, so the report and a gate on ``ready`` / ``gate_passed`` always agree.
+"""
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from collections import Counter
+
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import (
     CODES, SEVERITIES, assess, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
+from ansible_collections.backupready.windows.plugins.plugin_utils._settings import report_setting
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
-    EXPIRED, WAIVED, apply_waivers, read_waivers_file, validate_waivers)
+    EXPIRED, WAIVED, WaiverError, apply_waivers, read_waivers_file, validate_waivers)
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
+
+INLINE_WAIVERS = "task option waivers"
+BASELINE_FORMAT = "backupready.report/1"
 
 
 def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[dict]:
-    """Each finding as a dict, marked waived (with the reason) or not; an expired waiver says when it expired."""
+    """Each finding as a dict, marked waived (with the reason and where the waiver came from) or not; an expired
+    waiver says when it expired."""
     marked = []
     for finding, waiver, status in apply_waivers(host, [f.as_dict() for f in findings], waivers, today):
         row = dict(finding)
@@ -25,29 +39,110 @@ def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[
         row["waiver_reason"] = waiver.reason if status == WAIVED else None
         row["waiver_expires"] = waiver.expires.isoformat() if status == WAIVED and waiver.expires else None
         row["waiver_expired"] = waiver.expires.isoformat() if status == EXPIRED and waiver.expires else None
+        row["waiver_source"] = (waiver.source or None) if status == WAIVED else None
         marked.append(row)
     return marked
+
+
+def finding_key(finding) -> tuple[str, str]:
+    """A finding of a host is known by its code and subject (subjects name Windows objects: case-insensitive)."""
+    return str(finding.get("code", "")), str(finding.get("subject", "")).lower()
+
+
+def read_baseline(path: str, where: str) -> dict:
+    """The report.json of an earlier run, checked enough to compare with; a ValueError names the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {path} is not valid JSON ({exc}); give the report.json of an earlier run") from None
+    if not isinstance(doc, dict) or doc.get("format") != BASELINE_FORMAT or not isinstance(doc.get("hosts"), list):
+        raise ValueError(f"{where}: {path} is not a backupready report.json (no \"format\": \"{BASELINE_FORMAT}\" "
+                         f"with a list of hosts)")
+    return doc
+
+
+def compare_with_baseline(host: str, marked: list[dict], doc: dict, path: str) -> dict:
+    """New, resolved and unchanged findings of ``host`` against the baseline report (keys: code and subject).
+
+    A host the baseline did not assess has no known findings: everything found now is new.
+    """
+    before = next((h for h in doc["hosts"] if isinstance(h, dict) and str(h.get("name", "")).lower() == host.lower()),
+                  None)
+    known = {}
+    if before is not None and before.get("assessed", True):
+        for finding in before.get("findings") or []:
+            if isinstance(finding, dict):
+                known[finding_key(finding)] = {"code": str(finding.get("code")), "subject": str(finding.get("subject"))}
+    now = {finding_key(f): {"code": f["code"], "subject": f["subject"]} for f in marked}
+    return {
+        "path": path,
+        "generated": (doc.get("run") or {}).get("finished") if isinstance(doc.get("run"), dict) else None,
+        "host_in_baseline": before is not None and bool(before.get("assessed", True)),
+        "new": [now[k] for k in now if k not in known],
+        "resolved": [known[k] for k in known if k not in now],
+        "unchanged": [now[k] for k in now if k in known],
+    }
 
 
 class ActionModule(BackupReadyAction):
     READ_ONLY = True
     ARGUMENT_SPEC = {
-        "fail_on": {"type": "str", "default": "error", "choices": list(SEVERITIES)},
+        # No default: the shared setting (BACKUPREADY_FAIL_ON, ansible.cfg [backupready] fail_on) or error.
+        "fail_on": {"type": "str", "choices": list(SEVERITIES)},
         "codes": {"type": "list", "elements": "str", "choices": sorted(CODES)},
         "waivers": {"type": "list", "elements": "dict", "default": []},
         "waivers_file": {"type": "path"},
+        "baseline": {"type": "path"},
+        "fail_on_new_only": {"type": "bool"},
         "include_state": {"type": "bool", "default": False},
     }
 
+    def _setting(self, args, option: str, setting: str | None = None):
+        """The task's option, else the fleet report's setting of the same name (environment, ansible.cfg)."""
+        if args.get(option) is not None:
+            return args[option], f"task option {option}"
+        value, origin = report_setting(setting or option)
+        return value, origin
+
     def check_arguments(self, args):
-        # Waivers are checked before the host is contacted: a bad one fails the task naming the entry and field.
+        # Everything is checked before the host is contacted: a bad waiver fails the task naming the entry and
+        # field, a bad setting names where it was set.
+        fail_on, self._fail_on_origin = self._setting(args, "fail_on")
+        fail_on = str(fail_on or "error").lower()
+        if fail_on not in SEVERITIES:
+            raise ValueError(f"fail_on {shown(fail_on)} from {self._fail_on_origin} is not one of {', '.join(SEVERITIES)}")
+        args["fail_on"] = fail_on
+
         # ``host`` defaults to every host here (a waiver in a host's own vars); waiver files must name it.
         waivers = [dict({"host": "*"}, **w) if isinstance(w, dict) else w for w in args["waivers"]]
-        self._waivers = validate_waivers(waivers, "waivers")
-        path = args["waivers_file"]
-        if path:
-            path = os.path.abspath(path)  # relative to where ansible-playbook runs, like the report's file
-            self._waivers += read_waivers_file(path, "waivers_file")
+        path, self._waivers_origin = self._setting(args, "waivers_file")
+        self._waivers_files = []
+        try:
+            self._waivers = validate_waivers(waivers, INLINE_WAIVERS) if waivers else []
+            if path:
+                path = os.path.abspath(str(path))  # relative to where ansible-playbook runs, or to ansible.cfg
+                label = "waivers_file" if self._waivers_origin.startswith("task") else f"waivers_file ({self._waivers_origin})"
+                self._waivers += read_waivers_file(path, label)
+                self._waivers_files.append(path)
+        except WaiverError as exc:
+            self._waivers_error = str(exc)
+            raise ValueError(str(exc)) from None
+
+        baseline, self._baseline_origin = self._setting(args, "baseline")
+        self._baseline_doc = None
+        self._baseline_path = os.path.abspath(str(baseline)) if baseline else None
+        if self._baseline_path:
+            self._baseline_doc = read_baseline(self._baseline_path, f"baseline ({self._baseline_origin})")
+        new_only, self._new_only_origin = self._setting(args, "fail_on_new_only")
+        if isinstance(new_only, str):
+            new_only = new_only.strip().lower() in ("1", "true", "yes", "on")
+        self._new_only = bool(new_only)
+        if self._new_only and not self._baseline_doc:
+            raise ValueError(f"fail_on_new_only is on ({self._new_only_origin}) but no baseline is given: set the "
+                             "baseline option (or BACKUPREADY_BASELINE) to the report.json of an earlier run")
 
     def plan(self, state, args):
         findings = assess(state, args["codes"])
@@ -56,9 +151,32 @@ class ActionModule(BackupReadyAction):
         threshold = severity_rank(args["fail_on"])
         blocking = [f for f in marked if not f["waived"] and severity_rank(f["severity"]) >= threshold]
         by_severity = Counter(f.severity for f in findings)
+        baseline = None
+        gate_passed = not blocking
+        if self._baseline_doc is not None:
+            baseline = compare_with_baseline(host, marked, self._baseline_doc, self._baseline_path)
+            new = {finding_key(f) for f in baseline["new"]}
+            baseline["new_blocking"] = sum(1 for f in blocking if finding_key(f) in new)
+            if self._new_only:
+                gate_passed = baseline["new_blocking"] == 0
         result = {
             "ready": not blocking,
+            "gate_passed": gate_passed,
+            "complete": not args["codes"] or set(args["codes"]) >= set(CODES),
             "fail_on": args["fail_on"],
+            "settings": {
+                "fail_on": args["fail_on"],
+                "fail_on_origin": self._fail_on_origin,
+                "waivers_files": list(self._waivers_files),
+                "waivers_origin": self._waivers_origin if self._waivers_files else None,
+                "waivers_count": len(self._waivers),
+                "fail_on_new_only": self._new_only,
+                "fail_on_new_only_origin": self._new_only_origin,
+            },
+            "waived": [{"code": f["code"], "subject": f["subject"], "reason": f["waiver_reason"],
+                        "expires": f["waiver_expires"], "waiver_source": f["waiver_source"]}
+                       for f in marked if f["waived"]],
+            "baseline": baseline,
             "summary": {
                 "host": state["host"]["name"],
                 "os": state["host"].get("os_caption") or state["host"]["os_version"],
@@ -76,4 +194,11 @@ class ActionModule(BackupReadyAction):
 
     def run(self, tmp=None, task_vars=None):
         self._task_vars_host = (task_vars or {}).get("inventory_hostname")
-        return super().run(tmp, task_vars)
+        self._waivers_error = None
+        try:
+            return super().run(tmp, task_vars)
+        except AnsibleActionFail as exc:
+            if not self._waivers_error:
+                raise
+            # The report says that no waiver could be applied (run.waivers.error), not only that the host failed.
+            raise AnsibleActionFail(self._waivers_error, result={"waivers_error": self._waivers_error}) from None

@@ -8,6 +8,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._action import
 from ansible_collections.backupready.windows.plugins.plugin_utils._allowlist import OUTSIDE
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._rollback import LATEST, plan_rollback
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 
 # How many of the newest backups are listed, in the same module call as the state.
 BACKUP_WINDOW = 20
@@ -20,7 +21,7 @@ class ActionModule(BackupReadyAction):
 
     def check_arguments(self, args):
         if not args["backup"].strip():
-            raise ValueError(f"backup: give a backup id or {LATEST!r}")
+            raise ValueError(f"backup: give a backup id or {shown(LATEST)}")
 
     def wanted_paths(self, state, args):
         return []  # one module call reads the state and the backups, one applies

@@ -11,24 +11,32 @@ author: backupready.windows developers (@backupready)
 version_added: 0.2.0
 short_description: Write the fleet's System State backup readiness report (JSON, JUnit XML, Markdown, HTML)
 description:
-  - Collects, per host, the C(findings) of every task result of a C(backupready.windows) module, keeping only
-    the findings (the host state document is dropped as soon as a result arrives).
-  - A finding is identified per host by its code and subject; the last task that reported it wins.
-    A C(backupready.windows.win_backup_readiness_info) result without a C(codes) argument is a full assessment
-    and replaces everything known about the host so far, so a finding fixed by an earlier task disappears.
-  - Applies the waivers of O(waivers_file). A waived finding stays in the report, marked waived with its
-    reason; an expired waiver no longer counts and the report gives the day it expired.
-  - At the end of the playbook writes C(report.json), C(junit.xml), C(report.md) and C(report.html) to
-    O(report_dir), and prints one line saying where.
+  - Collects, per host, the last complete assessment, that is a C(backupready.windows.win_backup_readiness_info) result
+    that ran every check (no C(codes)) and is not a state capture (C(include_state)). Only the findings and how
+    they were judged are kept (the host state document is dropped as soon as a result arrives).
+  - The report judges each host from what its assessment says, that is the C(fail_on) it used, the waivers it applied
+    (with their reasons, end dates and source file), the baseline it compared with. It has no separate
+    configuration for these, so the report and the gate of the playbook always agree. The options O(fail_on),
+    O(waivers_file), O(baseline) and O(fail_on_new_only) below are read by the assessment module when its task
+    does not set them.
+  - Results of other modules (fixes, C(win_backup_rollback)) never make a host ready. In check mode, what they
+    would change is listed per host as pending changes, and the report says it is a dry run.
+  - A run in which no assessment ran (a rollback, a capture) writes nothing, so the report of the last assessment
+    stays as it was.
+  - At the end of the playbook prints the fleet summary (once, from every host, whatever the strategy or
+    C(serial)), writes C(report.json), C(junit.xml), C(report.md) and C(report.html) to O(report_dir), and
+    prints one line saying where.
   - It never changes the playbook's result; the C(backupready.windows.assess) playbook fails its last task
-    when a host has an open finding at or above its C(fail_on).
+    when a host is not ready (or, with O(fail_on_new_only), has a new finding at or above C(fail_on)).
   - The schema of C(report.json) and the JUnit mapping are in C(docs/report.md) of the collection.
 requirements:
   - Enable it in C(ansible.cfg) (C(callbacks_enabled = backupready.windows.readiness_report)) or with
     E(ANSIBLE_CALLBACKS_ENABLED).
 options:
   report_dir:
-    description: Directory to write the report files to (created if missing), relative to the working directory.
+    description:
+      - Directory to write the report files to (created if missing). A relative path is taken from the
+        working directory, or from the folder of C(ansible.cfg) when set there.
     type: path
     default: ./backupready-report
     env:
@@ -37,7 +45,11 @@ options:
       - section: backupready
         key: report_dir
   fail_on:
-    description: Severity at or above which an open finding makes a host not ready (and a JUnit failure).
+    description:
+      - Severity at or above which an open finding makes a host not ready, for an assessment task that does not
+        set its own C(fail_on) (the C(backupready.windows.assess) playbook sets it only when C(backupready_fail_on)
+        is defined).
+      - The report uses the C(fail_on) each assessment used, and records where it came from.
     type: str
     default: error
     choices: [info, warning, error, critical]
@@ -50,13 +62,35 @@ options:
     description:
       - YAML or JSON file holding a list of waivers, each with C(host) and C(code) (fnmatch patterns),
         optional C(subject) (default C(*)), a non-empty C(reason) and an optional C(expires) (YYYY-MM-DD).
-      - A file that cannot be read or validated is reported, and no waiver is applied.
+      - Applied by an assessment task that does not set its own C(waivers_file); a file that cannot be read or
+        validated fails the assessment of every host (not assessed), and the report says why.
     type: path
     env:
       - name: BACKUPREADY_WAIVERS_FILE
     ini:
       - section: backupready
         key: waivers_file
+  baseline:
+    description:
+      - The C(report.json) of an earlier run. Each assessment task that does not set its own C(baseline) compares
+        its findings with it (key host, code, subject), and the report shows the new, resolved and unchanged findings.
+    type: path
+    env:
+      - name: BACKUPREADY_BASELINE
+    ini:
+      - section: backupready
+        key: baseline
+  fail_on_new_only:
+    description:
+      - With a baseline, the gate (C(gate_passed) of the assessment) and the JUnit failures count only the findings
+        the baseline did not have. Readiness itself is not changed by it.
+    type: bool
+    default: false
+    env:
+      - name: BACKUPREADY_FAIL_ON_NEW_ONLY
+    ini:
+      - section: backupready
+        key: fail_on_new_only
   formats:
     description: The report files to write.
     type: list
@@ -73,15 +107,18 @@ import datetime
 import os
 import tempfile
 
-from ansible import release
+from ansible import context, release
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import SEVERITIES
 from ansible_collections.backupready.windows.plugins.plugin_utils._report import (
-    FORMATS, FULL_ASSESSMENT_ACTION, WRITERS, FleetCollector, build_hosts, summarize)
-from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import WaiverError, read_waivers_file
+    FORMATS, FULL_ASSESSMENT_ACTION, WRITERS, FleetCollector, build_hosts, run_baseline, run_settings, summarize)
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
+from ansible_collections.backupready.windows.plugins.plugin_utils._settings import describe_origin
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DRIFT_VAR = "backupready_fail_on_drift"
 
 
 def collection_version() -> str | None:
@@ -106,7 +143,12 @@ def _now() -> str:
 
 
 # What the report reads from a task result; the rest (the host state document above all) is never touched.
-RESULT_KEYS = ("findings", "summary", "msg")
+RESULT_KEYS = ("findings", "summary", "msg", "ready", "gate_passed", "complete", "fail_on", "settings", "waived",
+               "baseline", "waivers_error", "changed", "failed", "operations")
+
+
+def _small(raw) -> dict:
+    return {key: raw[key] for key in RESULT_KEYS if key in raw}
 
 
 def _result_of(result) -> dict:
@@ -119,11 +161,14 @@ def _result_of(result) -> dict:
     raw = getattr(result, "_return_data", None)
     if not isinstance(raw, dict):
         data = getattr(result, "result", None)
-        return data if isinstance(data, dict) else getattr(result, "_result", None) or {}
-    small = {key: raw[key] for key in RESULT_KEYS if key in raw}
+        data = data if isinstance(data, dict) else getattr(result, "_result", None) or {}
+        small = _small(data)
+        if isinstance(data.get("results"), list):
+            small["results"] = [_small(item) if isinstance(item, dict) else item for item in data["results"]]
+        return small
+    small = _small(raw)
     if isinstance(raw.get("results"), list):  # a loop: the same keys of each item
-        small["results"] = [{key: item[key] for key in RESULT_KEYS if key in item} if isinstance(item, dict) else item
-                            for item in raw["results"]]
+        small["results"] = [_small(item) if isinstance(item, dict) else item for item in raw["results"]]
     try:
         from ansible.utils.vars import transform_to_native_types  # pylint: disable=import-outside-toplevel
     except ImportError:  # pragma: no cover - only 2.19+ has both _return_data and this
@@ -148,6 +193,36 @@ def _action_of(task) -> str:
     return ""
 
 
+def _task_name(task) -> str:
+    try:
+        name = task.get_name()
+    except Exception:  # pylint: disable=broad-except  # a name is only a label
+        name = None
+    return str(name or _action_of(task))
+
+
+def _is_capture(task) -> bool:
+    """A state capture (include_state: true, the capture playbook): it reads the host, it does not assess it."""
+    args = getattr(task, "args", None)
+    state = args.get("include_state") if isinstance(args, dict) else None
+    return state is True or (isinstance(state, str) and state.strip().lower() in ("true", "yes", "on", "1"))
+
+
+def _may_assess(task) -> bool:
+    """Whether a task may be a complete assessment (its result decides; a templated argument may be anything)."""
+    if _action_of(task) != FULL_ASSESSMENT_ACTION or _is_capture(task):
+        return False
+    args = getattr(task, "args", None)
+    codes = args.get("codes") if isinstance(args, dict) else None
+    return not (isinstance(codes, list) and codes)
+
+
+def _is_assessment(task, result: dict) -> bool:
+    """A result that counts toward readiness: every check ran (the module says so), and it is not a capture."""
+    items = result.get("results") if isinstance(result.get("results"), list) else [result]
+    return not _is_capture(task) and any(isinstance(i, dict) and i.get("complete") is True for i in items)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -159,19 +234,26 @@ class CallbackModule(CallbackBase):
         self.collector = FleetCollector()
         self.started = _now()
         self.playbook = None
-        self.waivers = []
-        self.waivers_error = None
-        self.waivers_loaded = False
+        self.dry_run = False
+        self.fail_on_drift = False
+        self.assessment_attempted = False
+        self._play_runs_assessment = False
+        self._play_hosts: set[str] = set()
 
     # -- options -------------------------------------------------------------------------------------------
 
-    def _fail_on(self) -> str:
+    def _fail_on(self) -> tuple[str, str]:
+        """The shared fail_on setting, for a run in which no host was assessed (nothing else to go by)."""
         fail_on = str(self.get_option("fail_on") or "error").lower()
+        try:
+            _value, origin = self.get_option_and_origin("fail_on")
+        except (AttributeError, KeyError):
+            origin = "default"
         if fail_on not in SEVERITIES:
-            self._display.warning(f"backupready report: fail_on {fail_on!r} is not one of {', '.join(SEVERITIES)}; "
+            self._display.warning(f"backupready report: fail_on {shown(fail_on)} is not one of {', '.join(SEVERITIES)}; "
                                   f"using 'error'")
-            return "error"
-        return fail_on
+            return "error", "default"
+        return fail_on, describe_origin(origin, "fail_on")
 
     def _formats(self) -> list[str]:
         wanted = [str(f).strip().lower() for f in (self.get_option("formats") or [])]
@@ -181,49 +263,48 @@ class CallbackModule(CallbackBase):
                                   f"(known: {', '.join(FORMATS)})")
         return [f for f in FORMATS if f in wanted]
 
-    def _load_waivers(self) -> None:
-        if self.waivers_loaded:
-            return
-        self.waivers_loaded = True
-        path = self.get_option("waivers_file")
-        if not path:
-            return
-        try:
-            self.waivers = read_waivers_file(path, "readiness_report waivers_file")
-        except WaiverError as exc:
-            self.waivers_error = str(exc)
-        if self.waivers_error:
-            self._display.error(f"backupready report: no waiver applied: {self.waivers_error}")
-
     # -- events --------------------------------------------------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
         self.started = _now()
         self.playbook = getattr(playbook, "_file_name", None)
-        self._load_waivers()
+        self.dry_run = bool((context.CLIARGS or {}).get("check"))
 
-    # A host counts as "not assessed" only when it took part in a play that ran a task of this collection
-    # (a host of a set-up play on localhost is not part of the fleet).
+    # A host counts as "not assessed" only when it took part in a play that ran an assessment task (a host of a
+    # set-up play on localhost, or of a rollback play, is not part of what was assessed).
     def _close_play(self) -> None:
-        if getattr(self, "_play_runs_collection", False):
+        if self._play_runs_assessment:
             for host in sorted(self._play_hosts):
                 self.collector.add_seen_host(host)
-        self._play_runs_collection = False
+        self._play_runs_assessment = False
         self._play_hosts = set()
 
     def v2_playbook_on_play_start(self, play):
         self._close_play()
+        # The drift gate of the remediate playbook (-e backupready_fail_on_drift=true): recorded in the report.
+        value = None
+        try:
+            manager = play.get_variable_manager()
+            value = (manager.extra_vars if manager is not None else {}).get(DRIFT_VAR)
+        except AttributeError:
+            pass
+        if value is None:
+            value = (getattr(play, "vars", None) or {}).get(DRIFT_VAR)
+        if value is not None and not (isinstance(value, str) and "{" in value):
+            try:
+                self.fail_on_drift = self.fail_on_drift or boolean(value, strict=False)
+            except TypeError:
+                pass
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        if _action_of(task).startswith("backupready.windows."):
-            self._play_runs_collection = True
+        if _may_assess(task):
+            self._play_runs_assessment = True
+            self.assessment_attempted = True
 
     def v2_playbook_on_handler_task_start(self, task):
         self.v2_playbook_on_task_start(task, False)
 
     def _seen(self, result) -> None:
-        if not hasattr(self, "_play_hosts"):
-            self._play_hosts = set()
         self._play_hosts.add(_host_of(result))
 
     def v2_runner_on_skipped(self, result):
@@ -234,9 +315,11 @@ class CallbackModule(CallbackBase):
         action = _action_of(task)
         if not action.startswith("backupready.windows."):
             return
-        args = getattr(task, "args", None)
-        full = action == FULL_ASSESSMENT_ACTION and isinstance(args, dict) and "codes" not in args
-        self.collector.add_result(_host_of(result), action, _result_of(result), failed=failed, full_assessment=full)
+        data = _result_of(result)
+        full = action == FULL_ASSESSMENT_ACTION and _is_assessment(task, data)
+        check_mode = self.dry_run or getattr(task, "check_mode", None) is True
+        self.collector.add_result(_host_of(result), action, data, failed=failed, full_assessment=full,
+                                  check_mode=check_mode, task_name=_task_name(task))
 
     def v2_runner_on_ok(self, result):
         self._seen(result)
@@ -251,21 +334,31 @@ class CallbackModule(CallbackBase):
         self.collector.add_unreachable(_host_of(result), str(_result_of(result).get("msg") or ""))
 
     def v2_playbook_on_stats(self, stats):
-        if not self.collector.results_seen:
-            self._display.display("backupready report: no backupready.windows task ran; no report written")
-            return
         self._close_play()
-        self._load_waivers()
-        fail_on = self._fail_on()
+        directory = os.path.abspath(os.path.expanduser(str(self.get_option("report_dir") or "./backupready-report")))
+        records = list(self.collector.hosts.values())
+        if not self.assessment_attempted and not any(r.assessed for r in records):
+            self._display.display(f"backupready report: no assessment ran in this playbook (only a complete "
+                                  f"{FULL_ASSESSMENT_ACTION} says whether a host is ready); the report in "
+                                  f"{directory} was left as it was")
+            return
+        fallback_fail_on, fallback_origin = self._fail_on()
+        hosts = build_hosts(records, fallback_fail_on)
+        summary = summarize(hosts)
+        settings = run_settings(hosts, records, fallback_fail_on, fallback_origin, self.fail_on_drift)
+        errors = [r.waivers_error for r in records if r.waivers_error]
+        counts = [int((r.settings or {}).get("waivers_count") or 0) for r in records if r.assessed]
         run = {
             "started": self.started, "finished": _now(), "playbook": self.playbook,
-            "ansible_version": release.__version__, "collection_version": collection_version(), "fail_on": fail_on,
-            "waivers": {"file": self.get_option("waivers_file"), "count": len(self.waivers),
-                        "error": self.waivers_error},
+            "ansible_version": release.__version__, "collection_version": collection_version(),
+            "fail_on": settings["fail_on"],
+            "waivers": {"file": (settings["waivers_files"] or [None])[0], "count": max(counts, default=0),
+                        "error": errors[0] if errors else None},
+            # report.json gives these three at its top level
+            "dry_run": self.dry_run, "baseline": run_baseline(records), "settings": settings,
         }
-        hosts = build_hosts(self.collector.hosts.values(), fail_on, self.waivers, datetime.date.today())
-        summary = summarize(hosts)
-        directory = os.path.abspath(os.path.expanduser(str(self.get_option("report_dir") or "./backupready-report")))
+        for line in fleet_lines(run, hosts, summary):
+            self._display.display(line)
         try:
             written = write_report(directory, self._formats(), run, hosts, summary)
         except OSError as exc:
@@ -274,6 +367,34 @@ class CallbackModule(CallbackBase):
         self._display.display(
             f"backupready report: {summary['hosts']} hosts, {summary['ready']} ready, {summary['not_ready']} not ready, "
             f"{summary['not_assessed']} not assessed; written to {directory} ({', '.join(written)})")
+
+
+def fleet_lines(run, hosts, summary) -> list[str]:
+    """The fleet summary printed once at the end of the run, from every host."""
+    lines = [("backupready fleet (dry run, check mode): " if run.get("dry_run") else "backupready fleet: ")
+             + f"{summary['hosts']} hosts, {summary['ready']} ready, {summary['not_ready']} not ready, "
+             f"{summary['not_assessed']} not assessed (fail on {run['fail_on']} and above)"]
+    not_ready = [h.name for h in hosts if h.assessed and not h.ready]
+    if not_ready:
+        lines.append("  not ready: " + ", ".join(not_ready))
+    not_assessed = [h.name for h in hosts if not h.assessed]
+    if not_assessed:
+        lines.append("  not assessed: " + ", ".join(not_assessed))
+    by_code = {code: row["open"] for code, row in summary["findings_by_code"].items() if row["open"]}
+    if by_code:
+        lines.append("  open findings by code: " + ", ".join(f"{code} {n}" for code, n in by_code.items()))
+    if summary["waived"]:
+        lines.append(f"  waived findings: {summary['waived']}")
+    if run.get("baseline"):
+        base = summary["baseline"]
+        lines.append(f"  compared with {run['baseline']['path']}: {base['new']} new, {base['resolved']} resolved, "
+                     f"{base['unchanged']} unchanged" + ("; the gate fails only on new findings"
+                                                         if run["settings"].get("fail_on_new_only") else ""))
+    if run.get("dry_run"):
+        pending = [h for h in hosts if h.pending_changes]
+        lines.append(f"  pending changes: {summary['pending_changes']} on {len(pending)} host(s)"
+                     + (": " + ", ".join(h.name for h in pending) if pending else ""))
+    return lines
 
 
 def write_report(directory: str, formats, run, hosts, summary) -> list[str]:

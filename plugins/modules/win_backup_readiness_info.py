@@ -23,8 +23,10 @@ options:
   fail_on:
     description:
       - The lowest severity that makes the host not ready.
+      - When omitted, the fleet report's setting is used (E(BACKUPREADY_FAIL_ON), or C(fail_on) in the
+        C([backupready]) section of C(ansible.cfg)), else C(error). The result says which value was used and where
+        it came from (RV(settings)), and the report judges from it, so the gate and the report agree.
     type: str
-    default: error
     choices: [info, warning, error, critical]
   codes:
     description:
@@ -63,10 +65,26 @@ options:
     description:
       - >-
         A YAML or JSON file on the controller holding a list of waivers (the format of O(waivers), with C(host)
-        required), added to O(waivers). A relative path is taken from the directory ansible-playbook runs in. The
-        fleet report callback reads the same format from C(BACKUPREADY_WAIVERS_FILE).
+        required), added to O(waivers). A relative path is taken from the directory ansible-playbook runs in.
+      - When omitted, the fleet report's setting is used (E(BACKUPREADY_WAIVERS_FILE), or C(waivers_file) in the
+        C([backupready]) section of C(ansible.cfg), relative to that file's folder).
       - A file that cannot be read or validated fails the task, naming the file, the entry and the field.
     type: path
+  baseline:
+    description:
+      - The C(report.json) of an earlier run of the fleet report. The findings are compared with the host's in it
+        (by code and subject) and RV(baseline) lists the new, resolved and unchanged ones. A host the baseline did
+        not assess has only new findings.
+      - When omitted, E(BACKUPREADY_BASELINE) or C(baseline) in the C([backupready]) section of C(ansible.cfg).
+    type: path
+  fail_on_new_only:
+    description:
+      - With O(baseline), RV(gate_passed) is false only when a finding the baseline did not have is at or above
+        O(fail_on) and not waived (how code scanners gate CI without blocking on known debt). RV(ready) still
+        counts every finding.
+      - When omitted, E(BACKUPREADY_FAIL_ON_NEW_ONLY) or C(fail_on_new_only) in C([backupready]), else false.
+        Turning it on without a baseline fails the task.
+    type: bool
   include_state:
     description:
       - Return the whole host state document as RV(state). It holds every service (often more than 100 KB per
@@ -87,6 +105,8 @@ attributes:
     support: none
 notes:
   - Costs at most two module calls per host, whatever the number of services.
+  - Only a result that ran every check (RV(complete)) counts for the fleet report, and not one with
+    O(include_state=true) (a state capture).
 seealso:
   - module: backupready.windows.win_backup_state
 author:
@@ -132,6 +152,95 @@ fail_on:
   returned: success
   type: str
   sample: error
+gate_passed:
+  description: >-
+    What a gate should check: RV(ready), or with O(fail_on_new_only) whether no new finding (see RV(baseline)) is
+    at or above O(fail_on) and not waived.
+  returned: success
+  type: bool
+complete:
+  description: Whether every check ran (O(codes) omitted or naming every code); only then is it an assessment of the host.
+  returned: success
+  type: bool
+settings:
+  description: How the host was judged, and where each setting came from.
+  returned: success
+  type: dict
+  contains:
+    fail_on:
+      description: The severity threshold used.
+      type: str
+    fail_on_origin:
+      description: >-
+        Where it came from, C(task option fail_on), C(env: BACKUPREADY_FAIL_ON), C(ini: <file> [backupready] fail_on)
+        or C(default).
+      type: str
+    waivers_files:
+      description: The waiver files applied (absolute paths).
+      type: list
+      elements: str
+    waivers_origin:
+      description: Where the waivers file was given (as for RV(settings.fail_on_origin)), or null.
+      type: str
+    waivers_count:
+      description: How many waivers were loaded (from the files and O(waivers)).
+      type: int
+    fail_on_new_only:
+      description: Whether the gate counts only new findings.
+      type: bool
+    fail_on_new_only_origin:
+      description: Where that came from.
+      type: str
+waived:
+  description: The findings a waiver accepted, with its reason, end date and source (a file, or C(task option waivers)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    code:
+      description: The finding code.
+      type: str
+    subject:
+      description: The finding subject.
+      type: str
+    reason:
+      description: The waiver's reason.
+      type: str
+    expires:
+      description: The waiver's last day, or null.
+      type: str
+    waiver_source:
+      description: The file the waiver came from, or C(task option waivers).
+      type: str
+baseline:
+  description: The comparison with O(baseline), or null without one. Findings are given as code and subject.
+  returned: success
+  type: dict
+  contains:
+    path:
+      description: The baseline file.
+      type: str
+    generated:
+      description: When the baseline report was written (its C(run.finished)).
+      type: str
+    host_in_baseline:
+      description: Whether the baseline assessed this host.
+      type: bool
+    new:
+      description: Findings the baseline did not have.
+      type: list
+      elements: dict
+    resolved:
+      description: Findings of the baseline no longer found.
+      type: list
+      elements: dict
+    unchanged:
+      description: Findings found in both.
+      type: list
+      elements: dict
+    new_blocking:
+      description: New findings at or above O(fail_on), not waived.
+      type: int
 findings:
   description: What was found, most severe first.
   returned: success
@@ -176,6 +285,9 @@ findings:
       type: str
     waiver_expired:
       description: The day the matching waiver expired, when it has (the finding then counts again).
+      type: str
+    waiver_source:
+      description: Where the waiver came from (a file, or C(task option waivers)), when waived.
       type: str
 summary:
   description: Counts for this host.

@@ -2,11 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet report: what the callback collects per host, the report model, and its four writers.
 
-1. :class:`FleetCollector` keeps, per host, only the findings (de-duplicated per code and subject, the last
-   result winning) and why a host could not be assessed; everything else in a task result (the host state
-   document above all) is dropped as soon as the result arrives.
-2. :func:`build_hosts` applies the waivers and decides, per host, whether it is ready at ``fail_on``;
-   :func:`summarize` counts the fleet.
+1. :class:`FleetCollector` keeps, per host, the last complete assessment (its findings and how it judged them:
+   fail_on, waivers, baseline), the changes pending in check mode, and why a host could not be assessed;
+   everything else in a task result (the host state document above all) is dropped as soon as it arrives.
+2. :func:`build_hosts` builds each host as its assessment judged it (ready, gate_passed, waived);
+   :func:`summarize` counts the fleet, :func:`run_settings` and :func:`run_baseline` say how.
 3. The writers (:func:`write_json`, :func:`write_junit`, :func:`write_markdown`, :func:`write_html`) write to an
    open text handle host by host: no writer builds the whole document in memory.
 
@@ -16,7 +16,6 @@ The schema of ``report.json`` and the JUnit mapping are documented in ``docs/rep
 from __future__ import annotations
 
 import datetime
-import html
 import json
 import re
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from xml.sax.saxutils import escape as _xml_escape
 
 from ._findings import CODES, SEVERITIES
+from ._operations import describe
 from ._waivers import EXPIRED, OPEN, WAIVED, Waiver, apply_waivers
 
 REPORT_FORMAT = "backupready.report/1"
@@ -51,7 +51,10 @@ def finding_key(finding: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def slim_finding(finding: Any) -> dict[str, Any] | None:
-    """The finding's reportable fields only (a new dict), or None for something that is not a finding."""
+    """The finding's reportable fields only (a new dict), or None for something that is not a finding.
+
+    How the assessment's waivers decided it (``waived``, ``waiver_*``) is kept as the module returned it.
+    """
     if not isinstance(finding, Mapping) or not isinstance(finding.get("code"), str) \
             or not isinstance(finding.get("subject"), str):
         return None
@@ -63,26 +66,53 @@ def slim_finding(finding: Any) -> dict[str, Any] | None:
     slim["fix"] = None if slim["fix"] is None else str(slim["fix"])
     slim["fixable"] = bool(slim["fixable"])
     slim["source"] = str(slim["source"] or (row.source if row else ""))
-    if finding.get("waived") is True and finding.get("waiver_reason"):
-        # Waived by the module itself (its ``waivers`` option): keep the decision and the reason.
-        slim["module_waiver"] = {"reason": str(finding["waiver_reason"]),
-                                 "expires": finding.get("waiver_expires")}
+    if finding.get("waived") is True:
+        slim["module_waiver"] = {"reason": str(finding.get("waiver_reason") or ""),
+                                 "expires": finding.get("waiver_expires"), "source": finding.get("waiver_source")}
+    elif finding.get("waiver_expired"):
+        slim["module_waiver_expired"] = str(finding["waiver_expired"])
     return slim
+
+
+def pending_change(task_name: str, action: str, item: Mapping[str, Any]) -> dict[str, str]:
+    """What a task would have changed (check mode): the operations it planned, else its message."""
+    operations = item.get("operations")
+    summary = ""
+    if isinstance(operations, list) and operations:
+        described = []
+        for op in operations:
+            try:
+                described.append(describe(op))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                described.append(str(op.get("op", "operation")) if isinstance(op, Mapping) else "operation")
+        summary = "; ".join(described)
+    if not summary:
+        summary = str(item.get("msg") or "would change")
+    return {"task": task_name, "module": action, "summary": summary}
 
 
 @dataclass
 class HostRecord:
-    """What the collector keeps for one host: findings by (code, subject), the OS, and any failure."""
+    """What the collector keeps for one host: the last complete assessment (findings by code and subject, and
+    how it was judged), the changes pending in check mode, and any failure."""
 
     name: str
     os: str | None = None
     assessed: bool = False
     error: str | None = None
     findings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    ready: bool | None = None  # as the assessment decided it; None: judge from the findings
+    gate_passed: bool | None = None
+    fail_on: str | None = None
+    settings: dict[str, Any] | None = None
+    waived: list[dict[str, Any]] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    waivers_error: str | None = None
+    pending_changes: list[dict[str, str]] = field(default_factory=list)
 
 
 class FleetCollector:
-    """Per-host findings from task results, in arrival order. Holds nothing but the slimmed findings."""
+    """Per-host assessments from task results. Holds nothing but the slimmed findings and the verdicts."""
 
     def __init__(self) -> None:
         self.hosts: dict[str, HostRecord] = {}
@@ -95,12 +125,14 @@ class FleetCollector:
         return record
 
     def add_result(self, host: str, action: str, result: Mapping[str, Any], failed: bool = False,
-                   full_assessment: bool = False) -> bool:
-        """Take the findings of one task result; True when it was a result of this collection.
+                   full_assessment: bool = False, check_mode: bool = False, task_name: str = "") -> bool:
+        """Take one task result; True when it was a result of this collection.
 
-        ``full_assessment``: the result covers every check (win_backup_readiness_info without ``codes``), so
-        it replaces every earlier finding of the host, and a finding fixed since an earlier task is gone.
-        A failed result without findings leaves the host not assessed, with the failure message.
+        Only a complete assessment (``full_assessment``: win_backup_readiness_info that ran every check) says
+        anything about readiness: it replaces everything known about the host. The findings of any other module
+        (a fix, a rollback, an assessment of some codes only) are not a picture of the host and are not kept;
+        in check mode, what such a task would change is kept as a pending change.
+        A failed result leaves the host not assessed (or, after an assessment, keeps it), with the message.
         """
         if not action.startswith(COLLECTION_PREFIX):
             return False
@@ -109,10 +141,15 @@ class FleetCollector:
         for item in items:
             if not isinstance(item, Mapping):
                 continue
-            findings = item.get("findings")
-            if isinstance(findings, list):
-                self._take(host, findings, item, full_assessment)
+            if full_assessment and isinstance(item.get("findings"), list) and not item.get("failed"):
+                self._take(host, item)
                 taken = True
+            elif check_mode and item.get("changed"):
+                self._record(host).pending_changes.append(
+                    pending_change(task_name or action, action.removeprefix(COLLECTION_PREFIX), item))
+                taken = True
+            if item.get("waivers_error"):
+                self._record(host).waivers_error = str(item["waivers_error"])
         if failed:
             message = str(result.get("msg") or "the task failed")
             self._record(host).error = f"{action.removeprefix(COLLECTION_PREFIX)}: {message}"
@@ -121,16 +158,22 @@ class FleetCollector:
             self.results_seen += 1
         return taken
 
-    def _take(self, host: str, findings: list, result: Mapping[str, Any], full_assessment: bool) -> None:
+    def _take(self, host: str, result: Mapping[str, Any]) -> None:
         record = self._record(host)
-        if full_assessment:
-            record.findings = {}
-        for finding in findings:
+        record.findings = {}
+        for finding in result["findings"]:
             slim = slim_finding(finding)
             if slim is not None:
-                record.findings.pop(finding_key(slim), None)  # re-insert: the last result is also last in order
+                record.findings.pop(finding_key(slim), None)
                 record.findings[finding_key(slim)] = slim
         record.assessed = True
+        record.error = None  # an earlier failure of the host is superseded by this assessment
+        record.ready = result["ready"] if isinstance(result.get("ready"), bool) else None
+        record.gate_passed = result["gate_passed"] if isinstance(result.get("gate_passed"), bool) else None
+        record.fail_on = str(result["fail_on"]) if result.get("fail_on") in SEVERITIES else None
+        record.settings = dict(result["settings"]) if isinstance(result.get("settings"), Mapping) else None
+        record.waived = [dict(w) for w in result.get("waived") or [] if isinstance(w, Mapping)]
+        record.baseline = dict(result["baseline"]) if isinstance(result.get("baseline"), Mapping) else None
         summary = result.get("summary")
         if isinstance(summary, Mapping) and summary.get("os"):
             record.os = str(summary["os"])
@@ -139,7 +182,7 @@ class FleetCollector:
         self._record(host).error = f"unreachable: {message or 'no message'}"
 
     def add_seen_host(self, host: str) -> None:
-        """A host of the play (from the stats) that no task of this collection reported on."""
+        """A host of a play that ran an assessment, on which no assessment reported."""
         record = self._record(host)
         if not record.assessed and record.error is None:
             record.error = NO_RESULT
@@ -158,10 +201,17 @@ class HostReport:
     error: str | None
     findings: tuple[dict[str, Any], ...]  # reported findings: the finding's fields plus waived, waiver_*
     blocking: int  # open findings at or above fail_on
+    fail_on: str = "error"
+    gate_passed: bool | None = None  # None when not assessed
+    waived: tuple[dict[str, Any], ...] = ()
+    baseline: dict[str, Any] | None = None
+    pending_changes: tuple[dict[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "assessed": self.assessed, "ready": self.ready, "os": self.os,
-                "error": self.error, "findings": list(self.findings)}
+                "error": self.error, "fail_on": self.fail_on if self.assessed else None,
+                "gate_passed": self.gate_passed, "findings": list(self.findings), "waived": list(self.waived),
+                "baseline": self.baseline, "pending_changes": list(self.pending_changes)}
 
     @property
     def status(self) -> str:
@@ -169,19 +219,28 @@ class HostReport:
             return "not assessed"
         return "ready" if self.ready else "not ready"
 
+    def is_new(self, finding: Mapping[str, Any]) -> bool | None:
+        """Whether the baseline lacks ``finding`` (None without a baseline)."""
+        if self.baseline is None:
+            return None
+        return finding_key(finding) in {finding_key(k) for k in self.baseline.get("new") or []}
+
 
 def reported_finding(finding: Mapping[str, Any], waiver: Waiver | None, status: str) -> dict[str, Any]:
     module_waiver = finding.get("module_waiver")
+    expired = finding.get("module_waiver_expired")
     if status == OPEN and module_waiver:
-        # No waiver of the report's own file decides it: the module's waiver stands.
+        # The assessment's own waiver decides it (the usual case: the report applies no waiver of its own).
         waiver = Waiver(host="*", code=str(finding.get("code")), subject="*", reason=module_waiver["reason"],
-                        expires=datetime.date.fromisoformat(module_waiver["expires"]) if module_waiver.get("expires") else None)
+                        expires=datetime.date.fromisoformat(module_waiver["expires"]) if module_waiver.get("expires") else None,
+                        source=str(module_waiver.get("source") or ""))
         status = WAIVED
     reported = {key: finding.get(key) for key in FINDING_KEYS}
     reported["waived"] = status == WAIVED
     reported["waiver_reason"] = waiver.reason if waiver is not None and status == WAIVED else None
     reported["waiver_expires"] = waiver.expires.isoformat() if status == WAIVED and waiver and waiver.expires else None
-    reported["waiver_expired"] = waiver.expires.isoformat() if status == EXPIRED and waiver and waiver.expires else None
+    reported["waiver_expired"] = (waiver.expires.isoformat() if status == EXPIRED and waiver and waiver.expires
+                                  else expired if status == OPEN and expired else None)
     return reported
 
 
@@ -189,19 +248,49 @@ def is_blocking(finding: Mapping[str, Any], fail_on: str) -> bool:
     return not finding.get("waived") and severity_rank(str(finding.get("severity"))) >= severity_rank(fail_on)
 
 
+def waived_entries(findings: Iterable[Mapping[str, Any]], given: Iterable[Mapping[str, Any]],
+                   waivers: Iterable[Waiver] = ()) -> tuple[dict[str, Any], ...]:
+    """``waived``: code, subject, reason, expires and the waiver's source of each waived finding."""
+    sources = {finding_key(w): w.get("waiver_source") for w in given}
+    rows = []
+    for finding in findings:
+        if not finding["waived"]:
+            continue
+        source = sources.get(finding_key(finding))
+        if source is None:
+            matching = next((w for w in waivers if w.reason == finding["waiver_reason"]), None)
+            source = matching.source if matching is not None and matching.source else None
+        rows.append({"code": finding["code"], "subject": finding["subject"], "reason": finding["waiver_reason"],
+                     "expires": finding["waiver_expires"], "waiver_source": source})
+    return tuple(rows)
+
+
 def build_host(record: HostRecord, fail_on: str, waivers: Iterable[Waiver], today: datetime.date) -> HostReport:
+    """The host as the report shows it. Readiness is what the assessment decided (its fail_on, its waivers);
+    ``fail_on`` and ``waivers`` here only serve results that do not say (a caller of this library)."""
+    waivers = list(waivers)
+    fail_on = record.fail_on or fail_on
     decided = apply_waivers(record.name, record.findings.values(), waivers, today)
     findings = sorted((reported_finding(*row) for row in decided),
                       key=lambda f: (f["waived"], -severity_rank(f["severity"]), f["code"], f["subject"].lower()))
     blocking = sum(1 for f in findings if is_blocking(f, fail_on))
+    ready = None
+    if record.assessed:
+        ready = record.ready if record.ready is not None and not waivers else blocking == 0
+    gate_passed = None
+    if record.assessed:
+        gate_passed = record.gate_passed if record.gate_passed is not None and not waivers else ready
     # A host that ran an assessment and then failed in a later task keeps its findings, with the error shown.
-    return HostReport(name=record.name, assessed=record.assessed, ready=(blocking == 0) if record.assessed else None,
-                      os=record.os, error=record.error, findings=tuple(findings), blocking=blocking)
+    return HostReport(name=record.name, assessed=record.assessed, ready=ready, os=record.os, error=record.error,
+                      findings=tuple(findings), blocking=blocking, fail_on=fail_on, gate_passed=gate_passed,
+                      waived=waived_entries(findings, record.waived, waivers), baseline=record.baseline,
+                      pending_changes=tuple(record.pending_changes))
 
 
-def build_hosts(records: Iterable[HostRecord], fail_on: str, waivers: Iterable[Waiver],
-                today: datetime.date) -> list[HostReport]:
+def build_hosts(records: Iterable[HostRecord], fail_on: str, waivers: Iterable[Waiver] = (),
+                today: datetime.date | None = None) -> list[HostReport]:
     waivers = list(waivers)
+    today = today or datetime.date.today()
     return sorted((build_host(r, fail_on, waivers, today) for r in records), key=lambda h: h.name.lower())
 
 
@@ -213,6 +302,12 @@ def summarize(hosts: Iterable[HostReport]) -> dict[str, Any]:
     for host in hosts:
         counts["hosts"] += 1
         counts[host.status] += 1
+        if host.assessed and not host.gate_passed:
+            counts["gate_failed"] += 1
+        counts["pending_changes"] += len(host.pending_changes)
+        if host.baseline is not None:
+            for state in ("new", "resolved", "unchanged"):
+                counts[f"baseline_{state}"] += len(host.baseline.get(state) or [])
         for code in {f["code"] for f in host.findings}:
             _code_row(by_code, code)["hosts"] += 1
         for finding in host.findings:
@@ -227,10 +322,44 @@ def summarize(hosts: Iterable[HostReport]) -> dict[str, Any]:
     return {
         "hosts": counts["hosts"], "ready": counts["ready"], "not_ready": counts["not ready"],
         "not_assessed": counts["not assessed"], "findings": counts["open"] + counts["waived"],
-        "open": counts["open"], "waived": counts["waived"],
+        "open": counts["open"], "waived": counts["waived"], "gate_failed": counts["gate_failed"],
+        "pending_changes": counts["pending_changes"],
+        "baseline": {"new": counts["baseline_new"], "resolved": counts["baseline_resolved"],
+                     "unchanged": counts["baseline_unchanged"]},
         "findings_by_code": dict(sorted(by_code.items(), key=lambda kv: (-kv[1]["open"], -kv[1]["total"], kv[0]))),
         "findings_by_severity": by_severity,
     }
+
+
+def run_settings(hosts: Iterable[HostReport], records: Iterable[HostRecord], fallback_fail_on: str,
+                 fallback_origin: str, fail_on_drift: bool) -> dict[str, Any]:
+    """``settings`` of the report, from what the assessments say they used (the most common fail_on when hosts
+    differ), or the shared setting when no host was assessed."""
+    used = [r.settings for r in records if r.assessed and r.settings]
+    fail_ons = Counter(h.fail_on for h in hosts if h.assessed)
+    fail_on = fail_ons.most_common(1)[0][0] if fail_ons else fallback_fail_on
+    origins = [s.get("fail_on_origin") for s in used if s.get("fail_on") == fail_on and s.get("fail_on_origin")]
+    files: list[str] = []
+    for settings in used:
+        for path in settings.get("waivers_files") or []:
+            if path not in files:
+                files.append(path)
+    return {
+        "fail_on": fail_on,
+        "fail_on_origin": Counter(origins).most_common(1)[0][0] if origins else (fallback_origin if not fail_ons else None),
+        "fail_on_by_host": ({h.name: h.fail_on for h in hosts if h.assessed} if len(fail_ons) > 1 else None),
+        "waivers_files": files,
+        "fail_on_drift": bool(fail_on_drift),
+        "fail_on_new_only": any(bool(s.get("fail_on_new_only")) for s in used),
+    }
+
+
+def run_baseline(records: Iterable[HostRecord]) -> dict[str, Any] | None:
+    """``baseline``: the earlier report the assessments compared with (the first one named), or None."""
+    for record in records:
+        if record.assessed and record.baseline and record.baseline.get("path"):
+            return {"path": record.baseline["path"], "generated": record.baseline.get("generated")}
+    return None
 
 
 def _code_row(by_code: dict, code: str, finding: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -262,9 +391,26 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
+TOP_LEVEL = ("dry_run", "baseline", "settings")  # run keys that report.json gives at its top level
+
+
+def report_settings(run: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` of a run; a run built without them (a caller of this library) gets what its keys say."""
+    if isinstance(run.get("settings"), Mapping):
+        return dict(run["settings"])
+    waivers = run.get("waivers") or {}
+    return {"fail_on": run.get("fail_on", "error"), "fail_on_origin": None, "fail_on_by_host": None,
+            "waivers_files": [waivers["file"]] if waivers.get("file") else [], "fail_on_drift": False,
+            "fail_on_new_only": False}
+
+
 def write_json(out: TextIO, run: Mapping[str, Any], hosts: Iterable[HostReport], summary: Mapping[str, Any]) -> None:
-    """``report.json``: format, run, hosts (one per line, written one at a time), summary."""
-    out.write('{"format": %s,\n"run": %s,\n"hosts": [' % (json.dumps(REPORT_FORMAT), json.dumps(run, default=str)))
+    """``report.json``: format, dry_run, baseline, settings, run, hosts (one per line, written one at a time),
+    summary."""
+    rest = {key: value for key, value in run.items() if key not in TOP_LEVEL}
+    out.write('{"format": %s,\n"dry_run": %s,\n"baseline": %s,\n"settings": %s,\n"run": %s,\n"hosts": [' % (
+        json.dumps(REPORT_FORMAT), json.dumps(bool(run.get("dry_run"))), json.dumps(run.get("baseline"), default=str),
+        json.dumps(report_settings(run), default=str), json.dumps(rest, default=str)))
     for index, host in enumerate(hosts):
         out.write(",\n" if index else "\n")
         out.write(json.dumps(host.as_dict(), default=str))
@@ -280,14 +426,21 @@ def _xml_attr(text: Any) -> str:
                                              "\t": "&#9;"}) + '"'
 
 
-def _junit_cases(host: HostReport, fail_on: str) -> list[tuple[str, list[dict], list[dict], list[dict]]]:
-    """Per check code: (code, failing, other open, waived). Every known code is a test case of the host."""
+def _new_only(run: Mapping[str, Any]) -> bool:
+    return bool(report_settings(run).get("fail_on_new_only"))
+
+
+def _junit_cases(host: HostReport, fail_on: str, new_only: bool = False) -> list[tuple[str, list, list, list]]:
+    """Per check code: (code, failing, other open, waived). Every known code is a test case of the host.
+
+    ``failing`` are the open findings at or above the host's fail_on: what its gate fails on (with
+    fail_on_new_only, only those the baseline did not have; the known ones are noted)."""
     cases: dict[str, tuple[list, list, list]] = {code: ([], [], []) for code in CODES}
     for finding in host.findings:
         failing, other, waived = cases.setdefault(finding["code"], ([], [], []))
         if finding["waived"]:
             waived.append(finding)
-        elif is_blocking(finding, fail_on):
+        elif is_blocking(finding, host.fail_on or fail_on) and not (new_only and host.is_new(finding) is False):
             failing.append(finding)
         else:
             other.append(finding)
@@ -304,41 +457,54 @@ def _finding_body(finding: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _junit_counts(host: HostReport, fail_on: str) -> tuple[int, int, int, int]:
+def _failure(failing: list[dict]) -> tuple[str, str, str]:
+    """type, message and text of the one <failure> of a test case: each finding of the case in the text."""
+    worst = max(failing, key=lambda f: severity_rank(f["severity"]))
+    if len(failing) == 1:
+        return worst["severity"], worst["message"], _finding_body(worst)
+    message = f"{len(failing)} findings: " + "; ".join(f"{f['subject']}: {f['message']}" for f in failing)
+    text = "\n\n".join(f"[{n}/{len(failing)}] {f['message']}\n{_finding_body(f)}" for n, f in enumerate(failing, 1))
+    return worst["severity"], message, text
+
+
+def _junit_counts(host: HostReport, fail_on: str, new_only: bool = False) -> tuple[int, int, int, int]:
     """tests, failures, errors, skipped of one host's test suite."""
     if not host.assessed:
         return 1, 0, 1, 0
-    cases = _junit_cases(host, fail_on)
+    cases = _junit_cases(host, fail_on, new_only)
     return (len(cases), sum(1 for c in cases if c[1]), 0, sum(1 for c in cases if not c[1] and c[3]))
 
 
 def write_junit(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], summary: Mapping[str, Any]) -> None:
-    """``junit.xml``: a test suite per host, a test case per host and check code, a failure per open finding
-    at or above fail_on; waived-only cases are skipped, with the reasons in system-out (docs/report.md)."""
+    """``junit.xml``: a test suite per host, a test case per host and check code, one failure per test case
+    holding every open finding at or above fail_on of that code (with fail_on_new_only, the new ones); waived-only
+    cases are skipped, with the reasons in system-out (docs/report.md)."""
     del summary
     fail_on = run["fail_on"]
+    new_only = _new_only(run)
     totals = [0, 0, 0, 0]
     for host in hosts:
-        for i, n in enumerate(_junit_counts(host, fail_on)):
+        for i, n in enumerate(_junit_counts(host, fail_on, new_only)):
             totals[i] += n
     timestamp = str(run.get("finished") or "")[:19]
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(f'<testsuites name="backupready.windows readiness" tests="{totals[0]}" failures="{totals[1]}" '
               f'errors="{totals[2]}" skipped="{totals[3]}" time="0">\n')
     for index, host in enumerate(hosts):
-        tests, failures, errors, skipped = _junit_counts(host, fail_on)
+        tests, failures, errors, skipped = _junit_counts(host, fail_on, new_only)
+        host_fail_on = host.fail_on or fail_on
         classname = _xml_attr(f"backupready.{host.name}")
         out.write(f'  <testsuite name={_xml_attr(host.name)} id="{index}" package={classname} '
                   f'hostname={_xml_attr(host.name)} tests="{tests}" failures="{failures}" errors="{errors}" '
                   f'skipped="{skipped}" time="0" timestamp={_xml_attr(timestamp)}>\n')
         out.write(f'    <properties>\n      <property name="os" value={_xml_attr(host.os or "")}/>\n'
-                  f'      <property name="fail_on" value={_xml_attr(fail_on)}/>\n    </properties>\n')
+                  f'      <property name="fail_on" value={_xml_attr(host_fail_on)}/>\n    </properties>\n')
         if not host.assessed:
             out.write(f'    <testcase classname={classname} name="assessment" time="0">\n'
                       f'      <error type="not_assessed" message={_xml_attr("not assessed: " + (host.error or ""))}>'
                       f'{_xml_text(host.error)}</error>\n    </testcase>\n')
         else:
-            for code, failing, other, waived in _junit_cases(host, fail_on):
+            for code, failing, other, waived in _junit_cases(host, fail_on, new_only):
                 out.write(f'    <testcase classname={classname} name={_xml_attr(code)} time="0">')
                 if not failing and not other and not waived:
                     out.write('</testcase>\n')
@@ -347,10 +513,12 @@ def write_junit(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], su
                 if waived and not failing:
                     reasons = "; ".join(sorted({f["waiver_reason"] for f in waived}))
                     out.write(f'      <skipped message={_xml_attr(f"{len(waived)} finding(s) waived: {reasons}")}/>\n')
-                for finding in failing:
-                    out.write(f'      <failure type={_xml_attr(finding["severity"])} '
-                              f'message={_xml_attr(finding["message"])}>{_xml_text(_finding_body(finding))}</failure>\n')
-                notes = [f"below fail_on ({f['severity']}): {f['subject']}: {f['message']}" for f in other]
+                if failing:
+                    kind, message, text = _failure(failing)
+                    out.write(f'      <failure type={_xml_attr(kind)} message={_xml_attr(message)}>'
+                              f'{_xml_text(text)}</failure>\n')
+                notes = [(f"known since the baseline ({f['severity']}): " if is_blocking(f, host_fail_on)
+                          else f"below fail_on ({f['severity']}): ") + f"{f['subject']}: {f['message']}" for f in other]
                 notes += [f"waived: {f['subject']}: {f['message']} -- reason: {f['waiver_reason']}"
                           + (f" (until {f['waiver_expires']})" if f.get("waiver_expires") else "") for f in waived]
                 if notes:
@@ -363,12 +531,13 @@ def write_junit(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], su
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # the rest is inert mid-line
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # only an '&' that would start an entity needs escaping
 
 
 def _md(text: Any) -> str:
     """Markdown-inert text for a table cell or a list item: no markup, no HTML, no line breaks."""
     text = visible(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -380,14 +549,50 @@ def _when(value: Any) -> str:
     return str(value or "?").replace("T", " ")[:19]
 
 
+def _md_finding(host: HostReport, f: Mapping[str, Any]) -> str:
+    expired = f" (waiver expired {_md(f['waiver_expired'])})" if f.get("waiver_expired") else ""
+    new = {True: " **new**", False: " (known)", None: ""}[host.is_new(f)]
+    return (f"- **{_md(f['severity'])}** {_md_code(f['code'])} {_md(f['subject'])}: {_md(f['message'])}"
+            f"{expired}{new}. Fix: {_md(f.get('fix') or '-')}\n")
+
+
+def _md_hosts(out: TextIO, title: str, hosts: list[HostReport], body) -> None:
+    if not hosts:
+        return
+    out.write(f"## {title} ({len(hosts)})\n\n")
+    for host in hosts[:MARKDOWN_HOST_LIMIT]:
+        out.write(f"### {_md(host.name)}" + (f" ({_md(host.os)})" if host.os else "") + "\n\n")
+        body(host)
+        out.write("\n")
+    if len(hosts) > MARKDOWN_HOST_LIMIT:
+        rest = hosts[MARKDOWN_HOST_LIMIT:]
+        out.write(f"And {len(rest)} more hosts (every host is in report.json and report.html): "
+                  + ", ".join(_md(h.name) for h in rest[:50]) + (", ..." if len(rest) > 50 else "") + "\n\n")
+
+
 def write_markdown(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], summary: Mapping[str, Any]) -> None:
-    """``report.md``: a fleet table, the findings per code, then the hosts not ready with their findings."""
+    """``report.md``: the fleet table, the findings per code, the hosts not ready with their findings, the
+    warnings of ready hosts, the waived findings with their reasons, pending changes (dry run), the baseline."""
     fail_on = run["fail_on"]
+    settings = report_settings(run)
     out.write("# System State backup readiness\n\n")
+    if run.get("dry_run"):
+        out.write(f"**Dry run (check mode)**: nothing was changed; {summary.get('pending_changes', 0)} change(s) "
+                  "pending, listed below. The findings are those of the hosts as they are now.\n\n")
+    origin = f" (from {_md(settings['fail_on_origin'])})" if settings.get("fail_on_origin") else ""
     out.write(f"Run {_md(_when(run.get('finished')))} UTC, playbook {_md(run.get('playbook') or '?')}, "
-              f"fail on **{_md(fail_on)}** and above, backupready.windows {_md(run.get('collection_version') or '?')}"
-              f".\n\n")
-    out.write("| Hosts | Ready | Not ready | Not assessed | Open findings | Waived |\n"
+              f"fail on **{_md(fail_on)}** and above{origin}, backupready.windows "
+              f"{_md(run.get('collection_version') or '?')}.\n")
+    if settings.get("waivers_files"):
+        out.write("Waivers from " + ", ".join(_md(p) for p in settings["waivers_files"]) + ".\n")
+    baseline = run.get("baseline")
+    if baseline:
+        gate = " The gate fails only on new findings." if settings.get("fail_on_new_only") else ""
+        counts = summary.get("baseline") or {}
+        out.write(f"Compared with {_md(baseline.get('path'))} (run {_md(_when(baseline.get('generated')))} UTC): "
+                  f"{counts.get('new', 0)} new, {counts.get('resolved', 0)} resolved, "
+                  f"{counts.get('unchanged', 0)} unchanged finding(s).{gate}\n")
+    out.write("\n| Hosts | Ready | Not ready | Not assessed | Open findings | Waived |\n"
               "|---:|---:|---:|---:|---:|---:|\n")
     out.write(f"| {summary['hosts']} | {summary['ready']} | {summary['not_ready']} | {summary['not_assessed']} "
               f"| {summary['open']} | {summary['waived']} |\n\n")
@@ -398,27 +603,47 @@ def write_markdown(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport],
             out.write(f"| {_md_code(code)} | {_md(row['severity'])} | {row['hosts']} | {row['open']} "
                       f"| {row['waived']} | {_md(row['source'])} |\n")
         out.write("\n")
-    not_ready = [h for h in hosts if h.assessed and not h.ready]
-    if not_ready:
-        out.write(f"## Hosts not ready ({len(not_ready)})\n\n")
-        for host in not_ready[:MARKDOWN_HOST_LIMIT]:
-            waived = sum(1 for f in host.findings if f["waived"])
-            out.write(f"### {_md(host.name)}" + (f" ({_md(host.os)})" if host.os else "") + "\n\n")
-            for f in host.findings:
-                if f["waived"]:
-                    continue
-                expired = f" (waiver expired {_md(f['waiver_expired'])})" if f.get("waiver_expired") else ""
-                out.write(f"- **{_md(f['severity'])}** {_md_code(f['code'])} {_md(f['subject'])}: {_md(f['message'])}"
-                          f"{expired}. Fix: {_md(f.get('fix') or '-')}\n")
-            if waived:
-                out.write(f"- {waived} waived finding(s): see report.html\n")
-            if host.error:
-                out.write(f"- error: {_md(host.error)}\n")
-            out.write("\n")
-        if len(not_ready) > MARKDOWN_HOST_LIMIT:
-            rest = not_ready[MARKDOWN_HOST_LIMIT:]
-            out.write(f"And {len(rest)} more hosts not ready (every host is in report.json and report.html): "
-                      + ", ".join(_md(h.name) for h in rest[:50]) + (", ..." if len(rest) > 50 else "") + "\n\n")
+
+    def not_ready_body(host: HostReport) -> None:
+        for f in host.findings:
+            if not f["waived"]:
+                out.write(_md_finding(host, f))
+        waived = sum(1 for f in host.findings if f["waived"])
+        if waived:
+            out.write(f"- {waived} waived finding(s): see \"Waived findings\"\n")
+        if host.error:
+            out.write(f"- error: {_md(host.error)}\n")
+
+    def open_body(host: HostReport) -> None:
+        for f in host.findings:
+            if not f["waived"]:
+                out.write(_md_finding(host, f))
+
+    _md_hosts(out, "Hosts not ready", [h for h in hosts if h.assessed and not h.ready], not_ready_body)
+    _md_hosts(out, "Ready hosts with open findings below fail_on",
+              [h for h in hosts if h.assessed and h.ready and any(not f["waived"] for f in h.findings)], open_body)
+    waived_rows = [(h, f) for h in hosts for f in h.findings if f["waived"]]
+    if waived_rows:
+        out.write(f"## Waived findings ({len(waived_rows)})\n\n| Host | Code | Subject | Reason | Until | Waiver from |\n"
+                  "|---|---|---|---|---|---|\n")
+        sources = {(h.name, finding_key(w)): w.get("waiver_source") for h in hosts for w in h.waived}
+        for host, f in waived_rows[:MARKDOWN_HOST_LIMIT * 10]:
+            out.write(f"| {_md(host.name)} | {_md_code(f['code'])} | {_md(f['subject'])} | {_md(f['waiver_reason'])} "
+                      f"| {_md(f.get('waiver_expires') or '-')} | {_md(sources.get((host.name, finding_key(f))) or '-')} |\n")
+        if len(waived_rows) > MARKDOWN_HOST_LIMIT * 10:
+            out.write(f"\nAnd {len(waived_rows) - MARKDOWN_HOST_LIMIT * 10} more (see report.json).\n")
+        out.write("\n")
+    if baseline:
+        def resolved_body(host: HostReport) -> None:
+            for key in host.baseline.get("resolved") or []:
+                out.write(f"- {_md_code(key.get('code'))} {_md(key.get('subject'))}\n")
+        _md_hosts(out, "Resolved since the baseline",
+                  [h for h in hosts if h.baseline and h.baseline.get("resolved")], resolved_body)
+    if run.get("dry_run"):
+        def pending_body(host: HostReport) -> None:
+            for change in host.pending_changes:
+                out.write(f"- {_md(change['module'])} ({_md(change['task'])}): {_md(change['summary'])}\n")
+        _md_hosts(out, "Pending changes", [h for h in hosts if h.pending_changes], pending_body)
     not_assessed = [h for h in hosts if not h.assessed]
     if not_assessed:
         out.write(f"## Hosts not assessed ({len(not_assessed)})\n\n")
@@ -429,105 +654,6 @@ def write_markdown(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport],
         out.write("\n")
 
 
-def _h(text: Any) -> str:
-    return html.escape(visible(text), quote=True)
-
-
-_CSS = """
-:root{--bg:#f6f7f9;--card:#fff;--ink:#1d2330;--mute:#5b6475;--line:#dde1e8;--ok:#1f7a3d;--bad:#b42318;
---crit:#7a0f0a;--warn:#a15c00;--info:#245fa8;--grey:#6b7280}
-*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--ink);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1200px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
-.meta{color:var(--mute);margin:0 0 18px}.cards{display:grid;grid-template-columns:repeat(6,1fr);gap:12px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 14px}
-.card b{display:block;font-size:28px;line-height:1.1}.card span{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-.card.ok b{color:var(--ok)}.card.bad b{color:var(--bad)}.card.na b{color:var(--warn)}.card.wv b{color:var(--grey)}
-table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line)}
-th,td{text-align:left;padding:6px 9px;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:#eef1f5;font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:var(--mute)}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;overflow-wrap:anywhere}code.id{white-space:nowrap}td.subject{min-width:12em}
-.sev{display:inline-block;padding:1px 7px;border-radius:10px;font-size:11px;font-weight:600;color:#fff;text-transform:uppercase}
-.sev.critical{background:var(--crit)}.sev.error{background:var(--bad)}.sev.warning{background:var(--warn)}.sev.info{background:var(--info)}
-.st{font-weight:600}.st.ready{color:var(--ok)}.st.not-ready{color:var(--bad)}.st.not-assessed{color:var(--warn)}
-details{background:var(--card);border:1px solid var(--line);border-radius:8px;margin:8px 0}
-summary{cursor:pointer;padding:9px 12px;list-style-position:inside}summary .os{color:var(--mute)}
-details>div{padding:0 12px 12px}tr.waived td{color:var(--grey)}.err{color:var(--bad)}.small{color:var(--mute);font-size:12px}
-@media print{details{break-inside:avoid}}
-"""
-
-
-def write_html(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], summary: Mapping[str, Any]) -> None:
-    """``report.html``: one self-contained page (inline CSS, no script, nothing loaded from anywhere)."""
-    fail_on = run["fail_on"]
-    out.write('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-              '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">\n'
-              '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-              '<title>System State backup readiness</title>\n<style>' + _CSS + '</style>\n</head>\n<body>\n<main>\n')
-    out.write('<h1>System State backup readiness</h1>\n')
-    out.write(f'<p class="meta">Run finished {_h(_when(run.get("finished")))} UTC &middot; playbook '
-              f'{_h(run.get("playbook") or "?")} &middot; fail on <b>{_h(fail_on)}</b> and above &middot; '
-              f'backupready.windows {_h(run.get("collection_version") or "?")} &middot; '
-              f'ansible-core {_h(run.get("ansible_version") or "?")}</p>\n')
-    cards = (("hosts", "Hosts", ""), ("ready", "Ready", "ok"), ("not_ready", "Not ready", "bad"),
-             ("not_assessed", "Not assessed", "na"), ("open", "Open findings", "bad"), ("waived", "Waived", "wv"))
-    out.write('<section class="cards" id="summary">\n')
-    for key, label, css in cards:
-        out.write(f'<div class="card {css}" id="card-{key.replace("_", "-")}"><b>{int(summary[key])}</b>'
-                  f'<span>{label}</span></div>\n')
-    out.write('</section>\n')
-    waivers = run.get("waivers") or {}
-    if waivers.get("error"):
-        out.write(f'<p class="err">Waivers not applied: {_h(waivers["error"])}</p>\n')
-    out.write('<h2>Findings by code</h2>\n')
-    if summary["findings_by_code"]:
-        out.write('<table id="codes"><thead><tr><th>Code</th><th>Severity</th><th>What</th><th>Source</th>'
-                  '<th class="n">Hosts</th><th class="n">Open</th><th class="n">Waived</th></tr></thead><tbody>\n')
-        for code, row in summary["findings_by_code"].items():
-            out.write(f'<tr><td><code class="id">{_h(code)}</code></td><td><span class="sev {_h(row["severity"])}">'
-                      f'{_h(row["severity"])}</span></td><td>{_h(row["summary"])}</td><td>{_h(row["source"])}</td>'
-                      f'<td class="n">{row["hosts"]}</td><td class="n">{row["open"]}</td>'
-                      f'<td class="n">{row["waived"]}</td></tr>\n')
-        out.write('</tbody></table>\n')
-    else:
-        out.write('<p>No findings.</p>\n')
-    out.write('<h2>Hosts</h2>\n')
-    order = {"not assessed": 0, "not ready": 1, "ready": 2}
-    expand = len(hosts) <= 25
-    for host in sorted(hosts, key=lambda h: (order[h.status], h.name.lower())):
-        status = host.status.replace(" ", "-")
-        opened = " open" if expand and host.status != "ready" else ""
-        open_count = sum(1 for f in host.findings if not f["waived"])
-        counts = (f'{open_count} open ({host.blocking} blocking), {len(host.findings) - open_count} waived'
-                  if host.findings else ("no findings" if host.assessed else ""))
-        out.write(f'<details class="host" id="host-{_h(host.name)}"{opened}><summary><span class="st {status}">'
-                  f'{_h(host.status.upper())}</span> <b>{_h(host.name)}</b> <span class="os">{_h(host.os or "")}'
-                  f'</span> <span class="small">{counts}</span></summary>\n<div>\n')
-        if host.error:
-            out.write(f'<p class="err">{_h(host.error)}</p>\n')
-        if host.findings:
-            out.write('<table><thead><tr><th>Severity</th><th>Code</th><th>Subject</th><th>Message</th><th>Fix</th>'
-                      '<th>Status</th></tr></thead><tbody>\n')
-            for f in host.findings:
-                if f["waived"]:
-                    state = f'waived: {_h(f["waiver_reason"])}' + (
-                        f' (until {_h(f["waiver_expires"])})' if f.get("waiver_expires") else "")
-                elif f.get("waiver_expired"):
-                    state = f'open (waiver expired {_h(f["waiver_expired"])})'
-                else:
-                    state = "open"
-                out.write(f'<tr class="{"waived" if f["waived"] else "open"}"><td><span class="sev {_h(f["severity"])}">'
-                          f'{_h(f["severity"])}</span></td><td><code class="id">{_h(f["code"])}</code></td>'
-                          f'<td class="subject"><code>{_h(f["subject"])}</code></td><td>{_h(f["message"])}<div class="small">'
-                          f'evidence: <code>{_h(compact_json(f.get("evidence") or {}))}</code></div></td>'
-                          f'<td>{_h(f.get("fix") or "")}{" <i>(fixable)</i>" if f.get("fixable") else ""}'
-                          f'<div class="small">{_h(f.get("source") or "")}</div></td><td>{state}</td></tr>\n')
-            out.write('</tbody></table>\n')
-        elif host.assessed:
-            out.write('<p>No findings.</p>\n')
-        out.write('</div>\n</details>\n')
-    out.write('</main>\n</body>\n</html>\n')
-
+from ._report_html import write_html  # noqa: E402  (report.html has its own module)
 
 WRITERS = {"json": write_json, "junit": write_junit, "markdown": write_markdown, "html": write_html}

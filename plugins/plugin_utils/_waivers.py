@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ._findings import CODES, matches_any
+from ._display import shown
 
 WAIVER_KEYS = ("host", "code", "subject", "reason", "expires")
 REQUIRED_KEYS = ("host", "code", "reason")
@@ -46,6 +47,7 @@ class Waiver:
     reason: str
     expires: datetime.date | None = None
     index: int = 0  # position in the file, for messages
+    source: str = field(default="", compare=False)  # the file it was read from, or the option that gave it (the report records it)
 
     def matches(self, host: str, finding: Mapping[str, Any]) -> bool:
         return (matches_any(host, [self.host]) and matches_any(str(finding.get("code", "")), [self.code])
@@ -70,7 +72,7 @@ def _parse_date(value: Any, where: str) -> datetime.date:
             return datetime.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise WaiverError(f"{where}: field 'expires': {value!r} is not a date in the form YYYY-MM-DD")
+    raise WaiverError(f"{where}: field 'expires': {shown(value)} is not a date in the form YYYY-MM-DD")
 
 
 def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
@@ -92,24 +94,25 @@ def validate_waivers(data: Any, source: str = "waivers") -> list[Waiver]:
             raise WaiverError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(WAIVER_KEYS)})")
         for key in REQUIRED_KEYS:
             if key not in entry:
-                raise WaiverError(f"{where}: field {key!r} is required")
+                raise WaiverError(f"{where}: field {shown(key)} is required")
         for key in ("host", "code", "subject", "reason"):
             if key in entry and not isinstance(entry[key], str):
-                raise WaiverError(f"{where}: field {key!r}: expected a string, got {type(entry[key]).__name__}")
+                raise WaiverError(f"{where}: field {shown(key)}: expected a string, got {type(entry[key]).__name__}")
         host, code = entry["host"].strip(), entry["code"].strip()
         subject = entry.get("subject", "*").strip()
         reason = entry["reason"].strip()
         for key, value in (("host", host), ("code", code), ("subject", subject)):
             if not value:
-                raise WaiverError(f"{where}: field {key!r} is empty (use \"*\" to match everything)")
+                raise WaiverError(f"{where}: field {shown(key)} is empty (use \"*\" to match everything)")
         if not reason:
             raise WaiverError(f"{where}: field 'reason' is empty: say why this finding is accepted")
         known = [c for c in CODES if matches_any(c, [code])]
         if not known:
             what = "matches no known finding code" if _is_pattern(code) else "is not a known finding code"
-            raise WaiverError(f"{where}: field 'code': {code!r} {what} (known: {', '.join(sorted(CODES))})")
+            raise WaiverError(f"{where}: field 'code': {shown(code)} {what} (known: {', '.join(sorted(CODES))})")
         expires = _parse_date(entry["expires"], where) if entry.get("expires") is not None else None
-        waivers.append(Waiver(host=host, code=code, subject=subject, reason=reason, expires=expires, index=index))
+        waivers.append(Waiver(host=host, code=code, subject=subject, reason=reason, expires=expires, index=index,
+                              source=source))
     return waivers
 
 

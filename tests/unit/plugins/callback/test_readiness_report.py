@@ -43,8 +43,11 @@ def result(host, data, action=INFO, args=None):
 
 
 def info(os_name, *findings, **extra):
-    return {"changed": False, "ready": not findings, "fail_on": "error", "findings": list(findings),
-            "summary": {"host": "x", "os": os_name, "findings": len(findings)}, **extra}
+    """A complete assessment's result, as win_backup_readiness_info returns it (judged at fail_on error)."""
+    blocking = [f for f in findings if not f.get("waived") and f["severity"] in ("error", "critical")]
+    return {"changed": False, "ready": not blocking, "gate_passed": not blocking, "complete": True, "fail_on": "error",
+            "settings": {"fail_on": "error", "fail_on_origin": "default", "waivers_files": [], "waivers_count": 0},
+            "findings": list(findings), "summary": {"host": "x", "os": os_name, "findings": len(findings)}, **extra}
 
 
 @pytest.fixture(name="make_callback")
@@ -133,80 +136,107 @@ def test_a_run_writes_the_four_files_and_says_where(make_callback, tmp_path):
                     f"(report.json, junit.xml, report.md, report.html)")
 
 
-def test_the_last_result_wins_and_a_full_assessment_resets(make_callback, tmp_path):
+def test_only_a_complete_assessment_decides_and_its_last_result_wins(make_callback, tmp_path):
     callback, _unused = make_callback(formats=["json"])
     callback.v2_runner_on_ok(result("h", info("WS", finding("cryptsvc_state", "service:CryptSvc", "first"))))
-    callback.v2_runner_on_ok(result("h", {"findings": [finding("cryptsvc_state", "service:cryptsvc", "second"),
-                                                       finding("embedded_nul", "service:x")]},
+    callback.v2_runner_on_ok(result("h", {"findings": [finding("embedded_nul", "service:x")]},
                                     action="backupready.windows.win_cryptsvc"))
-    callback.v2_runner_on_ok(result("h", info("WS", finding("quoted_driver", "service:y")), args={"codes": ["quoted_driver"]}))
+    callback.v2_runner_on_ok(result("h", info("WS", finding("quoted_driver", "service:y"), complete=False),
+                                    args={"codes": ["quoted_driver"]}))
+    callback.v2_runner_on_ok(result("h", {"changed": True, "findings": []}, action="backupready.windows.win_backup_rollback"))
     callback.v2_playbook_on_stats(stats("h"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert sorted((f["code"], f["message"]) for f in report["hosts"][0]["findings"]) == [
-        ("cryptsvc_state", "second"), ("embedded_nul", "m"), ("quoted_driver", "m")]
-    assert sorted(os.listdir(tmp_path / "report")) == ["report.json"]
+    assert [(f["code"], f["message"]) for f in report["hosts"][0]["findings"]] == [("cryptsvc_state", "first")]
+    assert report["hosts"][0]["ready"] is False
 
     callback, _unused = make_callback(formats=["json"])
-    callback.v2_runner_on_ok(result("h", {"findings": [finding("embedded_nul", "service:x")]},
-                                    action="backupready.windows.win_service_imagepath"))
-    callback.v2_runner_on_ok(result("h", info("WS")))  # a full re-assessment: nothing left
+    callback.v2_runner_on_ok(result("h", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
+    callback.v2_runner_on_ok(result("h", info("WS")))  # a re-assessment after the fix: nothing left
     callback.v2_playbook_on_stats(stats("h"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["hosts"][0]["findings"] == [] and report["hosts"][0]["ready"] is True
 
 
-def test_loop_items_and_failed_results_with_findings_are_collected(make_callback, tmp_path):
+def test_a_run_that_assessed_nothing_leaves_the_last_report(make_callback, tmp_path):
     callback, _unused = make_callback(formats=["json"])
-    loop = {"changed": False, "results": [
-        {"findings": [finding("filemaps_acl", "path:a")], "state": {"huge": "x"}, "item": "a"},
-        {"findings": [finding("filemaps_acl", "path:b")], "item": "b"}]}
-    callback.v2_runner_on_ok(result("h", loop, action="backupready.windows.win_filemaps_acl", args={}))
-    refused = {"failed": True, "msg": "nothing was changed: CryptSvc changed since the probe",
-               "findings": [finding("cryptsvc_state", "service:CryptSvc")]}
-    callback.v2_runner_on_failed(result("h", refused, action="backupready.windows.win_cryptsvc", args={}))
+    callback.v2_runner_on_ok(result("h", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
     callback.v2_playbook_on_stats(stats("h"))
-    (host,) = json.loads((tmp_path / "report" / "report.json").read_text())["hosts"]
-    assert sorted(f["subject"] for f in host["findings"]) == ["path:a", "path:b", "service:CryptSvc"]
-    assert host["assessed"] is True
-    assert host["error"] == "win_cryptsvc: nothing was changed: CryptSvc changed since the probe"
+    before = (tmp_path / "report" / "report.json").read_text()
+
+    callback, display = make_callback(formats=["json"])  # a rollback run: its result has findings: []
+    rollback = MagicMock()
+    rollback.action = "backupready.windows.win_backup_rollback"
+    callback.v2_playbook_on_play_start(MagicMock())
+    callback.v2_playbook_on_task_start(rollback, False)
+    callback.v2_runner_on_ok(result("h", {"changed": True, "findings": [], "msg": "rolled back"},
+                                    action="backupready.windows.win_backup_rollback"))
+    capture = result("h", info("WS", state={"services": []}), args={"include_state": True})  # the capture playbook
+    callback.v2_runner_on_ok(capture)
+    callback.v2_playbook_on_stats(stats("h"))
+    assert (tmp_path / "report" / "report.json").read_text() == before
+    (line,), _unused = display.display.call_args
+    assert "no assessment ran" in line and "left as it was" in line
 
 
-def test_waivers_from_the_file_are_applied(make_callback, tmp_path):
+def test_check_mode_marks_a_dry_run_with_the_pending_changes(make_callback, tmp_path, monkeypatch):
+    from ansible import context
+    monkeypatch.setattr(context, "CLIARGS", {"check": True})
+    callback, display = make_callback(formats=["json", "markdown"])
+    callback.v2_playbook_on_start(MagicMock())
+    callback.v2_runner_on_ok(result("h", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
+    loop = {"changed": True, "results": [{"changed": True, "msg": "would fix a"}, {"changed": False}]}
+    callback.v2_runner_on_ok(result("h", loop, action="backupready.windows.win_filemaps_acl", args={}))
+    callback.v2_playbook_on_stats(stats("h"))
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["dry_run"] is True
+    assert [c["summary"] for c in report["hosts"][0]["pending_changes"]] == ["would fix a"]
+    assert "Dry run (check mode)" in (tmp_path / "report" / "report.md").read_text()
+    lines = [c.args[0] for c in display.display.call_args_list]
+    assert any("pending changes: 1 on 1 host(s): h" in line for line in lines)
+
+
+def test_the_report_takes_the_waivers_the_assessment_applied(make_callback, tmp_path):
     waivers = tmp_path / "waivers.yml"
-    waivers.write_text("- host: FS*\n  code: cryptsvc_state\n  reason: CryptSvc is restarted by the backup job\n"
-                       "- {host: fs01, code: embedded_nul, reason: vendor, expires: 2001-01-31}\n")
-    callback, _unused = make_callback(waivers_file=str(waivers))
-    callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"),
-                                                 finding("embedded_nul", "service:x"))))
+    waivers.write_text("- host: '*'\n  code: cryptsvc_state\n  reason: not applied by this assessment\n")
+    callback, _unused = make_callback(waivers_file=str(waivers), formats=["json"])  # the report's own file is not read
+    waived = {**finding("missing_volume", "service:ClusSvc"), "waived": True, "waiver_reason": "passive node",
+              "waiver_expires": "2099-01-31", "waiver_source": "/srv/waivers.yml"}
+    callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"), waived,
+                                                 waived=[{"code": "missing_volume", "subject": "service:ClusSvc",
+                                                          "reason": "passive node", "expires": "2099-01-31",
+                                                          "waiver_source": "/srv/waivers.yml"}],
+                                                 settings={"fail_on": "error", "fail_on_origin": "default",
+                                                           "waivers_files": ["/srv/waivers.yml"], "waivers_count": 1})))
     callback.v2_playbook_on_stats(stats("fs01"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     findings = {f["code"]: f for f in report["hosts"][0]["findings"]}
-    assert findings["cryptsvc_state"]["waived"] is True
-    assert findings["cryptsvc_state"]["waiver_reason"] == "CryptSvc is restarted by the backup job"
-    assert (findings["embedded_nul"]["waived"], findings["embedded_nul"]["waiver_expired"]) == (False, "2001-01-31")
-    assert report["hosts"][0]["ready"] is True  # embedded_nul is a warning, below fail_on
-    assert report["run"]["waivers"] == {"file": str(waivers), "count": 2, "error": None}
+    assert findings["cryptsvc_state"]["waived"] is False and report["hosts"][0]["ready"] is False
+    assert findings["missing_volume"]["waived"] is True
+    assert report["hosts"][0]["waived"][0]["waiver_source"] == "/srv/waivers.yml"
+    assert report["settings"]["waivers_files"] == ["/srv/waivers.yml"]
+    assert report["run"]["waivers"] == {"file": "/srv/waivers.yml", "count": 1, "error": None}
 
 
-def test_a_bad_waivers_file_is_reported_and_nothing_is_waived(make_callback, tmp_path):
-    waivers = tmp_path / "waivers.yml"
-    waivers.write_text("- {host: fs01, code: cryptsvc_state, reason: ''}\n")
-    callback, display = make_callback(waivers_file=str(waivers))
-    callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
+def test_a_bad_waivers_file_is_reported(make_callback, tmp_path):
+    callback, _unused = make_callback(formats=["json"])
+    callback.v2_playbook_on_task_start(task(), False)
+    message = "/srv/waivers.yml: waiver #0: field 'reason' is empty: say why this finding is accepted"
+    callback.v2_runner_on_failed(result("fs01", {"failed": True, "msg": message, "waivers_error": message}))
     callback.v2_playbook_on_stats(stats("fs01"))
-    (message,), _unused = display.error.call_args
-    assert "waiver #0: field 'reason' is empty" in message
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert "field 'reason' is empty" in report["run"]["waivers"]["error"]
-    assert report["hosts"][0]["findings"][0]["waived"] is False and report["hosts"][0]["ready"] is False
+    assert report["run"]["waivers"]["error"] == message
+    assert report["hosts"][0]["assessed"] is False and report["hosts"][0]["error"].endswith(message)
 
 
-def test_fail_on_decides_readiness(make_callback, tmp_path):
-    callback, _unused = make_callback(fail_on="critical", formats=["json"])
-    callback.v2_runner_on_ok(result("fs01", info("WS", finding("cryptsvc_state", "service:CryptSvc"))))
+def test_the_fail_on_of_the_assessment_decides_not_the_reports_own(make_callback, tmp_path):
+    callback, _unused = make_callback(fail_on="error", formats=["json"])
+    critical = info("WS", finding("cryptsvc_state", "service:CryptSvc"), ready=True, gate_passed=True, fail_on="critical",
+                    settings={"fail_on": "critical", "fail_on_origin": "env: BACKUPREADY_FAIL_ON", "waivers_files": []})
+    callback.v2_runner_on_ok(result("fs01", critical))
     callback.v2_playbook_on_stats(stats("fs01"))
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["hosts"][0]["ready"] is True and report["run"]["fail_on"] == "critical"
+    assert report["settings"]["fail_on_origin"] == "env: BACKUPREADY_FAIL_ON"
 
 
 def test_a_run_without_any_backupready_task_writes_nothing(make_callback, tmp_path):
@@ -215,7 +245,7 @@ def test_a_run_without_any_backupready_task_writes_nothing(make_callback, tmp_pa
     callback.v2_playbook_on_stats(stats("h"))
     assert not (tmp_path / "report").exists()
     (line,), _unused = display.display.call_args
-    assert "no report written" in line
+    assert "no assessment ran" in line
 
 
 def test_an_unwritable_report_dir_is_an_error_not_a_crash(make_callback, tmp_path):

@@ -79,28 +79,56 @@ def render(writer, hosts, summary, run=None):
 def test_the_collector_keeps_only_the_findings():
     collector = FleetCollector()
     finding = {**f("cryptsvc_state", "service:CryptSvc"), "huge": "x" * 10_000}
-    collector.add_result("h", INFO, info_result("WS2022", finding))
+    collector.add_result("h", INFO, info_result("WS2022", finding), full_assessment=True)
     (kept,) = collector.hosts["h"].findings.values()
     assert set(kept) == {"code", "severity", "subject", "message", "evidence", "fix", "fixable", "source"}
     assert not hasattr(collector.hosts["h"], "state")
 
 
-def test_the_last_result_for_a_code_and_subject_wins_across_tasks():
+def test_only_a_complete_assessment_makes_a_host_assessed():
+    # A fix, a rollback (findings: []) or an assessment of some codes only is no picture of the host.
     collector = FleetCollector()
-    collector.add_result("h", "backupready.windows.win_service_imagepath", {"findings": [
-        f("quoted_driver", "service:winmad", "first"), f("embedded_nul", "service:winmad")]})
-    collector.add_result("h", "backupready.windows.win_cryptsvc", {"findings": [
-        f("quoted_driver", "service:WINMAD", "second")]})
-    record = collector.hosts["h"]
-    assert [(x["code"], x["message"]) for x in record.findings.values()] == [
-        ("embedded_nul", "m"), ("quoted_driver", "second")]
+    collector.add_result("h", "backupready.windows.win_service_imagepath", {"findings": [f("quoted_driver", "service:w")]})
+    collector.add_result("h", "backupready.windows.win_backup_rollback", {"changed": True, "findings": []})
+    collector.add_result("h", INFO, {"ready": True, "complete": False, "findings": []})
+    collector.add_seen_host("h")
+    (host,) = build_hosts(collector.hosts.values(), "error", [], TODAY)
+    assert (host.assessed, host.ready, host.findings) == (False, None, ())
+
+
+def test_the_assessment_decides_readiness_with_its_own_fail_on_and_waivers():
+    collector = FleetCollector()
+    waived = {**f("missing_volume", "service:clus"), "waived": True, "waiver_reason": "passive node",
+              "waiver_expires": "2027-01-31", "waiver_source": "/srv/waivers.yml"}
+    collector.add_result("h", INFO, {"ready": False, "gate_passed": False, "complete": True, "fail_on": "warning",
+                                     "settings": {"fail_on": "warning", "fail_on_origin": "task option fail_on"},
+                                     "waived": [{"code": "missing_volume", "subject": "service:clus",
+                                                 "reason": "passive node", "expires": "2027-01-31",
+                                                 "waiver_source": "/srv/waivers.yml"}],
+                                     "findings": [f("exclusion_invalid", "exclusion:1"), waived]}, full_assessment=True)
+    (host,) = build_hosts(collector.hosts.values(), "error", [], TODAY)  # the report's own default is not used
+    assert (host.ready, host.fail_on, host.blocking) == (False, "warning", 1)
+    assert host.waived == ({"code": "missing_volume", "subject": "service:clus", "reason": "passive node",
+                            "expires": "2027-01-31", "waiver_source": "/srv/waivers.yml"},)
+    assert [x["waived"] for x in host.findings] == [False, True]
+
+
+def test_check_mode_changes_are_pending_changes():
+    collector = FleetCollector()
+    collector.add_result("h", "backupready.windows.win_cryptsvc", {"changed": True, "operations": [
+        {"op": "service_start_mode", "service": "CryptSvc", "set": "auto"}]}, check_mode=True,
+        task_name="Cryptographic Services running")
+    collector.add_result("h", "backupready.windows.win_service_imagepath", {"changed": False}, check_mode=True)
+    (change,) = collector.hosts["h"].pending_changes
+    assert change["task"] == "Cryptographic Services running" and change["module"] == "win_cryptsvc"
+    assert "CryptSvc" in change["summary"]
 
 
 def test_a_full_assessment_replaces_what_earlier_tasks_found():
     collector = FleetCollector()
     collector.add_result("h", INFO, info_result("WS", f("cryptsvc_state", "service:CryptSvc")), full_assessment=True)
     collector.add_result("h", "backupready.windows.win_cryptsvc", {"changed": True, "findings": []})
-    assert len(collector.hosts["h"].findings) == 1  # the fix module alone does not clear it
+    assert len(collector.hosts["h"].findings) == 1  # the fix module does not change the picture
     collector.add_result("h", INFO, info_result("WS"), full_assessment=True)  # the re-assessment does
     assert collector.hosts["h"].findings == {}
 
@@ -124,13 +152,13 @@ def test_a_failed_assessment_without_findings_leaves_the_host_not_assessed_with_
 def test_loop_results_are_collected_item_by_item():
     collector = FleetCollector()
     collector.add_result("h", "backupready.windows.win_filemaps_acl", {"results": [
-        {"findings": [f("filemaps_acl", "path:a")]}, {"findings": [f("filemaps_acl", "path:b")]}, "junk"]})
-    assert sorted(s for _unused, s in collector.hosts["h"].findings) == ["path:a", "path:b"]
+        {"changed": True, "msg": "a"}, {"changed": False}, {"changed": True, "msg": "b"}, "junk"]}, check_mode=True)
+    assert [c["summary"] for c in collector.hosts["h"].pending_changes] == ["a", "b"]
 
 
 def test_a_host_of_the_play_with_no_result_is_not_assessed():
     collector = FleetCollector()
-    collector.add_result("a", INFO, info_result("WS"))
+    collector.add_result("a", INFO, info_result("WS"), full_assessment=True)
     collector.add_seen_host("a")
     collector.add_seen_host("b")
     hosts = {h.name: h for h in build_hosts(collector.hosts.values(), "error", [], TODAY)}
@@ -257,7 +285,7 @@ def test_markdown_has_the_fleet_table_the_codes_and_the_hosts_not_ready(fleet):
     text = render(write_markdown, hosts, summary)
     tokens = MarkdownIt().enable("table").parse(text)
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
-    assert len(tables) == 2
+    assert len(tables) == 3  # the fleet, the codes, the waived findings
     fleet_row = [t.content for t in tokens[tables[0]:] if t.type == "inline"][6:12]
     assert fleet_row == ["5", "2", "2", "1", "4", "1"]
     assert "## Hosts not ready (2)" in text and "### fs01 (Windows Server 2019)" in text
@@ -270,7 +298,7 @@ def test_markdown_has_the_fleet_table_the_codes_and_the_hosts_not_ready(fleet):
 
 def test_markdown_cells_cannot_break_the_table():
     collector = FleetCollector()
-    collector.add_result("h|1", INFO, info_result("a | b", f("cryptsvc_state", "service:x|y", "a|b")))
+    collector.add_result("h|1", INFO, info_result("a | b", f("cryptsvc_state", "service:x|y", "a|b")), full_assessment=True)
     hosts = build_hosts(collector.hosts.values(), "error", [], TODAY)
     text = render(write_markdown, hosts, summarize(hosts))
     tokens = MarkdownIt().enable("table").parse(text)
@@ -292,7 +320,7 @@ class PageScan(HTMLParser):
         self.tags.append(tag)
         attrs = dict(attrs)
         for key in ("src", "href", "srcset", "poster", "data"):
-            if attrs.get(key):
+            if attrs.get(key) and not (key == "href" and attrs[key].startswith("#")):  # a link within the page loads nothing
                 self.loads.append((tag, key, attrs[key]))
 
     def handle_data(self, data):
@@ -305,9 +333,10 @@ def test_html_is_self_contained(fleet):
     scan = PageScan()
     scan.feed(page)
     assert scan.loads == []
-    assert "script" not in scan.tags and "link" not in scan.tags and "img" not in scan.tags
-    assert not re.search(r"(?i)<link|<script|<img|@import|url\(|https?://", page)
-    assert scan.tags.count("details") == len(hosts)
+    assert "link" not in scan.tags and "img" not in scan.tags
+    assert scan.tags.count("script") == 2  # the hosts data block and the page's own script (test_report_html.py)
+    assert not re.search(r"(?i)<link|<script[^>]*\ssrc|<img|@import|url\(|https?://", page)
+    assert page.count('<details class="host"') == len(hosts)
 
 
 def test_html_escapes_every_text(fleet):
@@ -324,7 +353,7 @@ def test_html_escapes_every_text(fleet):
 
 def test_html_host_names_cannot_inject_markup():
     collector = FleetCollector()
-    collector.add_result("<img src=x onerror=alert(1)>", INFO, info_result("<b>os</b>"))
+    collector.add_result("<img src=x onerror=alert(1)>", INFO, info_result("<b>os</b>"), full_assessment=True)
     hosts = build_hosts(collector.hosts.values(), "error", [], TODAY)
     page = render(write_html, hosts, summarize(hosts))
     scan = PageScan()
@@ -342,7 +371,7 @@ texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=4
 def test_every_writer_copes_with_any_text(host, subject, message, reason):
     collector = FleetCollector()
     collector.add_result(host, INFO, info_result(message, f("cryptsvc_state", subject, message, note=message),
-                                                 f("embedded_nul", subject + "2", message)))
+                                                 f("embedded_nul", subject + "2", message)), full_assessment=True)
     waivers = validate_waivers([{"host": "*", "code": "embedded_nul", "reason": reason}], "w")
     hosts = build_hosts(collector.hosts.values(), "error", waivers, TODAY)
     summary = summarize(hosts)
@@ -354,4 +383,29 @@ def test_every_writer_copes_with_any_text(host, subject, message, reason):
     render(write_markdown, hosts, summary)
     scan = PageScan()
     scan.feed(render(write_html, hosts, summary))
-    assert scan.loads == [] and "script" not in scan.tags
+    assert scan.loads == [] and scan.tags.count("script") == 2
+
+
+def test_junit_gives_one_failure_per_test_case_with_every_finding_in_it():
+    collector = FleetCollector()
+    collector.add_result("acl", INFO, info_result("WS", f("filemaps_acl", "files:C:\\f\\*", "files lack rights"),
+                                                  f("filemaps_acl", "path:C:\\f", "folder lacks rights")),
+                         full_assessment=True)
+    hosts = build_hosts(collector.hosts.values(), "error", [], TODAY)
+    root = ET.fromstring(render(write_junit, hosts, summarize(hosts)).encode("utf-8"))
+    (case,) = [c for c in root.iter("testcase") if c.get("name") == "filemaps_acl"]
+    (failure,) = case.findall("failure")  # Jenkins, GitLab and GitHub show only one per test case
+    assert "files lack rights" in failure.get("message") and "folder lacks rights" in failure.get("message")
+    assert "files:C:\\f\\*" in failure.text and "path:C:\\f" in failure.text
+    assert root.get("failures") == "1" == root.find("testsuite").get("failures")
+    assert len(list(root.iter("failure"))) == 1
+
+
+def test_markdown_keeps_an_ampersand_readable_but_escapes_an_entity():
+    collector = FleetCollector()
+    collector.add_result("h", INFO, info_result("WS", f("filemaps_acl", "path:x", "read & execute; &lt;b&gt;")),
+                         full_assessment=True)
+    hosts = build_hosts(collector.hosts.values(), "error", [], TODAY)
+    text = render(write_markdown, hosts, summarize(hosts))
+    assert "read & execute; &amp;lt;b&amp;gt;" in text
+    assert MarkdownIt().render(text).count("&amp;lt;b&amp;gt;") == 1  # shown as typed, not as a tag

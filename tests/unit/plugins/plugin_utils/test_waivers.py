@@ -32,7 +32,7 @@ def finding(code="missing_volume", subject="service:ClusDisk", severity="error")
     ({**CLUSTER, "expires": "2026-13-01"}, "waiver #1: field 'expires': '2026-13-01' is not a date"),
     ({**CLUSTER, "expires": "01/12/2026"}, "waiver #1: field 'expires': '01/12/2026' is not a date"),
     ({**CLUSTER, "expires": "20261201"}, "waiver #1: field 'expires': '20261201' is not a date"),
-    ({**CLUSTER, "expires": True}, "waiver #1: field 'expires': True is not a date"),
+    ({**CLUSTER, "expires": True}, "waiver #1: field 'expires': true is not a date"),
     ({**CLUSTER, "expiry": "2026-12-01"}, "waiver #1: unknown key(s) expiry"),
     ({k: v for k, v in CLUSTER.items() if k != "host"}, "waiver #1: field 'host' is required"),
     ({k: v for k, v in CLUSTER.items() if k != "reason"}, "waiver #1: field 'reason' is required"),
