@@ -1,33 +1,51 @@
-# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first: `make demo` with what the
+# collection needs to run (requirements.txt), `make test` with the development tools too (requirements-dev.txt).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 COLLECTION := $(VENV)/collections/ansible_collections/backupready/windows
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(VENV)/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test matrix matrix-oldest matrix-newest build clean
+.PHONY: setup setup-runtime demo test matrix matrix-oldest matrix-newest build clean
 
 setup: $(STAMP) $(COLLECTION)
 
-$(STAMP): requirements.txt requirements-dev.txt
+setup-runtime: $(RUNTIME_STAMP) $(COLLECTION)
+
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+
+# ansible-core and the connection libraries: all the demo and a controller need.
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
+
+# requirements-dev.txt includes requirements.txt.
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(RUNTIME_STAMP)
 
 $(COLLECTION):
 	mkdir -p $(dir $(COLLECTION))
 	ln -sfn $(CURDIR) $(COLLECTION)
 
-demo: setup
+demo: setup-runtime
 	$(BIN)/ansible-playbook -i examples/fleet/inventory.yml backupready.windows.assess -e backupready_gate=false -e backupready_waivers_file=examples/fleet/waivers.yml
 
+# pytest prints a line of progress per test file. The molecule scenarios (several minutes each, silent while they
+# run) come last, one line per scenario as it starts. Nothing outside the checkout and the system's temporary
+# folder is written: no test installs into, or removes from, ~/.ansible/collections.
 test: setup
-	$(BIN)/python -m pytest
+	@echo "make test: the unit, static and playbook tests, then the molecule scenarios, then the ansible-core" \
+	    "matrix; about half an hour on two cores, most of it molecule and the matrix"
+	$(BIN)/python -m pytest --ignore=tests/molecule
+	$(BIN)/python -m pytest -v tests/molecule
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target matrix
 
 # The ansible-core version matrix: the unit and playbook tests again on the oldest supported ansible-core (Python

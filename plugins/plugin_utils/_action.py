@@ -16,11 +16,21 @@ Round trips stay constant per host whatever the number of services.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import os
+import re
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+# Imported here, at load time, on purpose: Ansible loads each task's action class in the controller before it forks
+# the workers, so every check module and the filters the playbooks use are compiled once and inherited by the forks
+# (the collection loader compiles a module's source again on every first import in a process).
+from . import _checks  # noqa: F401  pylint: disable=unused-import
+from ..filter import diagnose_imagepath, readiness  # noqa: F401  pylint: disable=unused-import
 from ._backend import BackendError, select_backend
 from ._findings import Finding, wanted_paths
 from ._operations import ApplyOutcome, OperationError
@@ -28,6 +38,7 @@ from ._plan import Plan, diff_for
 from ._planfile import PlanFileError, follow_reviewed_plan, task_key
 from ._state import StateError
 from ._twin import TwinError, apply_to_state
+from ._display import shown
 
 
 def merge_paths(state: dict, found: dict[str, bool | None]) -> dict:
@@ -40,6 +51,60 @@ def merge_paths(state: dict, found: dict[str, bool | None]) -> dict:
 
 def findings_as_dicts(findings: list[Finding]) -> list[dict]:
     return [f.as_dict() for f in findings]
+
+
+# A variable named like one of the collection's (a role's prefix, or the playbooks' backupready_) that the
+# collection never reads is most likely a typo: a misspelt imagepath_exclude would otherwise be ignored in
+# silence and the service meant to be left alone would be changed.
+VARIABLE_PREFIXES = ("imagepath_", "systemwriter_", "filemaps_", "cryptsvc_", "readiness_", "backupready_")
+STRICT_VARS = "readiness_strict_vars"
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_NAME = re.compile(r"\b(?:" + "|".join(VARIABLE_PREFIXES) + r")[A-Za-z0-9_]+")
+
+
+@functools.lru_cache(maxsize=None)
+def known_variable_names(root: str = COLLECTION_ROOT) -> frozenset[str]:
+    """Every name with one of the prefixes that the collection itself uses.
+
+    Read from the collection's files, so the list cannot fall behind them: the roles (their
+    ``meta/argument_specs.yml`` options, defaults, registered results and handler results such as
+    ``filemaps_cryptsvc_restart``, loop and task variables), the playbooks, and the plugins (the host variables the
+    action plugins read, such as ``backupready_snapshot``).
+    """
+    names: set[str] = set()
+    for top, suffixes in (("roles", (".yml", ".yaml")), ("playbooks", (".yml", ".yaml")), ("plugins", (".py",))):
+        for folder, _dirs, files in os.walk(os.path.join(root, top)):
+            for name in files:
+                if name.endswith(suffixes):
+                    with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                        names.update(_NAME.findall(handle.read()))
+    return frozenset(names)
+
+
+known_variable_names()  # read at load time, in the controller: the workers it forks inherit the list
+
+
+def unknown_variables(names, known: frozenset[str] | None = None) -> list[tuple[str, str | None]]:
+    """``[(name, closest known name or None)]`` for each of ``names`` that has a prefix of the collection's
+    variables but is not one of them, sorted."""
+    known = known_variable_names() if known is None else known
+    out = []
+    for name in sorted(n for n in names if isinstance(n, str) and n.startswith(VARIABLE_PREFIXES) and n not in known):
+        # Compared without the prefix they share (it would make every name of a role look close), then, for a
+        # wrong prefix, whole names.
+        prefix = next(p for p in VARIABLE_PREFIXES if name.startswith(p))
+        same = {k[len(prefix):]: k for k in sorted(known) if k.startswith(prefix)}
+        close = [same[c] for c in difflib.get_close_matches(name[len(prefix):], list(same), n=1, cutoff=0.6)]
+        close = close or difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        out.append((name, close[0] if close else None))
+    return out
+
+
+def unknown_variable_message(name: str, closest: str | None, strict: bool = False) -> str:
+    message = f"variable {name} is not one the backupready.windows roles or playbooks read, so it has no effect"
+    if closest:
+        message += f": did you mean {closest}?"
+    return message if strict else f"{message} (set {STRICT_VARS}: true to make this an error)"
 
 
 class BackupReadyAction(ActionBase):
@@ -66,9 +131,13 @@ class BackupReadyAction(ActionBase):
         task_vars = task_vars or {}
 
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.SPEC_OPTIONS)
+        warnings = self.check_variable_names(task_vars)
+        if warnings:
+            result["warnings"] = warnings
         try:
             self.check_arguments(args)
-            backend = select_backend(task_vars, self._module_call(task_vars), check_mode=bool(self._task.check_mode))
+            backend = select_backend(task_vars, self._module_call(task_vars), check_mode=bool(self._task.check_mode),
+                                     shell_family=self._shell_family())
             state = self.read_state(backend, args)
             paths = self.wanted_paths(state, args)
             if paths:
@@ -146,8 +215,33 @@ class BackupReadyAction(ActionBase):
         """
         return predicted
 
+    def check_variable_names(self, task_vars: dict) -> list[str]:
+        """A warning per variable that looks like one of the collection's but is not; an error, before anything
+        is read or written, when readiness_strict_vars is true."""
+        unknown = unknown_variables(task_vars)
+        if not unknown:
+            return []
+        strict = task_vars.get(STRICT_VARS, False)
+        template = getattr(self._templar, "template", None)
+        if template is not None and isinstance(strict, str):
+            strict = template(strict)
+        try:
+            strict = boolean(strict, strict=True)
+        except TypeError:
+            raise AnsibleActionFail(f"{STRICT_VARS} must be true or false, got {shown(strict)}") from None
+        if strict:
+            raise AnsibleActionFail("; ".join(unknown_variable_message(name, closest, strict=True)
+                                              for name, closest in unknown)
+                                    + f"; nothing was read or changed ({STRICT_VARS} is true)")
+        return [unknown_variable_message(name, closest) for name, closest in unknown]
+
     def check_arguments(self, args: dict) -> None:
         """Validation beyond the argument spec; raise ValueError with a message naming the option."""
+
+    def _shell_family(self) -> str | None:
+        """The connection's shell family (powershell, cmd, sh...), or None when it cannot be told."""
+        family = getattr(getattr(self._connection, "_shell", None), "SHELL_FAMILY", None)
+        return family if isinstance(family, str) else None
 
     def _module_call(self, task_vars: dict):
         def call(module_name: str, module_args: dict) -> dict:

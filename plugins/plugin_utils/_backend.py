@@ -39,6 +39,7 @@ from . import _journal
 from ._operations import ApplyOutcome, OperationError, check_shape
 from ._state import StateError, dump_state, load_state_file, validate_state
 from ._twin import TwinError
+from ._display import shown
 
 STATE_MODULE = "backupready.windows.win_backup_state"
 APPLY_MODULE = "backupready.windows.win_backup_apply"
@@ -142,6 +143,23 @@ class SnapshotStore(_journal.Store):
             raise BackendError(f"{self.host}: {self.path} is read-only: nothing was changed (make it writable, or "
                                "run with --check)")
         self._check_backup_dir()
+        # The snapshot is replaced through a temporary file beside it, and the backup is written first: try both
+        # folders now, so that a folder that cannot be written (read-only, immutable, another owner) stops the run
+        # before the backup of a change that could never be made is left behind.
+        folder = os.path.dirname(os.path.abspath(self.path))
+        self._try_writing(folder, _temp_prefix(self.path), f"the folder {folder} of the snapshot")
+        existing = next(f for f in (self.backup_dir, os.path.dirname(self.backup_dir), folder) if os.path.isdir(f))
+        self._try_writing(existing, ".backupready-probe.tmp-", f"the backup folder {existing}")
+
+    def _try_writing(self, folder: str, prefix: str, what: str) -> None:
+        try:
+            handle, temp = tempfile.mkstemp(prefix=prefix, suffix=".json", dir=folder)
+        except OSError as exc:
+            raise BackendError(f"{self.host}: {what} is read-only or cannot be written ({exc.strerror or exc}): "
+                               f"{self.path} was not changed and no backup was made (make the folder writable, or run "
+                               "with --check)") from None
+        os.close(handle)
+        os.unlink(temp)
 
     def _check_backup_dir(self) -> None:
         for folder in (os.path.dirname(self.backup_dir), self.backup_dir):
@@ -155,6 +173,9 @@ class SnapshotStore(_journal.Store):
         except UnicodeEncodeError as exc:
             raise BackendError(f"{self.host}: {self.path}: the new document cannot be written as UTF-8 "
                                f"({exc.reason} at character {exc.start})") from None
+        except OSError as exc:
+            raise BackendError(f"{self.host}: {self.path} cannot be written ({exc.strerror or exc}): the file or its "
+                               "folder is read-only or protected") from None
         self._stamp = _stamp(self.path)
 
     def list_backups(self) -> list[dict]:
@@ -180,7 +201,7 @@ class SnapshotStore(_journal.Store):
                 continue
             if _journal.record_problem(record) is None and record.get("host") != self.host:
                 entries.append(_journal.entry(backup_id, None, trusted=False,
-                                              error=f"{path} is a backup of host {record.get('host')!r}, not {self.host!r}"))
+                                              error=f"{path} is a backup of host {shown(record.get('host'))}, not {shown(self.host)}"))
                 continue
             entries.append(_journal.entry(backup_id, record))
         return entries
@@ -230,8 +251,9 @@ class SnapshotBackend:
         self._probed_paths: dict[str, bool | None] | None = None
         self.faults: dict[int, str] = {}  # tests only (fault injection at an operation index)
 
-    def probe(self, backups: int = 0) -> dict:  # pylint: disable=unused-argument
-        """The snapshot; ``backups`` is accepted for symmetry (:meth:`list_backups` reads the backup files)."""
+    def probe(self, backups: int = 0, sandbox_run_id: str | None = None) -> dict:  # pylint: disable=unused-argument
+        """The snapshot; ``backups`` is accepted for symmetry (:meth:`list_backups` reads the backup files), and so is
+        ``sandbox_run_id`` (a snapshot holds its self-test sandbox, if any, under ``selftest_sandbox``)."""
         self.calls.append("state")
         state = load_state_file(self.path)
         self._probed_paths = {key.lower(): value for key, value in state["paths"].items()}
@@ -327,10 +349,15 @@ class LiveBackend:
                 args["backup_dir"] = self.backup_dir
         return args
 
-    def probe(self, backups: int = 0) -> dict:
-        """The state document; with ``backups`` > 0 the same call lists that many backups (see list_backups)."""
+    def probe(self, backups: int = 0, sandbox_run_id: str | None = None) -> dict:
+        """The state document; with ``backups`` > 0 the same call lists that many backups (see list_backups); with
+        ``sandbox_run_id`` the same call reads that run's self-test sandbox folder too (``selftest_sandbox``,
+        docs/selftest.md)."""
         self.calls.append("state")
-        result = self._run(STATE_MODULE, self._state_args(True, backups))
+        args = self._state_args(True, backups)
+        if sandbox_run_id:
+            args["selftest_run_id"] = sandbox_run_id
+        result = self._run(STATE_MODULE, args)
         if "state" not in result:
             raise BackendError(f"{self.host}: win_backup_state returned no 'state'")
         if backups > 0:
@@ -357,7 +384,7 @@ class LiveBackend:
         entries = []
         for item in raw:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise BackendError(f"{self.host}: win_backup_state returned a backup without an id: {item!r}")
+                raise BackendError(f"{self.host}: win_backup_state returned a backup without an id: {shown(item)}")
             backup_id = item["id"]
             if item.get("trusted") is not True:
                 entries.append(_journal.entry(backup_id, None, trusted=False,
@@ -433,12 +460,22 @@ def _keep(task_vars: dict, host: str) -> int:
     keep = task_vars.get(KEEP_VAR, _journal.DEFAULT_KEEP)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise BackendError(f"{host}: host variable {KEEP_VAR} must be a whole number of backups, 1 or more; "
-                           f"got {keep!r}")
+                           f"got {shown(keep)}")
     return keep
 
 
-def select_backend(task_vars: dict, call_module: ModuleCall, check_mode: bool = False) -> SnapshotBackend | LiveBackend:
+# The shells the PowerShell modules run in: WinRM and PSRP use powershell; SSH to Windows needs ansible_shell_type
+# powershell (or cmd).
+WINDOWS_SHELLS = ("powershell", "cmd")
+
+
+def select_backend(task_vars: dict, call_module: ModuleCall, check_mode: bool = False,
+                   shell_family: str | None = None) -> SnapshotBackend | LiveBackend:
     """The snapshot backend when the host has ``backupready_snapshot``, else the live one.
+
+    ``shell_family`` is the connection's shell (``SHELL_FAMILY``) when known: a host without a snapshot whose
+    connection cannot run the PowerShell modules (``local``, or SSH with a POSIX shell) is refused before any call,
+    saying what is needed, instead of failing later on a missing ``powershell`` interpreter.
 
     A relative snapshot path resolves against the directory of the inventory that defines the host, and must
     stay inside it (or inside ``backupready_snapshot_root``): a variable cannot make the collection rewrite a
@@ -448,6 +485,13 @@ def select_backend(task_vars: dict, call_module: ModuleCall, check_mode: bool = 
     backup_dir = task_vars.get(BACKUP_DIR_VAR)
     keep = _keep(task_vars, host)
     if SNAPSHOT_VAR not in task_vars or task_vars[SNAPSHOT_VAR] is None:
+        if isinstance(shell_family, str) and shell_family not in WINDOWS_SHELLS:
+            connection = task_vars.get("ansible_connection") or "the default"
+            raise BackendError(
+                f"{host}: no {SNAPSHOT_VAR} is set, and the connection ({connection}, shell {shell_family}) cannot run "
+                f"the collection's PowerShell modules: give the host {SNAPSHOT_VAR} (the path of a snapshot of it), or "
+                "reach the Windows host over WinRM or PSRP (ansible_connection: winrm or psrp; or ssh with "
+                "ansible_shell_type: powershell); nothing was changed")
         return LiveBackend(call_module, host, backup_dir, keep, task_check_mode=check_mode)
     snapshot = task_vars[SNAPSHOT_VAR]
     if not isinstance(snapshot, str):
@@ -462,16 +506,16 @@ def select_backend(task_vars: dict, call_module: ModuleCall, check_mode: bool = 
     extra = task_vars.get(SNAPSHOT_ROOT_VAR)
     if extra is not None:
         if not isinstance(extra, str) or not extra.strip():
-            raise BackendError(f"{host}: host variable {SNAPSHOT_ROOT_VAR} must be a folder path, got {extra!r}")
+            raise BackendError(f"{host}: host variable {SNAPSHOT_ROOT_VAR} must be a folder path, got {shown(extra)}")
         roots.append(os.path.realpath(os.path.join(base, extra)))
     real = os.path.realpath(path)
     if not any(_within(real, root) for root in roots):
-        raise BackendError(f"{host}: {SNAPSHOT_VAR} {snapshot!r} resolves to {real}, outside the inventory's folder "
+        raise BackendError(f"{host}: {SNAPSHOT_VAR} {shown(snapshot)} resolves to {real}, outside the inventory's folder "
                            f"{roots[0]}; set {SNAPSHOT_ROOT_VAR} to the folder that holds the snapshots to allow it")
     if not os.path.isfile(path):
-        raise BackendError(f"{host}: {SNAPSHOT_VAR} {snapshot!r} does not exist or is not a file")
+        raise BackendError(f"{host}: {SNAPSHOT_VAR} {shown(snapshot)} does not exist or is not a file")
     if backup_dir is not None:
         if not isinstance(backup_dir, str) or not backup_dir.strip():
-            raise BackendError(f"{host}: host variable {BACKUP_DIR_VAR} must be a folder path, got {backup_dir!r}")
+            raise BackendError(f"{host}: host variable {BACKUP_DIR_VAR} must be a folder path, got {shown(backup_dir)}")
         backup_dir = os.path.join(os.path.join(base, backup_dir), safe_name(host))
     return SnapshotBackend(path, host, backup_dir, keep=keep)
