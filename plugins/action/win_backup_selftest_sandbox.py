@@ -14,7 +14,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._backend impor
     BackendError, SnapshotBackend, select_backend)
 from ansible_collections.backupready.windows.plugins.plugin_utils._journal import posix_trust_problem
 from ansible_collections.backupready.windows.plugins.plugin_utils._selftest import (
-    SandboxError, add_to_snapshot, check_run_id, names, readback, remove_from_snapshot)
+    SandboxError, add_to_snapshot, check_run_id, names, readback, remove_backups, remove_from_snapshot)
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import StateError
 
 SANDBOX_MODULE = "backupready.windows.win_backup_sandbox"
@@ -60,10 +60,14 @@ class ActionModule(ActionBase):
             elif isinstance(backend, SnapshotBackend):
                 result.update(self._snapshot(backend, run_id, args["state"], check_mode))
             else:
-                answer = self._module_call(task_vars)(SANDBOX_MODULE, {"run_id": run_id, "state": args["state"]})
+                module_args = {"run_id": run_id, "state": args["state"]}
+                if getattr(backend, "backup_dir", None):
+                    module_args["backup_dir"] = backend.backup_dir
+                answer = self._module_call(task_vars)(SANDBOX_MODULE, module_args)
                 if answer.get("failed"):
                     raise BackendError(f"{backend.host}: win_backup_sandbox failed: {answer.get('msg') or 'no message'}")
-                result.update({k: answer.get(k) for k in ("changed", "folder", "services", "removed", "msg")})
+                result.update({k: answer.get(k) for k in ("changed", "folder", "services", "removed", "removed_backups", "msg")})
+                result["removed_backups"] = result.get("removed_backups") or []
                 result["backend"] = "live"
         except (BackendError, SandboxError, StateError, OSError) as exc:
             raise AnsibleActionFail(str(exc)) from None
@@ -77,6 +81,7 @@ class ActionModule(ActionBase):
         with store.lock():
             before = store.read_state()
             where = names(run_id, before["host"]["system_root"])
+            backups: list[str] = []
             if state == "present":
                 after, changed = add_to_snapshot(before, run_id)
                 removed: list[str] = []
@@ -85,9 +90,14 @@ class ActionModule(ActionBase):
             if changed and not check_mode:
                 store.check_writable()
                 store.write_state(after)
+            if state == "absent":
+                # The run's own backups (every operation and undo on this sandbox): a self-test leaves none behind.
+                store._check_backup_dir()  # pylint: disable=protected-access  # a link or a foreign folder: refused
+                backups = remove_backups(store, run_id, before["host"]["system_root"], check_mode, state=before)
+                changed = changed or bool(backups)
         verb = "made" if state == "present" else "removed"
         return {"changed": changed, "folder": where["folder"], "services": where["services"], "removed": removed,
-                "backend": "snapshot",
+                "removed_backups": backups, "backend": "snapshot",
                 "msg": f"self-test sandbox {run_id} {verb}" if changed else f"self-test sandbox {run_id}: nothing to do"}
 
     def _module_call(self, task_vars: dict):

@@ -2304,11 +2304,19 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 return null;
             string low = PyText.LowerPath(path.Replace('/', '\\'));
             string rootLow = String.IsNullOrEmpty(systemRoot) ? null : PyText.LowerPath(systemRoot.TrimEnd('\\')) + "\\";
+            bool ntPath = driver;
             if (low.StartsWith("\\??\\", StringComparison.Ordinal) && PyText.StartsWithDrive(low.Substring(4)))
+            {
                 low = low.Substring(4);
+                ntPath = true;
+            }
+            // A driver path and a \??\ path are opened as NT paths, which do not resolve '.' or '..' (only the Win32
+            // path conversion does): such a value names no file that loads, and no spelling is the same command.
+            if (ntPath && HasDotSegment(low))
+                return null;
             if (PyText.StartsWithDrive(low))
             {
-                // '.' and '..' first, so that C:\Windows\..\x.sys is the file C:\x.sys before the system root is recognised
+                // '.' and '..' first, so that C:\Windows\..\x.exe is the file C:\x.exe before the system root is recognised
                 List<string> below = Segments(low.Substring(3));
                 if (below == null)
                     return null;
@@ -2355,6 +2363,16 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (kept == null || kept.Count == 0)
                 return null;
             return root + String.Join("\\", kept.ToArray());
+        }
+
+        private static bool HasDotSegment(string path)
+        {
+            foreach (string segment in path.Split('\\'))
+            {
+                if (segment == "." || segment == "..")
+                    return true;
+            }
+            return false;
         }
 
         // The segments of a relative path with '.' and '..' resolved; null when a '..' climbs above its start.
@@ -4077,6 +4095,44 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         }
 
         /// <summary>
+        /// Delete the committed, trusted backups whose every operation and undo operation changes nothing but the
+        /// self-test sandbox of runId (SelftestSandbox.IsBackupOfRun, _selftest.remove_backups), under the apply lock; their
+        /// ids (in check mode: what would be deleted). Any other record, a pending or untrusted one included, is never
+        /// deleted: a self-test leaves none of its backups behind and removes no other backup.
+        /// </summary>
+        public static List<object> DeleteSelftestBackups(IHostOs os, string store, string runId, bool checkMode)
+        {
+            SelftestSandbox.Folder(os, runId);  // ArgumentException for a run id that is not one
+            string storeProblem = StorePathProblem(store);
+            if (storeProblem != null)
+                throw new InvalidOperationException(storeProblem);
+            List<object> gone = new List<object>();
+            using (os.Lock(LockTimeoutMilliseconds))
+            {
+                if (!os.DirectoryExists(store))
+                    return gone;
+                PlanStore(os, store);  // StoreRefused: a link on the way, or a store this collection did not make
+                // The run's ExcludedBinaryPaths entry still in the value: a change of the run is still on the host, and its
+                // backups are the way to undo it, so none is deleted.
+                Dictionary<string, object> value = os.RegistryRead(AllowList.NormaliseKey(AllowList.SystemWriterKey).Substring(5),
+                    AllowList.ExcludedBinaryPaths);
+                if (SelftestSandbox.HoldsTheEntry(os, value, runId))
+                    return gone;
+                foreach (string id in EntryIds(os, store))
+                {
+                    Entry entry = LoadEntry(os, store, id);
+                    if (entry.Usable && entry.Status == "committed" && SelftestSandbox.IsBackupOfRun(os.SystemRoot(), entry.Record, runId))
+                    {
+                        if (!checkMode)
+                            DeleteEntry(os, entry.Folder);
+                        gone.Add(id);
+                    }
+                }
+            }
+            return gone;
+        }
+
+        /// <summary>
         /// The operations of record must each be one of the undo operations of the record its label names (the claim
         /// checked, docs/write-path.md section 4): null when they are (or when the other record cannot be read).
         /// </summary>
@@ -4382,16 +4438,25 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
         public static string SandboxProblem(IHostOs os, string path)
         {
             string systemRoot = os.SystemRoot();
-            if (AllowList.SelftestRunId(path, systemRoot) == null)
+            string runId = AllowList.SelftestRunId(path, systemRoot);
+            if (runId == null)
                 return null;
             string root = AllowList.SelftestRoot(systemRoot);
+            // The checks below are of this spelling: a path spelled otherwise (another case) could reach another folder
+            // on a volume where an administrator turned case sensitivity on, so it is not written.
+            if (path.TrimEnd('\\') != root + "\\" + runId)
+                return String.Format("the self-test sandbox is not written: {0} is not spelled {1}, as the self-test makes it",
+                    PyText.Quoted(path), PyText.Quoted(root + "\\" + runId));
             string programData = root.Substring(0, root.LastIndexOf('\\'));
             string problem = LinkProblem(os, programData);
             if (problem == null)
                 problem = LinkProblem(os, root);
             if (problem == null)
                 problem = TrustProblem(root, os.ReadSecurity(root, false));
-            return problem == null ? null : "the self-test sandbox is not written: " + problem;
+            if (problem == null)
+                return null;
+            return "the self-test sandbox is not written: " + problem + " (an administrator who knows nothing else uses it deletes " +
+                root + ", and the self-test makes it again)";
         }
 
         /// <summary>
@@ -4973,6 +5038,8 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                     string link = LinkProblem(opened, folder);
                     if (link == null)
                         link = PathLinks(os, folder, true);  // again, right before the write: links made since the check
+                    if (link == null)
+                        link = SandboxProblem(os, folder);  // and the sandbox's parents, for a self-test sandbox
                     if (link != null)
                     {
                         outcome.Error = link + ": nothing is written to it";
@@ -5407,8 +5474,140 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
                 String.Equals(service, name + "-drv", StringComparison.OrdinalIgnoreCase);
         }
 
-        /// <summary>Make the run's folder and files; false when they exist already. InvalidOperationException when the
-        /// parent is a link or not SYSTEM's and Administrators' alone.</summary>
+        /// <summary>True when op changes nothing but the sandbox of runId (_selftest.op_of_run): the ImagePath or the
+        /// descriptor of one of its two services, its folder (exactly the sandbox spelling), or the one ExcludedBinaryPaths
+        /// entry inside its folder.</summary>
+        public static bool IsOpOfRun(string systemRoot, object value, string runId)
+        {
+            Dictionary<string, object> op = value as Dictionary<string, object>;
+            string folder = AllowList.SelftestRoot(systemRoot);
+            if (op == null || folder == null)
+                return false;
+            folder = folder + "\\" + runId;
+            string kind = Field(op, "op");
+            if (kind == "service_security")
+                return Field(op, "service") != null && IsServiceOfRun(Field(op, "service"), runId);
+            if (kind == "path_security")
+                return Field(op, "path") == folder;
+            string key = Field(op, "key");
+            string name = Field(op, "name");
+            if (kind != "registry_value" || key == null || name == null)
+                return false;
+            string lowered = PyText.Lower(AllowList.NormaliseKey(key));
+            if (lowered == PyText.Lower(AllowList.SystemWriterKey))
+                return PyText.Lower(name) == PyText.Lower(AllowList.ExcludedBinaryPaths) &&
+                    OnlyTheEntry(op, folder + "\\Self Test\\selftest.exe");
+            string prefix = PyText.Lower(AllowList.ServicesKey) + "\\";
+            return lowered.StartsWith(prefix, StringComparison.Ordinal) && IsServiceOfRun(lowered.Substring(prefix.Length), runId) &&
+                PyText.Lower(name) == "imagepath";
+        }
+
+        /// <summary>True for a record whose operations (one or more) and undo operations are all IsOpOfRun.</summary>
+        public static bool IsBackupOfRun(string systemRoot, Dictionary<string, object> record, string runId)
+        {
+            object operations;
+            object undo;
+            if (record == null || !record.TryGetValue("operations", out operations) || !record.TryGetValue("undo", out undo))
+                return false;
+            List<object> ops = operations as List<object>;
+            List<object> undos = undo as List<object>;
+            if (ops == null || undos == null || ops.Count == 0)
+                return false;
+            foreach (object op in ops)
+                if (!IsOpOfRun(systemRoot, op, runId))
+                    return false;
+            foreach (object op in undos)
+                if (!IsOpOfRun(systemRoot, op, runId))
+                    return false;
+            return true;
+        }
+
+        private static string Field(Dictionary<string, object> op, string key)
+        {
+            object value;
+            return op.TryGetValue(key, out value) ? value as string : null;
+        }
+
+        // The entries of a REG_MULTI_SZ (a missing value has none); null for anything else.
+        private static List<string> Multi(object value)
+        {
+            Dictionary<string, object> regValue = value as Dictionary<string, object>;
+            if (regValue == null)
+                return null;
+            string kind = Field(regValue, "kind");
+            if (kind == "missing")
+                return new List<string>();
+            object data;
+            List<object> items = kind == "REG_MULTI_SZ" && regValue.TryGetValue("data", out data) ? data as List<object> : null;
+            if (items == null)
+                return null;
+            List<string> entries = new List<string>();
+            foreach (object item in items)
+            {
+                if (!(item is string))
+                    return null;
+                entries.Add((string)item);
+            }
+            return entries;
+        }
+
+        // One of expect and set is the other with exactly one more entry, and that entry is the sandbox's.
+        /// <summary>True when an ExcludedBinaryPaths value (as RegistryRead gives it) holds the run's sandbox entry.</summary>
+        public static bool HoldsTheEntry(IHostOs os, Dictionary<string, object> value, string runId)
+        {
+            if (value == null)
+                return false;
+            object data;
+            List<object> entries = value.TryGetValue("data", out data) ? data as List<object> : null;
+            if (entries == null)
+                return false;
+            string entry = Folder(os, runId) + "\\Self Test\\selftest.exe";
+            foreach (object item in entries)
+            {
+                string text = item as string;
+                if (text != null && String.Equals(text, entry, StringComparison.OrdinalIgnoreCase))
+                    return true;
+            }
+            return false;
+        }
+
+        private static bool OnlyTheEntry(Dictionary<string, object> op, string entry)
+        {
+            object expect;
+            object set;
+            op.TryGetValue("expect", out expect);
+            op.TryGetValue("set", out set);
+            List<string> before = Multi(expect);
+            List<string> after = Multi(set);
+            if (before == null || after == null || Math.Abs(before.Count - after.Count) != 1)
+                return false;
+            List<string> longer = after.Count > before.Count ? after : before;
+            List<string> shorter = after.Count > before.Count ? before : after;
+            for (int i = 0; i < longer.Count; i++)
+            {
+                if (PyText.Lower(longer[i]) != PyText.Lower(entry))
+                    continue;
+                List<string> rest = new List<string>(longer);
+                rest.RemoveAt(i);
+                bool same = true;
+                for (int j = 0; j < rest.Count && same; j++)
+                    same = String.Equals(rest[j], shorter[j], StringComparison.Ordinal);
+                if (same)
+                    return true;
+            }
+            return false;
+        }
+
+        /// <summary>Delete the backups of the run (BackupEngine.DeleteSelftestBackups): their ids.</summary>
+        public static List<object> RemoveBackups(IHostOs os, string store, string runId, bool checkMode)
+        {
+            return BackupEngine.DeleteSelftestBackups(os, store, runId, checkMode);
+        }
+
+        /// <summary>Make the run's folder and files; false when they exist already, whole. A folder left half-made (still
+        /// open: a make stopped before its DACL was set) is completed; any other folder that is not whole (a file missing,
+        /// a folder in it) is named, not changed. When a make fails, what it made is deleted again. InvalidOperationException
+        /// when the parent is a link or not SYSTEM's and Administrators' alone.</summary>
         public static bool Create(IHostOs os, string runId)
         {
             string folder = Folder(os, runId);
@@ -5422,12 +5621,66 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             if (problem != null)
                 throw new InvalidOperationException(problem);
             if (os.DirectoryExists(folder))
-                return false;
+                return Complete(os, folder, runId);
             os.CreateDirectory(folder, OpenSddl);
-            foreach (string name in FileNames)
+            try
+            {
+                foreach (string name in FileNames)
+                    os.WriteTextAtomic(folder, name, "backupready.windows self-test " + runId + "\n", FileSddl);
+                os.WriteSecurity(folder, Sddl.OwnerAndDacl(FolderSddl));
+            }
+            catch (Exception)
+            {
+                Discard(os, folder);
+                throw;
+            }
+            return true;
+        }
+
+        // The run's folder exists: false when it is whole; made whole when a make stopped before its DACL was set (the
+        // folder is still open, as made); InvalidOperationException naming what is wrong otherwise.
+        private static bool Complete(IHostOs os, string folder, string runId)
+        {
+            string problem = BackupEngine.LinkProblem(os, folder);
+            if (problem == null && os.ListDirectories(folder).Length != 0)
+                problem = folder + " holds a folder";
+            List<string> missing = new List<string>();
+            if (problem == null)
+            {
+                string[] present = os.ListFiles(folder);
+                foreach (string name in FileNames)
+                    if (Array.IndexOf(present, name) < 0)
+                        missing.Add(name);
+            }
+            bool open = problem == null && Sddl.OwnerAndDacl(os.ReadSecurity(folder, false)) == Sddl.OwnerAndDacl(OpenSddl);
+            if (problem == null && missing.Count == 0 && !open)
+                return false;
+            if (problem == null && !open)
+                problem = String.Format("{0} exists without {1} and is no longer as the self-test makes it", folder, String.Join(", ", missing.ToArray()));
+            if (problem != null)
+                throw new InvalidOperationException(String.Format("the self-test sandbox {0} is not whole: {1}; remove it (state: absent) " +
+                    "and make it again", runId, problem));
+            foreach (string name in missing)
                 os.WriteTextAtomic(folder, name, "backupready.windows self-test " + runId + "\n", FileSddl);
             os.WriteSecurity(folder, Sddl.OwnerAndDacl(FolderSddl));
             return true;
+        }
+
+        // Delete a folder this make created and what it wrote in it (best effort: the make's own error is the one raised).
+        private static void Discard(IHostOs os, string folder)
+        {
+            try
+            {
+                os.WriteSecurity(folder, OpenSddl);
+                foreach (string name in os.ListFiles(folder))
+                    if (Array.IndexOf(FileNames, name) >= 0)
+                        os.DeleteFile(BackupEngine.Join(folder, name));
+                os.DeleteDirectory(folder);
+            }
+            catch (Exception)
+            {
+                // left for state: absent, which names it
+            }
         }
 
         /// <summary>Delete the run's files and folder (and the root once empty); what was removed. InvalidOperationException,

@@ -14,12 +14,14 @@ $spec = @{
     options = @{
         run_id = @{ type = 'str'; required = $true }
         state = @{ type = 'str'; default = 'present'; choices = @('present', 'absent') }
+        backup_dir = @{ type = 'path'; default = '%ProgramData%\backupready\backups' }
     }
     supports_check_mode = $true
 }
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $module.Result.changed = $false
 $module.Result.removed = @()
+$module.Result.removed_backups = @()
 $hostOs = [BackupReady.WindowsHostOs]::new($null, $null)
 $runId = $module.Params.run_id
 $sc = Join-Path -Path $env:SystemRoot -ChildPath 'System32\sc.exe'
@@ -51,21 +53,52 @@ try {
 catch {
     $module.Warn("SeBackupPrivilege, SeRestorePrivilege and SeTakeOwnershipPrivilege could not be enabled: $($_.Exception.Message)")
 }
+$made = @()
+$folderMade = $false
 try {
     if ($module.Params.state -eq 'present') {
-        $existing = @($services | Where-Object { Test-Path -LiteralPath "$servicesKey\$_" })
-        if ($existing.Count -eq 0 -and -not $module.CheckMode) {
-            if ([BackupReady.SelftestSandbox]::Create($hostOs, $runId)) { $module.Result.changed = $true }
-            $null = New-Service -Name $service -BinaryPathName "$folder\Self Test\selftest.exe -k sandbox" -StartupType Disabled `
-                -DisplayName 'backupready.windows self-test (never runs; removed by the self-test)'
-            Invoke-Sc -Arguments @('create', "$service-drv", 'type=', 'kernel', 'start=', 'disabled', 'binPath=', "$folder\selftest.sys")
-            # The quoted driver path and the descriptor without the System Writer's ACE are the defects to fix.
-            Set-ItemProperty -LiteralPath "$servicesKey\$service-drv" -Name ImagePath -Value "`"$folder\selftest.sys`"" -Type ExpandString
-            Invoke-Sc -Arguments @('sdset', "$service-drv", 'D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)')
-            $module.Result.changed = $true
+        # Each piece is checked on its own: what is missing is made (a half-made sandbox is completed), what is there
+        # must be this run's (its ImagePath names the run's folder) or nothing more is done and it is named.
+        foreach ($name in $services) {
+            $key = "$servicesKey\$name"
+            if (-not (Test-Path -LiteralPath $key)) { continue }
+            $imagePath = [string](Get-Item -LiteralPath $key).GetValue('ImagePath', '', 'DoNotExpandEnvironmentNames')
+            if ($imagePath.IndexOf("$folder\", [System.StringComparison]::OrdinalIgnoreCase) -lt 0) {
+                $module.FailJson("service $name exists and is not the self-test's (its ImagePath is '$imagePath'): nothing was changed")
+            }
         }
-        elseif ($existing.Count -eq 0) {
-            $module.Result.changed = $true
+        $folderThere = [System.IO.Directory]::Exists($folder)
+        if ($module.CheckMode) {
+            $missing = @($services | Where-Object { -not (Test-Path -LiteralPath "$servicesKey\$_") })
+            $module.Result.changed = ($missing.Count -gt 0) -or (-not $folderThere)
+        }
+        else {
+            if ([BackupReady.SelftestSandbox]::Create($hostOs, $runId)) {
+                $module.Result.changed = $true
+                $folderMade = -not $folderThere
+            }
+            if (-not (Test-Path -LiteralPath "$servicesKey\$service")) {
+                $null = New-Service -Name $service -BinaryPathName "$folder\Self Test\selftest.exe -k sandbox" -StartupType Disabled `
+                    -DisplayName 'backupready.windows self-test (never runs; removed by the self-test)'
+                $made += $service
+                $module.Result.changed = $true
+            }
+            $driverKey = "$servicesKey\$service-drv"
+            $driverFix = $false
+            if (-not (Test-Path -LiteralPath $driverKey)) {
+                Invoke-Sc -Arguments @('create', "$service-drv", 'type=', 'kernel', 'start=', 'disabled', 'binPath=', "$folder\selftest.sys")
+                $made += "$service-drv"
+                $driverFix = $true
+            }
+            elseif ([string](Get-Item -LiteralPath $driverKey).GetValue('ImagePath', '', 'DoNotExpandEnvironmentNames') -ne "`"$folder\selftest.sys`"") {
+                $driverFix = $true  # made, then stopped before its ImagePath and descriptor were set
+            }
+            if ($driverFix) {
+                # The quoted driver path and the descriptor without the System Writer's ACE are the defects to fix.
+                Set-ItemProperty -LiteralPath $driverKey -Name ImagePath -Value "`"$folder\selftest.sys`"" -Type ExpandString
+                Invoke-Sc -Arguments @('sdset', "$service-drv", 'D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)')
+                $module.Result.changed = $true
+            }
         }
     }
     else {
@@ -74,24 +107,50 @@ try {
             if (-not (Test-Path -LiteralPath $key)) { continue }
             $imagePath = [string](Get-Item -LiteralPath $key).GetValue('ImagePath', '', 'DoNotExpandEnvironmentNames')
             if (-not [BackupReady.SelftestSandbox]::IsServiceOfRun($name, $runId) -or
-                $imagePath.IndexOf($folder, [System.StringComparison]::OrdinalIgnoreCase) -lt 0) {
+                $imagePath.IndexOf("$folder\", [System.StringComparison]::OrdinalIgnoreCase) -lt 0) {
                 $module.FailJson("service $name is not the self-test's (its ImagePath is '$imagePath'): it is left as it is")
             }
             if (-not $module.CheckMode) { Invoke-Sc -Arguments @('delete', $name) }
             $module.Result.removed += $name
             $module.Result.changed = $true
         }
-        if (-not $module.CheckMode) {
+        if ($module.CheckMode) {
+            if ([System.IO.Directory]::Exists($folder)) {
+                $module.Result.removed += $folder
+                $module.Result.changed = $true
+            }
+        }
+        else {
             foreach ($path in [BackupReady.SelftestSandbox]::Remove($hostOs, $runId)) {
                 $module.Result.removed += [string]$path
                 $module.Result.changed = $true
             }
         }
+        # The run's own backups (every operation and undo on this sandbox): none is left behind, no other is deleted.
+        $backupDir = [System.Environment]::ExpandEnvironmentVariables($module.Params.backup_dir)
+        foreach ($id in [BackupReady.SelftestSandbox]::RemoveBackups($hostOs, $backupDir, $runId, $module.CheckMode)) {
+            $module.Result.removed_backups += [string]$id
+            $module.Result.changed = $true
+        }
     }
 }
 catch {
     $verb = if ($module.Params.state -eq 'present') { 'made' } else { 'removed' }
-    $module.FailJson("the self-test sandbox $runId was not $verb in full: $($_.Exception.Message)", $_)
+    $why = $_.Exception.Message
+    $undone = @()
+    if ($module.Params.state -eq 'present') {
+        # What this call made is removed again: a failed make leaves nothing of its own behind.
+        foreach ($name in $made) {
+            try { Invoke-Sc -Arguments @('delete', $name); $undone += $name }
+            catch { $module.Warn("service $name was made and could not be removed: $($_.Exception.Message)") }
+        }
+        if ($folderMade) {
+            try { foreach ($path in [BackupReady.SelftestSandbox]::Remove($hostOs, $runId)) { $undone += [string]$path } }
+            catch { $module.Warn("$folder was made and could not be removed: $($_.Exception.Message)") }
+        }
+    }
+    $module.Result.removed = $undone
+    $module.FailJson("the self-test sandbox $runId was not $verb in full: $why", $_)
 }
 finally {
     if ($null -ne $privilege) { $privilege.Dispose() }

@@ -513,9 +513,14 @@ if ($module.Params.gather) {
         $sandbox = $null
         if ($module.Params.selftest_run_id) {
             # The self-test sandbox folder of that run (docs/selftest.md), read as filemaps is; Folder refuses any other.
-            $sandboxPath = [BackupReady.SelftestSandbox]::Folder($hostOs, $module.Params.selftest_run_id)
-            $sandbox = @{ run_id = $module.Params.selftest_run_id
-                folder = [BackupReady.BackupEngine]::PathSecurity($hostOs, $sandboxPath, $true, $samples) }
+            # A failure lands in unreadable, and the folder's exists is then null (not known), never false.
+            $sandboxRunId = $module.Params.selftest_run_id
+            $sandbox = Invoke-Section -Name 'selftest_sandbox' -Gather {
+                $sandboxPath = [BackupReady.SelftestSandbox]::Folder($hostOs, $sandboxRunId)
+                @{ run_id = $sandboxRunId
+                    folder = [BackupReady.BackupEngine]::PathSecurity($hostOs, $sandboxPath, $true, $samples) }
+            } -Empty @{ run_id = $sandboxRunId; error = $null
+                folder = @{ path = $null; exists = $null; sddl = $null; files = $null; error = 'selftest_sandbox could not be read' } }
         }
     }
     finally {

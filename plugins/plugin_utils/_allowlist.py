@@ -96,10 +96,15 @@ def _reduce_path(path: str, driver: bool, system_root: str) -> str | None:
         return None
     low = _lower(path.replace("/", "\\"))
     root_low = _lower(system_root.rstrip("\\")) + "\\" if system_root else None
+    nt_path = driver
     if low.startswith("\\??\\") and _DRIVE.match(low[4:]):
-        low = low[4:]
+        low, nt_path = low[4:], True
+    if nt_path and any(segment in (".", "..") for segment in low.split("\\")):
+        # A driver path and a \??\ path are opened as NT paths, which do not resolve '.' or '..' (only the Win32
+        # path conversion does): such a value names no file that loads, and no spelling is the same command.
+        return None
     if _DRIVE.match(low):
-        # '.' and '..' first, so that C:\Windows\..\x.sys is the file C:\x.sys before the system root is recognised
+        # '.' and '..' first, so that C:\Windows\..\x.exe is the file C:\x.exe before the system root is recognised
         below = _segments(low[3:])
         if below is None:
             return None

@@ -22,7 +22,8 @@ from __future__ import annotations
 import copy
 import re
 
-from ._allowlist import SELFTEST_SERVICE_PREFIX, selftest_root, selftest_run_id
+from ._allowlist import EXCLUDED_BINARY_PATHS, SELFTEST_SERVICE_PREFIX, selftest_root, selftest_run_id
+from ._operations import SERVICES_KEY, SYSTEM_WRITER_KEY, normalise_key
 from ._twin import SANDBOX_KEY
 from ._display import shown
 
@@ -90,6 +91,82 @@ def ours(name: str, run_id: str) -> bool:
     """True for the services of the sandbox of ``run_id`` (and only those)."""
     base = f"{SELFTEST_SERVICE_PREFIX}{run_id}".lower()
     return name.lower() in (base, base + "-drv")
+
+
+def _multi(value) -> list | None:
+    """The entries of a REG_MULTI_SZ (a missing value has none); None for anything else."""
+    if not isinstance(value, dict):
+        return None
+    if value.get("kind") == "missing":
+        return []
+    data = value.get("data")
+    if value.get("kind") != "REG_MULTI_SZ" or not isinstance(data, list) or not all(isinstance(e, str) for e in data):
+        return None
+    return data
+
+
+def _only_the_entry(expect, new, entry: str) -> bool:
+    """One of the two lists is the other with exactly one more entry, and that entry is the sandbox's."""
+    before, after = _multi(expect), _multi(new)
+    if before is None or after is None or abs(len(before) - len(after)) != 1:
+        return False
+    longer, shorter = (after, before) if len(after) > len(before) else (before, after)
+    return any(longer[i].lower() == entry.lower() and longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
+
+
+def op_of_run(op, run_id: str, system_root: str) -> bool:
+    """True when ``op`` changes nothing but the sandbox of ``run_id``: an ImagePath or the descriptor of one of its two
+    services, its folder (exactly the sandbox spelling), or the one ExcludedBinaryPaths entry inside its folder."""
+    if not isinstance(op, dict):
+        return False
+    where = names(run_id, system_root)
+    kind = op.get("op")
+    if kind == "service_security":
+        return isinstance(op.get("service"), str) and ours(op["service"], run_id)
+    if kind == "path_security":
+        return isinstance(op.get("path"), str) and op["path"] == where["folder"]
+    if kind != "registry_value" or not isinstance(op.get("key"), str) or not isinstance(op.get("name"), str):
+        return False
+    key = normalise_key(op["key"]).lower()
+    if key == SYSTEM_WRITER_KEY.lower():
+        return op["name"].lower() == EXCLUDED_BINARY_PATHS.lower() and \
+            _only_the_entry(op.get("expect"), op.get("set"), where["exclusion"])
+    prefix = SERVICES_KEY.lower() + "\\"
+    return key.startswith(prefix) and ours(key[len(prefix):], run_id) and op["name"].lower() == "imagepath"
+
+
+def backup_of_run(backup: dict, run_id: str, system_root: str) -> bool:
+    """True for a committed, trusted backup (a ``list_backups`` entry) whose every operation and undo operation is
+    :func:`op_of_run`: the only backups the removal of the sandbox deletes. A record that touches anything else, a
+    pending or untrusted one, or one without operations is never the self-test's."""
+    check_run_id(run_id)
+    operations, undo = backup.get("operations"), backup.get("undo")
+    if not backup.get("trusted") or backup.get("status") != "committed" or not isinstance(operations, list) \
+            or not isinstance(undo, list) or not operations:
+        return False
+    return all(op_of_run(op, run_id, system_root) for op in operations + undo)
+
+
+def holds_the_entry(state: dict, run_id: str) -> bool:
+    """True when the host's ExcludedBinaryPaths still holds the sandbox entry of ``run_id``."""
+    value = (state.get("system_writer") or {}).get("excluded_binary_paths") or {}
+    entries = value.get("data") if isinstance(value.get("data"), list) else []
+    entry = names(run_id, state["host"]["system_root"])["exclusion"].lower()
+    return any(isinstance(item, str) and item.lower() == entry for item in entries)
+
+
+def remove_backups(store, run_id: str, system_root: str, check_mode: bool = False, state: dict | None = None) -> list[str]:
+    """Delete (under the caller's lock) the backups of the sandbox of ``run_id`` (:func:`backup_of_run`); their ids.
+
+    None while the run's ExcludedBinaryPaths entry is still on the host (``state``): a change of the run is still
+    there, and its backups are the way to undo it."""
+    if state is not None and holds_the_entry(state, run_id):
+        return []
+    gone = [b["id"] for b in store.list_backups() if backup_of_run(b, run_id, system_root)]
+    if not check_mode:
+        for backup_id in gone:
+            store.delete_record(backup_id)
+    return gone
 
 
 def add_to_snapshot(state: dict, run_id: str) -> tuple[dict, bool]:
@@ -175,4 +252,5 @@ def readback(state: dict, run_id: str) -> dict:
                                                "sddl": folder["sddl"], "files": files},
             "system_writer": {"key_exists": writer.get("key_exists"),
                               "excluded_binary_paths": writer.get("excluded_binary_paths")},
-            "exists": bool(services) or bool(folder and folder.get("exists"))}
+            # a folder whose existence could not be read (exists null: win_backup_state's unreadable) counts as there
+            "exists": bool(services) or bool(folder and folder.get("exists") is not False)}

@@ -1090,6 +1090,22 @@ public static class EngineTests
         Equal(SandboxSddl, Sddl.OwnerAndDacl(os.ReadSecurity(System32 + "\\run00001", false)), "the folder at the target is untouched");
     }
 
+    /// The sandbox's checks are of its own spelling: another case of the same path (which could reach another folder on a
+    /// volume where case sensitivity is on) is refused, in check mode too, and nothing is written.
+    public static void TestASelftestSandboxSpelledOtherwiseIsRefused()
+    {
+        FakeOs os = SandboxHost(BackupEngine.StoreSddl);
+        Dictionary<string, object> world = os.ToWorld();
+        string other = Sandbox.Replace("ProgramData", "PROGRAMDATA");
+        foreach (bool checkMode in new bool[] { true, false })
+        {
+            Dictionary<string, object> result = BackupEngine.Apply(os, L(SandboxFolderOp(other)), Store, null, 20, null, checkMode);
+            StatusesAre(result, "refused");
+            Contains((string)result["msg"], "is not spelled " + PyText.Quoted(Sandbox), "msg");
+        }
+        Equal(world, os.ToWorld(), "nothing written");
+    }
+
     private delegate void Step();
 
     private static void Throws(Step step, string part)
@@ -1121,6 +1137,107 @@ public static class EngineTests
         Equal(0, SelftestSandbox.Remove(os, "run00001").Count, "nothing to remove");
         Assert(SelftestSandbox.IsServiceOfRun("BackupReady-Selftest-run00001-DRV", "run00001"), "the driver is the run's");
         Assert(!SelftestSandbox.IsServiceOfRun("backupready-selftest-run00002", "run00001"), "another run's is not");
+    }
+
+    private static Dictionary<string, object> SandboxRecord(object operations, object undo)
+    {
+        return M("operations", operations, "undo", undo);
+    }
+
+    private static Dictionary<string, object> SandboxExclusion(List<object> before, List<object> after)
+    {
+        return M("op", "registry_value", "key", WriterKey, "name", "ExcludedBinaryPaths",
+            "expect", before == null ? Reg("missing", null) : Reg("REG_MULTI_SZ", before), "set", Reg("REG_MULTI_SZ", after));
+    }
+
+    /// Removing the sandbox deletes the backups of this run only (every operation and undo on its sandbox, _selftest.backup_of_run):
+    /// a backup of a real change, a mixed or forged record, another run's are never deleted.
+    public static void TestRemovingTheSandboxDeletesItsBackupsAndNoOther()
+    {
+        FakeOs os = SandboxHost(BackupEngine.StoreSddl);
+        string real = (string)Apply(os, L(QuoteAlg()))["backup_id"];
+        string mixed = (string)Apply(os, L(ExcludeAgent(), SandboxFolderOp(Sandbox)))["backup_id"];
+        Dictionary<string, object> ownResult = Apply(os, L(M("op", "registry_value", "key", WriterKey, "name", "ExcludedBinaryPaths",
+            "expect", Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe")),
+            "set", Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe", Sandbox + "\\Self Test\\selftest.exe")))));
+        StatusesAre(ownResult, "applied");
+        string own = (string)ownResult["backup_id"];
+        string undone = (string)Rollback(os, own)["backup_id"];
+        Equal(4, os.StoreRecords(Store).Count, "four records");
+        Equal(L(own, undone), BackupEngine.DeleteSelftestBackups(os, Store, "run00001", true), "check mode names them");
+        Equal(4, os.StoreRecords(Store).Count, "check mode deletes nothing");
+        Equal(0, SelftestSandbox.RemoveBackups(os, Store, "run00002", false).Count, "another run has none");
+        Equal(L(own, undone), SelftestSandbox.RemoveBackups(os, Store, "run00001", false), "deleted");
+        List<string> left = new List<string>();
+        foreach (object record in os.StoreRecords(Store))
+            left.Add((string)((Dictionary<string, object>)record)["id"]);
+        left.Sort(StringComparer.Ordinal);
+        List<string> expected = new List<string>(new string[] { real, mixed });
+        expected.Sort(StringComparer.Ordinal);
+        Equal(String.Join(",", expected.ToArray()), String.Join(",", left.ToArray()), "the real and the mixed backups stay");
+
+        string entry = Sandbox + "\\Self Test\\selftest.exe";
+        Dictionary<string, object> folderOp = SandboxFolderOp(Sandbox);
+        Assert(SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(folderOp), L(folderOp)), "run00001"), "the folder");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(folderOp), L(QuoteAlg())), "run00001"), "a forged undo");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(), L()), "run00001"), "no operations");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(SandboxFolderOp(Sandbox.ToLowerInvariant())), L()), "run00001"),
+            "another spelling of the folder");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(folderOp), L()), "run00002"), "another run's folder");
+        Assert(SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(SandboxExclusion(null, L(entry))), L()), "run00001"),
+            "the entry added to a missing value");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(SandboxExclusion(L(), L(entry, "C:\\x.exe"))), L()), "run00001"),
+            "the entry and another");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(SandboxExclusion(L("C:\\y.exe"), L("C:\\x.exe", entry))), L()), "run00001"),
+            "an entry replaced");
+        Assert(SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(SandboxExclusion(L("C:\\x.exe", entry), L("C:\\x.exe"))), L()), "run00001"),
+            "the entry removed (a rollback)");
+        Assert(SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(M("op", "service_security", "service", "BACKUPREADY-SELFTEST-run00001-drv",
+            "expect", "D:", "set", "D:")), L()), "run00001"), "the driver's descriptor");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(M("op", "service_security", "service", "backupready-selftest-run00001-x",
+            "expect", "D:", "set", "D:")), L()), "run00001"), "a service that is not the run's");
+        Assert(!SelftestSandbox.IsBackupOfRun("C:\\Windows", SandboxRecord(L(M("op", "registry_value", "key",
+            "HKLM\\SYSTEM\\CurrentControlSet\\Services\\backupready-selftest-run00001", "name", "Start",
+            "expect", Reg("REG_DWORD", 4L), "set", Reg("REG_DWORD", 2L))), L()), "run00001"), "a value other than ImagePath");
+    }
+
+    /// The run's ExcludedBinaryPaths entry still on the host (its rollback failed): its backups are the way to undo it, so
+    /// none of the run's backups is deleted.
+    public static void TestTheBackupsOfARunWhoseEntryIsStillThereAreKept()
+    {
+        FakeOs os = SandboxHost(BackupEngine.StoreSddl);
+        StatusesAre(Apply(os, L(ExcludeAgent())), "applied");
+        Dictionary<string, object> added = Apply(os, L(M("op", "registry_value", "key", WriterKey, "name", "ExcludedBinaryPaths",
+            "expect", Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe")),
+            "set", Reg("REG_MULTI_SZ", L("C:\\Program Files\\Agent\\agent.exe", Sandbox + "\\Self Test\\selftest.exe")))));
+        StatusesAre(added, "applied");
+        Equal(0, BackupEngine.DeleteSelftestBackups(os, Store, "run00001", false).Count, "kept while the entry is there");
+        Equal(2, os.StoreRecords(Store).Count, "the backup of the add is still there");
+        Rollback(os, (string)added["backup_id"]);
+        Equal(2, BackupEngine.DeleteSelftestBackups(os, Store, "run00001", false).Count, "deleted once the entry is gone");
+    }
+
+    /// A make that stops half-way deletes what it made; a folder left open by one is completed; one that is not whole
+    /// any more is named, not changed.
+    public static void TestAHalfMadeSandboxIsCompletedOrNamed()
+    {
+        FakeOs os = SmallHost();
+        os.FailWriteOf = SelftestSandbox.FileNames[1];
+        Throws(delegate { SelftestSandbox.Create(os, "run00001"); }, "injected failure");
+        Assert(!os.DirectoryExists(Sandbox), "the folder the failed make made is deleted again");
+        os.FailWriteOf = null;
+
+        os.AddNode(Sandbox, true, SelftestSandbox.OpenSddl);
+        os.WriteTextAtomic(Sandbox, SelftestSandbox.FileNames[0], "x", SelftestSandbox.FileSddl);
+        Equal(true, SelftestSandbox.Create(os, "run00001"), "the half-made folder is completed");
+        Equal(3, os.ListFiles(Sandbox).Length, "three files");
+        Contains(os.ReadSecurity(Sandbox, false), "(D;OICI;FR;;;BU)", "its DACL set");
+        Equal(false, SelftestSandbox.Create(os, "run00001"), "whole: nothing to do");
+
+        os.DeleteFile(Sandbox + "\\" + SelftestSandbox.FileNames[2]);
+        Dictionary<string, object> world = os.ToWorld();
+        Throws(delegate { SelftestSandbox.Create(os, "run00001"); }, "exists without " + SelftestSandbox.FileNames[2]);
+        Equal(world, os.ToWorld(), "named, not changed");
     }
 
     public static void TestTheSelftestSandboxIsNeverMadeOrRemovedThroughSomethingElse()

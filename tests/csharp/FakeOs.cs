@@ -109,6 +109,7 @@ public sealed class FakeOs : IHostOs
     public int Sleeps;
     public int Opens;
     public Action<string, int> OnStep;
+    public string FailWriteOf;         // WriteTextAtomic of a file of this name fails (a make that stops half-way)
     public List<string> Calls = new List<string>();
 
     private int ids;
@@ -886,6 +887,8 @@ public sealed class FakeOs : IHostOs
     public void WriteTextAtomic(string folder, string name, string text, string sddl)
     {
         Alive();
+        if (FailWriteOf != null && name == FailWriteOf)
+            throw new IOException("injected failure writing " + name);
         if (!DirectoryExists(folder))
             throw new DirectoryNotFoundException(folder);
         string temp = BackupEngine.Join(folder, BackupEngine.TempPrefix + NewIdSuffix());

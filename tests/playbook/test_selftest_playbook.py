@@ -18,8 +18,8 @@ REPORT_CHECKS = {
     "registry_value ImagePath (win_service_imagepath)": "pass",
     "service_security (win_writer_access)": "pass",
     "path_security folder and files (win_filemaps_acl)": "pass",
-    "service_start_mode and service_state on CryptSvc (check mode only)": "check_mode_only",
-    "registry_value VssAccessControl (check mode only)": "check_mode_only",
+    "service_start_mode and service_state on CryptSvc (check mode only)": "not_exercised",  # fs01's CryptSvc is healthy
+    "registry_value VssAccessControl (check mode only)": "not_exercised",  # nothing planned: nothing checked
     "rollback restores the exact values": "pass",
     "backup store permissions": "pass",
 }
@@ -48,7 +48,7 @@ def _load(path: str) -> dict:
 
 def _selftest(directory: str, inventory: str, *extra: str):
     return run("ansible-playbook", "-i", inventory, "backupready.windows.selftest",
-               "-e", f"backupready_selftest_report_dir={directory}/report", *extra,
+               "-e", f"backupready_selftest_report_dir={directory}/report", "-e", "backupready_selftest_hosts=all", *extra,
                env=ansible_env(BACKUPREADY_REPORT_DIR=os.path.join(directory, "fleet-report")), cwd=directory)
 
 
@@ -68,11 +68,66 @@ def test_selftest_refuses_without_the_confirm_and_touches_nothing(tmp_path):
         assert _load(os.path.join(directory, f"{host}.json")) == state
 
 
+def test_selftest_refuses_without_the_hosts_named(tmp_path):
+    directory = str(tmp_path)
+    inventory, before = _fleet(directory)
+    completed = run("ansible-playbook", "-i", inventory, "backupready.windows.selftest", "-e", "backupready_selftest_confirm=true",
+                    env=ansible_env(), cwd=directory)
+    assert completed.returncode != 0
+    assert "-e backupready_selftest_hosts=" in " ".join(completed.stdout.split())
+    assert "Make the sandbox" not in completed.stdout
+    for host, state in before.items():
+        assert _load(os.path.join(directory, f"{host}.json")) == state
+
+
+def test_the_role_enforces_the_confirm_however_it_is_reached(tmp_path):
+    directory = str(tmp_path)
+    inventory, before = _fleet(directory)
+    play = os.path.join(directory, "direct.yml")
+    with open(play, "w", encoding="utf-8") as handle:
+        handle.write("- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Run the self-test\n"
+                     "      ansible.builtin.include_role:\n        name: backupready.windows.selftest\n")
+    for extra in ((), ("-e", "selftest_confirm=false")):
+        completed = run("ansible-playbook", "-i", inventory, play, *extra, env=ansible_env(), cwd=directory)
+        assert completed.returncode != 0
+        assert "Make the sandbox" not in completed.stdout and "Probe the host" not in completed.stdout
+    completed = run("ansible-playbook", "-i", inventory, "backupready.windows.selftest", "-e", "backupready_selftest_hosts=all",
+                    "--start-at-task", "Run the self-test", env=ansible_env(), cwd=directory)
+    assert completed.returncode != 0 and "Make the sandbox" not in completed.stdout
+    for host, state in before.items():
+        assert _load(os.path.join(directory, f"{host}.json")) == state
+
+
+def _plant_backup(directory: str, host: str) -> str:
+    """A committed backup of a real change (as a remediate leaves one) in the host's store."""
+    from ansible_collections.backupready.windows.plugins.plugin_utils import _journal
+    from ansible_collections.backupready.windows.plugins.plugin_utils._backend import SnapshotBackend
+    backend = SnapshotBackend(os.path.join(directory, f"{host}.json"), host)
+    op = {"op": "service_start_mode", "service": "CryptSvc", "expect": "manual", "set": "auto"}
+    backup_id = "20200101T000000000000Z"
+    with backend.store.lock():
+        backend.store.write_record(backup_id, _journal._record(backend.store, backup_id, "committed", [op], [dict(op, expect="auto", set="manual")], {}, []))
+    assert [b["id"] for b in backend.store.list_backups() if b["trusted"]] == [backup_id]
+    return backup_id
+
+
 def test_selftest_runs_every_check_leaves_nothing_behind_and_reports(tmp_path):
     directory = str(tmp_path)
     inventory, before = _fleet(directory)
+    # The store keeps 2 backups; a real change's backup is there: the self-test must neither prune it nor leave its own.
+    real = _plant_backup(directory, "fs01-with-exclusion")
+    with open(inventory, encoding="utf-8") as handle:
+        data = json.load(handle)
+    for host in data["all"]["hosts"].values():
+        host["backupready_keep_backups"] = 2
+    with open(inventory, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
     completed = _selftest(directory, inventory, "-e", "backupready_selftest_confirm=true")
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
+    left = {host: sorted(os.listdir(folder)) for host, folder in
+            ((h, os.path.join(directory, "backups", h)) for h in before) if os.path.isdir(folder)}
+    assert left.get("fs01", []) == [], left
+    assert [name for name in left["fs01-with-exclusion"] if name.endswith(".json")] == [f"{real}.json"], left
     for host, state in before.items():
         after = _load(os.path.join(directory, f"{host}.json"))
         assert "selftest_sandbox" not in after
@@ -91,6 +146,7 @@ def test_selftest_runs_every_check_leaves_nothing_behind_and_reports(tmp_path):
         assert report["stopped"] is None and report["sandbox_left"] is False
         assert report["sandbox"].startswith("C:\\ProgramData\\backupready-selftest\\" + report["run_id"])
         assert len(report["sandbox_removed"]) == 3  # two services and the folder
+        assert len(report["sandbox_removed_backups"]) >= 6 and report["system_writer_restored"] is True
         assert float(report["duration_seconds"]) > 0
         assert report["windows"]["os_version"] == before[host]["host"]["os_version"]
         assert report["windows"]["source"].startswith("snapshot")  # never passed off as read from a host
