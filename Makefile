@@ -43,7 +43,7 @@ demo: setup-runtime
 # folder is written: no test installs into, or removes from, ~/.ansible/collections.
 test: setup
 	@echo "make test: the unit, static and playbook tests, then the molecule scenarios, then the ansible-core" \
-	    "matrix; about half an hour on two cores, most of it molecule and the matrix"
+	    "matrix; about 15 minutes on two cores, a third of it the matrix"
 	$(BIN)/python -m pytest --ignore=tests/molecule
 	$(BIN)/python -m pytest -v tests/molecule
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target matrix

@@ -67,23 +67,41 @@ def read_baseline(path: str, where: str) -> dict:
 def compare_with_baseline(host: str, marked: list[dict], doc: dict, path: str) -> dict:
     """New, resolved and unchanged findings of ``host`` against the baseline report (keys: code and subject).
 
-    A host the baseline did not assess has no known findings: everything found now is new.
+    Keys are counted, not merged: a host can have two findings with one code and subject (filemaps files with a bad
+    owner and files with bad entries), and each is new, resolved or unchanged on its own. ``new_flags`` tells, for
+    each of ``marked`` in order, whether it is new. A host the baseline did not assess has no known findings:
+    everything found now is new.
     """
     before = next((h for h in doc["hosts"] if isinstance(h, dict) and str(h.get("name", "")).lower() == host.lower()),
                   None)
-    known = {}
+    known: list[dict] = []
     if before is not None and before.get("assessed", True):
-        for finding in before.get("findings") or []:
-            if isinstance(finding, dict):
-                known[finding_key(finding)] = {"code": str(finding.get("code")), "subject": str(finding.get("subject"))}
-    now = {finding_key(f): {"code": f["code"], "subject": f["subject"]} for f in marked}
+        known = [{"code": str(f.get("code")), "subject": str(f.get("subject"))}
+                 for f in before.get("findings") or [] if isinstance(f, dict)]
+    left = Counter(finding_key(f) for f in known)
+    new, unchanged, new_flags = [], [], []
+    for finding in marked:
+        key, item = finding_key(finding), {"code": finding["code"], "subject": finding["subject"]}
+        if left[key] > 0:
+            left[key] -= 1
+            unchanged.append(item)
+            new_flags.append(False)
+        else:
+            new.append(item)
+            new_flags.append(True)
+    resolved = []
+    for item in known:
+        if left[finding_key(item)] > 0:
+            left[finding_key(item)] -= 1
+            resolved.append(item)
     return {
         "path": path,
         "generated": (doc.get("run") or {}).get("finished") if isinstance(doc.get("run"), dict) else None,
         "host_in_baseline": before is not None and bool(before.get("assessed", True)),
-        "new": [now[k] for k in now if k not in known],
-        "resolved": [known[k] for k in known if k not in now],
-        "unchanged": [now[k] for k in now if k in known],
+        "new": new,
+        "resolved": resolved,
+        "unchanged": unchanged,
+        "new_flags": new_flags,
     }
 
 
@@ -131,6 +149,12 @@ class ActionModule(BackupReadyAction):
             self._waivers_error = str(exc)
             raise ValueError(str(exc)) from None
 
+        if args["include_state"] or (args["codes"] and not set(args["codes"]) >= set(CODES)):
+            # A capture or a partial assessment gates nothing and makes no report: the fleet's baseline settings
+            # (environment, ansible.cfg) are not read, so that a CI setting cannot break a capture.
+            self._baseline_doc, self._baseline_path, self._new_only = None, None, False
+            self._baseline_origin = self._new_only_origin = "not read (a capture or a partial assessment)"
+            return
         baseline, self._baseline_origin = self._setting(args, "baseline")
         self._baseline_doc = None
         self._baseline_path = os.path.abspath(str(baseline)) if baseline else None
@@ -138,7 +162,11 @@ class ActionModule(BackupReadyAction):
             self._baseline_doc = read_baseline(self._baseline_path, f"baseline ({self._baseline_origin})")
         new_only, self._new_only_origin = self._setting(args, "fail_on_new_only")
         if isinstance(new_only, str):
-            new_only = new_only.strip().lower() in ("1", "true", "yes", "on")
+            word = new_only.strip().lower()
+            if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+                raise ValueError(f"fail_on_new_only {shown(new_only)} from {self._new_only_origin} is not a boolean "
+                                 "(true or false)")
+            new_only = word in ("1", "true", "yes", "on")
         self._new_only = bool(new_only)
         if self._new_only and not self._baseline_doc:
             raise ValueError(f"fail_on_new_only is on ({self._new_only_origin}) but no baseline is given: set the "
@@ -155,8 +183,9 @@ class ActionModule(BackupReadyAction):
         gate_passed = not blocking
         if self._baseline_doc is not None:
             baseline = compare_with_baseline(host, marked, self._baseline_doc, self._baseline_path)
-            new = {finding_key(f) for f in baseline["new"]}
-            baseline["new_blocking"] = sum(1 for f in blocking if finding_key(f) in new)
+            flags = baseline.pop("new_flags")
+            blocking_ids = {id(f) for f in blocking}
+            baseline["new_blocking"] = sum(1 for f, is_new in zip(marked, flags) if is_new and id(f) in blocking_ids)
             if self._new_only:
                 gate_passed = baseline["new_blocking"] == 0
         result = {

@@ -91,6 +91,20 @@ options:
     ini:
       - section: backupready
         key: fail_on_new_only
+  result_format:
+    description:
+      - The result format of the stdout callback (the same setting, C(callback_result_format)). With C(json), the
+        default, a C(debug) task shows each backslash of a path doubled (JSON escaping), so the lines of the
+        C(backupready.windows.readiness_lines) filter are printed a second time after it, plainly, with single
+        backslashes, as Windows shows the values. With C(yaml) they are readable as printed, and not repeated.
+    type: str
+    default: json
+    choices: [json, yaml]
+    env:
+      - name: ANSIBLE_CALLBACK_RESULT_FORMAT
+    ini:
+      - section: defaults
+        key: callback_result_format
   formats:
     description: The report files to write.
     type: list
@@ -104,7 +118,9 @@ options:
 """
 
 import datetime
+import json
 import os
+import re
 import tempfile
 
 from ansible import context, release
@@ -281,6 +297,14 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         self._close_play()
+        # Every host of the play, --limit applied: under serial, the hosts of a batch that never ran (an earlier
+        # batch failed) are then "not assessed", not left out of the counts.
+        try:
+            inventory = play.get_variable_manager()._inventory  # pylint: disable=protected-access
+            # ignore_restrictions: serial restricts the inventory to the running batch; --limit still applies
+            self._play_hosts.update(host.name for host in inventory.get_hosts(play.hosts, ignore_restrictions=True))
+        except Exception:  # pylint: disable=broad-except  # the report must not break a run; seen hosts still count
+            pass
         # The drift gate of the remediate playbook (-e backupready_fail_on_drift=true): recorded in the report.
         value = None
         try:
@@ -324,6 +348,19 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result):
         self._seen(result)
         self._collect(result, failed=False)
+        self._show_plainly(result)
+
+    def _show_plainly(self, result) -> None:
+        """After a ``debug`` of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
+        escaping changed them (a path's backslashes doubled): what the operator copies must be the value."""
+        if _action_of(_task_of(result)) not in DEBUG_ACTIONS:
+            return
+        lines = plain_lines(_result_of(result).get("msg"))
+        if not lines or str(self.get_option("result_format") or "json").lower() == "yaml":
+            return
+        self._display.display(f"backupready [{_host_of(result)}], the lines above as Windows shows the values:")
+        for line in lines:
+            self._display.display("    " + line)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._seen(result)
@@ -367,6 +404,22 @@ class CallbackModule(CallbackBase):
         self._display.display(
             f"backupready report: {summary['hosts']} hosts, {summary['ready']} ready, {summary['not_ready']} not ready, "
             f"{summary['not_assessed']} not assessed; written to {directory} ({', '.join(written)})")
+
+
+DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
+_HEADLINE = re.compile(r"(?:READY|NOT READY|NOT ASSESSED): ")  # the first line of readiness_lines
+
+
+def plain_lines(msg) -> list[str]:
+    """The lines of a ``readiness_lines`` message whose JSON form differs from the text (a backslash, a double quote),
+    all of them; ``[]`` when the message is not such lines or JSON shows them as they are."""
+    if not isinstance(msg, list) or not msg or not all(isinstance(line, str) for line in msg):
+        return []
+    if not _HEADLINE.match(msg[0]):
+        return []
+    if all(json.dumps(line, ensure_ascii=False)[1:-1] == line for line in msg):
+        return []
+    return list(msg)
 
 
 def fleet_lines(run, hosts, summary) -> list[str]:

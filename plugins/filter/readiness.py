@@ -8,13 +8,18 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import visible
 from ansible_collections.backupready.windows.plugins.plugin_utils._remedies import fixable_tag, next_step, opt_in_tag
 from ansible_collections.backupready.windows.plugins.plugin_utils._summary import fleet_summary, host_lines
 
 
-def readiness_lines(result, host=None):
-    """The host's lines, each ``[fixable]`` saying by what, then one ``NEXT:`` line (what to run or read)."""
-    lines = list(host_lines(result))
+def readiness_lines(result, host=None, check_mode=None):
+    """The host's lines, each ``[fixable]`` saying by what, then one ``NEXT:`` line (what to run or read).
+
+    Every character that cannot be seen, or that would reorder the text (a right-to-left override in a service
+    name), is named (``<U+202E>``), wherever it comes from.
+    """
+    lines = [visible(line) for line in host_lines(result)]
     findings = result.get("findings") if isinstance(result, Mapping) else None
     if not isinstance(findings, list):
         return lines
@@ -32,7 +37,7 @@ def readiness_lines(result, host=None):
         ending = f" ({finding.get('source')})"
         if tag and lines[at].endswith(ending):
             lines[at] = lines[at][:-len(ending)] + " " + tag + ending
-    step = next_step(result, host)
+    step = next_step(result, host, None if check_mode is None else bool(check_mode))
     if step:
         lines.append(step)
     return lines
@@ -40,7 +45,7 @@ def readiness_lines(result, host=None):
 
 def _line_of(lines, start, finding):
     """The index of the first line from ``start`` about this finding (its code, then its subject), or None."""
-    code, subject = f" {finding.get('code')} ", f" {finding.get('subject')}: "
+    code, subject = f" {finding.get('code')} ", f" {visible(finding.get('subject'))}: "
     for index in range(start, len(lines)):
         if code in lines[index] and subject in lines[index]:
             return index

@@ -93,7 +93,9 @@ class SnapshotStore(_journal.Store):
         try:
             handle = open(lock_path, "a+b")  # pylint: disable=consider-using-with  # closed below
         except OSError as exc:
-            raise BackendError(f"{self.host}: the lock file {lock_path} cannot be opened: {exc.strerror or exc}") from None
+            raise BackendError(f"{self.host}: the snapshot's folder {os.path.dirname(lock_path)} is read-only or cannot be "
+                               f"written (its lock file {os.path.basename(lock_path)} cannot be made: "
+                               f"{exc.strerror or exc}): nothing was changed and no backup was made") from None
         try:
             deadline = time.monotonic() + self._lock_timeout
             while True:

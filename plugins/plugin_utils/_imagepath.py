@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 from ._display import shown, visible
 from ._findings import Check, Finding, matches_any, register
 from ._operations import SERVICES_KEY
+from ._remedies import REMEDIES
 from ._state import is_driver, is_win32, local_drive_letters
 
 DRIVER = "driver"
@@ -538,7 +539,11 @@ def _repair_driver(value: str, defects: list[str]) -> tuple[str, set[str]]:
     if _DRIVE_ROOTED.match(text) and _lower(text).endswith(".sys"):
         # inferred from cryptcatsvc.dll, unverified: C:\... without \??\ becomes %SystemRoot%\C:\...; CreateService stores \??\C:\ (WinDivert#270)
         text, steps = "\\??\\" + text, steps | {"nt_prefix"}
-    if "\\\\" in text[1:] or _DOT_SEGMENT.search(text):
+    if _DOT_SEGMENT.search(text):
+        # A driver is loaded from an NT path, which does not resolve '.' or '..' (only the Win32 path conversion
+        # does): which file was meant cannot be told with confidence, so the value is reported, not rewritten.
+        return value, set()
+    if "\\\\" in text[1:]:
         cleaned = normalise_below_root(text, relative_ok=True)
         if cleaned is not None and cleaned != text:
             # askcore DOUBLE_SLASH / RELATIVE_PATH (KB 968247): the same file, lexically normalised
@@ -694,6 +699,21 @@ def printable(value: str) -> str:
     return visible(value)
 
 
+def _printable_or_none(value: str | None) -> str | None:
+    return None if value is None else printable(value)
+
+
+def _exclusion_fix(code: str, path: str | None) -> str:
+    """The fix of a binary that cannot be backed up: exclude it (opt-in, naming the switches) or repair the service."""
+    remedy = REMEDIES[code]
+    switches = ", ".join(remedy.settings()[:-1]) + " and " + remedy.settings()[-1]
+    exclude = (f"exclude {shown(path)} from System State (ExcludedBinaryPaths, KB 980794) with "
+               f"backupready.windows.remediate, opt-in: set {switches}")
+    if code == "missing_file":
+        return f"repair or remove the service (its owner's call), or {exclude}"
+    return f"{exclude}; or repair the service"
+
+
 def _service_type_of(service: dict) -> str | None:
     if is_driver(service):
         return DRIVER
@@ -758,8 +778,8 @@ def imagepath_findings(state: dict) -> Iterator[Finding]:
             "image_path": printable(image_path["data"] or ""),
             "kind": image_path["kind"],
             "service_type": diagnosis.service_type,
-            "writer_path": diagnosis.writer_path,
-            "fixed_value": diagnosis.fixed_value,
+            "writer_path": _printable_or_none(diagnosis.writer_path),
+            "fixed_value": _printable_or_none(diagnosis.fixed_value),
             "notes": list(diagnosis.notes),
         }
         if service.get("scm_path") is not None:
@@ -769,9 +789,10 @@ def imagepath_findings(state: dict) -> Iterator[Finding]:
             code_evidence = dict(evidence)
             fix = None
             if code in REPORTED_CODES:
+                # The path as it is, not made printable: win_systemwriter_exclusions writes it into ExcludedBinaryPaths
+                # (the report and the HTML show it with its invisible characters named).
                 code_evidence["exclusion_path"] = diagnosis.exclusion_path
-                fix = (f"add {diagnosis.exclusion_path} to ExcludedBinaryPaths (opt-in, KB 980794), "
-                       "or repair the service")
+                fix = _exclusion_fix(code, diagnosis.exclusion_path)
             elif fixable:
                 fix = f"set ImagePath to {shown(diagnosis.fixed_value)} ({image_path['kind']})"
             else:
@@ -789,7 +810,9 @@ def imagepath_findings(state: dict) -> Iterator[Finding]:
                 message += "; it is listed in ExcludedBinaryPaths (honoured on 2008 / 2008 R2 with KB 980794, unverified later)"
                 fix = "none needed where ExcludedBinaryPaths is honoured; back the binary up another way"
                 fixable = False
-            yield Finding(code, f"service:{service['name']}", f"{service['name']}: {message}", severity=severity,
+            # The subject keeps the name as it is (waivers and baselines match it); the message shows it visibly, so a
+            # right-to-left override (U+202E) in a name cannot reverse the rest of the line.
+            yield Finding(code, f"service:{service['name']}", f"{visible(service['name'])}: {message}", severity=severity,
                           evidence=code_evidence, fix=fix, fixable=fixable)
 
 

@@ -14,11 +14,14 @@ variable named here exists there with the default this table claims).
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 PLAYBOOK = "backupready.windows.remediate"
-PREVIEW = f"ansible-playbook -i <inventory> {PLAYBOOK} --check --diff"
+RUN = f"ansible-playbook -i <inventory> {PLAYBOOK}"
+PREVIEW = f"{RUN} --check --diff"
+APPLY = f"{RUN} --diff"
 REPORT_TO_READ = "each finding's fix in the fleet report (report.md in the report folder, ./backupready-report by default)"
 
 
@@ -60,6 +63,11 @@ REMEDIES: dict[str, Remedy] = {
                                 opt_in=(_EXCLUSIONS_ON, ("systemwriter_remove_invalid", True))),
     "missing_volume": Remedy("systemwriter", "win_systemwriter_exclusions",
                              opt_in=(_EXCLUSIONS_ON, ("systemwriter_exclude_unreachable", True))),
+    # Excluding a binary that does not exist leaves it out of System State: opt-in, and the service's owner may
+    # rather repair or remove the service (the finding's fix says both).
+    "missing_file": Remedy("systemwriter", "win_systemwriter_exclusions",
+                           opt_in=(_EXCLUSIONS_ON, ("systemwriter_exclude_unreachable", True),
+                                   ("systemwriter_include_missing_file", True))),
     "cryptsvc_state": Remedy("cryptsvc", "win_cryptsvc", ("readiness_fix_cryptsvc", "cryptsvc_start_mode")),
     "system_writer_missing": Remedy("cryptsvc", "win_cryptsvc", _CRYPTSVC),
     "system_writer_failed": Remedy("cryptsvc", "win_cryptsvc", _CRYPTSVC),
@@ -74,14 +82,18 @@ WRONG_KIND = Remedy("systemwriter", "win_systemwriter_exclusions",
                     opt_in=(_EXCLUSIONS_ON, ("systemwriter_replace_wrong_kind", True)))
 
 
+# Findings the module does not mark fixable (a binary is missing, not a value wrong) that an opt-in exclusion handles.
+EXCLUDED_BY_OPT_IN = ("missing_volume", "missing_file")
+
+
 def remedy_for(finding: Mapping[str, Any]) -> Remedy | None:
     """The remedy of a fixable finding (a finding as a dict), None when ``remediate`` has none for it."""
     code = finding.get("code")
     if code == "exclusion_invalid" and str(finding.get("subject", "")).startswith("value:"):
         return WRONG_KIND
-    if not finding.get("fixable") and code != "missing_volume":
+    if not finding.get("fixable") and code not in EXCLUDED_BY_OPT_IN:
         return None
-    if code == "missing_volume" and (finding.get("evidence") or {}).get("excluded"):
+    if code in EXCLUDED_BY_OPT_IN and (finding.get("evidence") or {}).get("excluded"):
         return None  # already excluded: nothing left to set
     return REMEDIES.get(code)
 
@@ -111,13 +123,20 @@ def _open(findings: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [f for f in findings if isinstance(f, Mapping) and not f.get("waived")]
 
 
-def next_step(result: Mapping[str, Any], host: str | None = None) -> str | None:
-    """The line after a host's findings: the command that previews the fixes, or what to read; None if nothing."""
+def next_step(result: Mapping[str, Any], host: str | None = None, check_mode: bool | None = None) -> str | None:
+    """The line after a host's findings: the command that previews the fixes, or what to read; None if nothing.
+
+    ``host``: the inventory name, for ``--limit`` (shell-quoted). ``check_mode``: the findings are those left by a
+    ``remediate --check`` run (default: what the result says, ``check_mode``), so the next step is to run it without
+    ``--check`` rather than to preview it again.
+    """
     if not isinstance(result, Mapping) or not isinstance(result.get("findings"), list):
         return None
     findings = _open(result["findings"])
     if not findings:
         return None
+    if check_mode is None:
+        check_mode = bool(result.get("check_mode"))
     switches: list[str] = []
     fixable = []
     for finding in findings:
@@ -128,11 +147,14 @@ def next_step(result: Mapping[str, Any], host: str | None = None) -> str | None:
         for setting in remedy.settings():
             if setting not in switches:
                 switches.append(setting)
-    limit = f" --limit {host}" if host else ""
+    limit = f" --limit {shlex.quote(str(host))}" if host else ""
     if fixable:
         extra = "".join(f" -e {setting}" for setting in switches)
         rest = len(findings) - len(fixable)
         also = f"; for the {rest} other finding(s), read {REPORT_TO_READ}" if rest else ""
+        if check_mode:
+            return (f"NEXT: this was a dry run (--check): to make the fixes it showed, run it without --check "
+                    f"(`{APPLY}{limit}{extra}`){also}")
         return (f"NEXT: preview the fixes with `{PREVIEW}{limit}{extra}`, "
                 f"then run it without --check{also}")
     return f"NEXT: nothing here is fixed by {PLAYBOOK}: read {REPORT_TO_READ} and the README's \"Finding codes\""

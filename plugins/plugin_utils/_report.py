@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, TextIO
 from xml.sax.saxutils import escape as _xml_escape
 
+from ._display import visible as _marked
 from ._findings import CODES, SEVERITIES
 from ._operations import describe
 from ._waivers import EXPIRED, OPEN, WAIVED, Waiver, apply_waivers
@@ -100,7 +101,9 @@ class HostRecord:
     os: str | None = None
     assessed: bool = False
     error: str | None = None
-    findings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # as the assessment gave them: one complete assessment replaces them all, and two findings may share a code and
+    # a subject (filemaps files with a bad owner, and files with bad entries), so they are not keyed
+    findings: list[dict[str, Any]] = field(default_factory=list)
     ready: bool | None = None  # as the assessment decided it; None: judge from the findings
     gate_passed: bool | None = None
     fail_on: str | None = None
@@ -160,12 +163,7 @@ class FleetCollector:
 
     def _take(self, host: str, result: Mapping[str, Any]) -> None:
         record = self._record(host)
-        record.findings = {}
-        for finding in result["findings"]:
-            slim = slim_finding(finding)
-            if slim is not None:
-                record.findings.pop(finding_key(slim), None)
-                record.findings[finding_key(slim)] = slim
+        record.findings = [slim for slim in (slim_finding(finding) for finding in result["findings"]) if slim is not None]
         record.assessed = True
         record.error = None  # an earlier failure of the host is superseded by this assessment
         record.ready = result["ready"] if isinstance(result.get("ready"), bool) else None
@@ -270,7 +268,7 @@ def build_host(record: HostRecord, fail_on: str, waivers: Iterable[Waiver], toda
     ``fail_on`` and ``waivers`` here only serve results that do not say (a caller of this library)."""
     waivers = list(waivers)
     fail_on = record.fail_on or fail_on
-    decided = apply_waivers(record.name, record.findings.values(), waivers, today)
+    decided = apply_waivers(record.name, record.findings, waivers, today)
     findings = sorted((reported_finding(*row) for row in decided),
                       key=lambda f: (f["waived"], -severity_rank(f["severity"]), f["code"], f["subject"].lower()))
     blocking = sum(1 for f in findings if is_blocking(f, fail_on))
@@ -530,19 +528,50 @@ def write_junit(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport], su
     out.write('</testsuites>\n')
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # the rest is inert mid-line
+_MD_SPECIAL = re.compile(r"([`*_\[\]|~<])")  # the rest is inert mid-line ('<' is escaped: '<TAB>' is tag-like)
 _MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")  # only an '&' that would start an entity needs escaping
+# A backslash escapes only ASCII punctuation (CommonMark): one before anything else is shown as it is, so a path
+# in prose keeps its single backslashes when the file is read as plain text (one at the end is escaped: what
+# follows, a code span, could start with punctuation).
+_MD_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)")
 
 
 def _md(text: Any) -> str:
     """Markdown-inert text for a table cell or a list item: no markup, no HTML, no line breaks."""
-    text = visible(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    text = _MD_ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _marked("" if text is None else text)  # as the console: <TAB>, <LF>, <U+202E>...
+    text = _MD_BACKSLASH.sub(r"\\\\", text)
+    text = _MD_ENTITY.sub("&amp;", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return "\\>" + text[1:] if text.startswith(">") else text  # not a block quote at the start of a list item
 
 
-def _md_code(text: Any) -> str:
-    return "`" + visible(text).replace("`", "'").replace("\n", " ").replace("|", "\\|") + "`"
+def _md_code(text: Any, cell: bool = False) -> str:
+    """``text`` as a Markdown code span: read raw or rendered, it shows the same characters (single backslashes,
+    ``<TAB>`` for a tab). The fence is one backtick longer than the longest run inside; ``cell``: inside a table,
+    where ``|`` must be escaped (GFM)."""
+    body = _marked("" if text is None else text, edges=True)
+    if cell:
+        body = body.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+# A value quoted in a sentence (``_display.quoted``): a quote that no letter precedes, up to the same quote that no
+# letter follows, so an apostrophe (the host's) is not taken for one.
+_QUOTED_VALUE = re.compile(r"""(?<![\w'"])('[^'\n]*'|"[^"\n]*")(?![\w])""")
+
+
+def _md_text(text: Any) -> str:
+    """A sentence (a message, a fix) with each quoted value in a code span and the rest Markdown-inert."""
+    text = _marked("" if text is None else text)
+    out, at = [], 0
+    for match in _QUOTED_VALUE.finditer(text):
+        out.append(_md(text[at:match.start()]) + _md_code(match.group(1)))
+        at = match.end()
+    out.append(_md(text[at:]))
+    return "".join(out)
 
 
 def _when(value: Any) -> str:
@@ -552,8 +581,8 @@ def _when(value: Any) -> str:
 def _md_finding(host: HostReport, f: Mapping[str, Any]) -> str:
     expired = f" (waiver expired {_md(f['waiver_expired'])})" if f.get("waiver_expired") else ""
     new = {True: " **new**", False: " (known)", None: ""}[host.is_new(f)]
-    return (f"- **{_md(f['severity'])}** {_md_code(f['code'])} {_md(f['subject'])}: {_md(f['message'])}"
-            f"{expired}{new}. Fix: {_md(f.get('fix') or '-')}\n")
+    return (f"- **{_md(f['severity'])}** {_md_code(f['code'])} {_md_code(f['subject'])}: {_md_text(f['message'])}"
+            f"{expired}{new}. Fix: {_md_text(f.get('fix') or '-')}\n")
 
 
 def _md_hosts(out: TextIO, title: str, hosts: list[HostReport], body) -> None:
@@ -628,7 +657,7 @@ def write_markdown(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport],
                   "|---|---|---|---|---|---|\n")
         sources = {(h.name, finding_key(w)): w.get("waiver_source") for h in hosts for w in h.waived}
         for host, f in waived_rows[:MARKDOWN_HOST_LIMIT * 10]:
-            out.write(f"| {_md(host.name)} | {_md_code(f['code'])} | {_md(f['subject'])} | {_md(f['waiver_reason'])} "
+            out.write(f"| {_md(host.name)} | {_md_code(f['code'])} | {_md_code(f['subject'], cell=True)} | {_md(f['waiver_reason'])} "
                       f"| {_md(f.get('waiver_expires') or '-')} | {_md(sources.get((host.name, finding_key(f))) or '-')} |\n")
         if len(waived_rows) > MARKDOWN_HOST_LIMIT * 10:
             out.write(f"\nAnd {len(waived_rows) - MARKDOWN_HOST_LIMIT * 10} more (see report.json).\n")
@@ -636,7 +665,7 @@ def write_markdown(out: TextIO, run: Mapping[str, Any], hosts: list[HostReport],
     if baseline:
         def resolved_body(host: HostReport) -> None:
             for key in host.baseline.get("resolved") or []:
-                out.write(f"- {_md_code(key.get('code'))} {_md(key.get('subject'))}\n")
+                out.write(f"- {_md_code(key.get('code'))} {_md_code(key.get('subject'))}\n")
         _md_hosts(out, "Resolved since the baseline",
                   [h for h in hosts if h.baseline and h.baseline.get("resolved")], resolved_body)
     if run.get("dry_run"):

@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Iterable, TextIO
 
+from ._display import visible
 from ._findings import SEVERITIES
 from ._sddl import (
     FILE_ALL_ACCESS, FILE_GENERIC_EXECUTE, FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_READ_AND_EXECUTE,
@@ -38,16 +39,14 @@ PAGE = 50  # hosts drawn at a time (and written as plain HTML for a reader witho
 EXPAND_LIMIT = 25  # a fleet this small opens its hosts that are not ready
 STATUS_ORDER = {"not ready": 0, "not assessed": 1, "ready": 2}
 
-# As the other writers of the report: characters HTML cannot show (NUL, C0 controls, lone surrogates) become
-# visible \uXXXX text, so nothing is lost silently.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
-
+# As the console and report.md: every character that cannot be seen is named (``<NUL>``, ``<TAB>``, ``<LF>``,
+# ``<U+00A0>``, ``<U+200B>``, ``<U+FEFF>``...), and so is a right-to-left override (``<U+202E>``), which would
+# otherwise reverse the text after it. Nothing is lost silently, and nothing reorders the page.
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    return text if text.isprintable() else _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return visible(value if isinstance(value, str) else str(value))
 
 
 def _h(value: Any) -> str:
@@ -479,7 +478,7 @@ _SCRIPT = """
 """
 
 SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
-CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'"
+CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; base-uri 'none'; form-action 'none'"
 
 
 def _json(value: Any) -> str:

@@ -212,3 +212,66 @@ def test_report_md_lists_warnings_of_ready_hosts(tmp_path):
     section = markdown.split("## Ready hosts with open findings below fail_on (1)")[1]
     assert "### dev-kph" in section and "**warning**" in section
     shutil.rmtree(tmp_path / "backupready-report")
+
+
+def test_remediate_takes_the_baseline_and_the_new_only_gate_from_extra_vars(tmp_path):
+    copy_fleet(tmp_path, ["sql-node2"])  # missing_volume: an error remediate does not fix
+    assert play(tmp_path, "assess", "-e", "backupready_gate=false").returncode == 0
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(tmp_path / "backupready-report" / "report.json", old / "report.json")
+    known = play(tmp_path, "remediate", "-e", "backupready_baseline=old/report.json",
+                 "-e", "backupready_fail_on_new_only=true")
+    assert known.returncode == 0, known.stdout
+    doc = report(tmp_path)
+    assert doc["settings"]["fail_on_new_only"] is True and doc["baseline"]["path"] == str(old / "report.json")
+    assert hosts_of(doc)["sql-node2"]["baseline"]["unchanged"] and not hosts_of(doc)["sql-node2"]["baseline"]["new"]
+    everything = play(tmp_path, "remediate", "-e", "backupready_baseline=old/report.json")
+    assert everything.returncode == 2, everything.stdout
+
+
+def test_the_drift_gate_runs_whatever_tags_are_chosen(tmp_path):
+    copy_fleet(tmp_path, ["av-trend"])
+    drift = play(tmp_path, "remediate", "--check", "--tags", "assess,remediate", "-e", "backupready_fail_on_drift=true")
+    assert drift.returncode == 2, drift.stdout
+    assert "change(s) pending on av-trend" in drift.stdout
+
+
+def test_a_capture_ignores_the_fleet_baseline_settings(tmp_path):
+    copy_fleet(tmp_path, ["fs01"])
+    out = tmp_path / "captured"
+    result = play(tmp_path, "capture", "-e", f"backupready_capture_dir={out}", BACKUPREADY_FAIL_ON_NEW_ONLY="true",
+                  BACKUPREADY_BASELINE=str(tmp_path / "absent.json"))
+    assert result.returncode == 0, result.stdout
+    assert (out / "fs01.json").exists()
+
+
+def test_findings_with_one_code_and_subject_are_counted_apart_against_a_baseline(tmp_path):
+    # acl-broken has two filemaps_acl findings on the same files subject (bad owner, bad entries)
+    copy_fleet(tmp_path, ["acl-broken"])
+    assert play(tmp_path, "assess", "-e", "backupready_gate=false").returncode == 0
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copy(tmp_path / "backupready-report" / "report.json", old / "report.json")
+    findings = hosts_of(report(tmp_path))["acl-broken"]["findings"]
+    keys = [(f["code"], f["subject"].lower()) for f in findings]
+    assert len(keys) > len(set(keys)), findings  # the case this test is about
+    again = play(tmp_path, "assess", "-e", "backupready_baseline=old/report.json", "-e", "backupready_gate=false")
+    assert again.returncode == 0, again.stdout
+    compared = hosts_of(report(tmp_path))["acl-broken"]["baseline"]
+    assert compared["new"] == [] and compared["resolved"] == [] and len(compared["unchanged"]) == len(findings)
+
+
+def test_hosts_of_a_serial_batch_that_never_ran_are_not_assessed(tmp_path):
+    # serial: 1 and the gate on: the first batch (mars-winmad, not ready) fails, and the play stops there.
+    copy_fleet(tmp_path, ["mars-winmad", "dev-kph", "fs01"])
+    text = open(os.path.join(PLAYBOOKS, "assess.yml"), encoding="utf-8").read()
+    (tmp_path / "assess.yml").write_text(text.replace("  gather_facts: false\n", "  gather_facts: false\n  serial: 1\n", 1))
+    result = run("ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "assess.yml"),
+                 "-l", "mars-winmad,dev-kph,fs01",
+                 env=ansible_env(BACKUPREADY_REPORT_DIR=str(tmp_path / "backupready-report")), cwd=str(tmp_path))
+    assert result.returncode == 2, result.stdout
+    doc = report(tmp_path)
+    assert doc["summary"]["hosts"] == 3, doc["summary"]
+    assert doc["summary"]["not_assessed"] == 2, doc["summary"]
+    assert {h["name"]: h["assessed"] for h in doc["hosts"]} == {"mars-winmad": True, "dev-kph": False, "fs01": False}

@@ -255,3 +255,36 @@ def test_an_unwritable_report_dir_is_an_error_not_a_crash(make_callback, tmp_pat
     callback.v2_playbook_on_stats(stats("h"))
     (message,), _unused = display.error.call_args
     assert message.startswith(f"backupready report: could not write the report to {tmp_path / 'file' / 'sub'}")
+
+
+# --- the readiness lines, printed plainly after a debug task in JSON ----------------------------------------
+
+WINMAD_LINES = ["NOT READY: 1 finding(s) over 261 services (Windows)",
+                "ERROR    invalid_syntax            service:WinMad: WinMad: the System Writer derives "
+                "'\\\\systemroot\\system32\\drivers\\winmad.sys', not a valid local path",
+                "NEXT: preview the fixes with `ansible-playbook -i <inventory> backupready.windows.remediate --check "
+                "--diff --limit mars-winmad`, then run it without --check"]
+
+
+def shown_lines(display) -> list[str]:
+    return [call.args[0] for call in display.display.call_args_list]
+
+
+def test_readiness_lines_of_a_debug_task_are_printed_again_plainly_when_the_console_shows_json(make_callback):
+    callback, display = make_callback(result_format="json")
+    callback.v2_runner_on_ok(result("mars-winmad", {"msg": WINMAD_LINES}, action="ansible.builtin.debug", args={}))
+    printed = shown_lines(display)
+    assert printed[0] == "backupready [mars-winmad], the lines above as Windows shows the values:"
+    assert printed[1:] == ["    " + line for line in WINMAD_LINES]
+    # single backslashes, but for the doubled leading one that is the defect
+    assert "derives '\\\\systemroot\\system32\\drivers\\winmad.sys'" in printed[2]
+
+
+def test_readiness_lines_are_not_repeated_when_the_console_shows_yaml_or_json_changes_nothing(make_callback):
+    callback, display = make_callback(result_format="yaml")
+    callback.v2_runner_on_ok(result("mars-winmad", {"msg": WINMAD_LINES}, action="ansible.builtin.debug", args={}))
+    callback, display_json = make_callback(result_format="json")
+    callback.v2_runner_on_ok(result("dc01", {"msg": ["READY: 0 finding(s) over 3 services (Windows)"]},
+                                    action="ansible.builtin.debug", args={}))
+    callback.v2_runner_on_ok(result("dc01", {"msg": ["some\\other debug"]}, action="ansible.builtin.debug", args={}))
+    assert not shown_lines(display) and not shown_lines(display_json)

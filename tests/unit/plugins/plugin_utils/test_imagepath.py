@@ -417,3 +417,17 @@ def test_a_missing_volume_binary_listed_in_excluded_binary_paths_is_a_warning_no
     state["system_writer"]["excluded_binary_paths"] = {"kind": "REG_SZ", "data": "S:\\Apps\\clusapp.exe"}
     (wrong_kind,) = [f for f in imagepath_findings(state) if f.code == "missing_volume"]
     assert wrong_kind.severity == "error"  # only a REG_MULTI_SZ value counts
+
+
+@pytest.mark.parametrize("value", [
+    "C:\\Windows\\..\\0.sys",
+    "\\??\\C:\\Windows\\..\\Users\\Public\\x.sys",
+    "\\SystemRoot\\System32\\.\\drivers\\x.sys",
+    "System32\\..\\0.sys",
+    "C:/Windows/../0.sys",
+])
+def test_a_driver_path_with_dot_segments_is_reported_not_rewritten(value):
+    # A driver is loaded from an NT path, which does not resolve '.' or '..': rewriting it would choose a file.
+    diagnosis = diagnose(value, kind="REG_EXPAND_SZ", service_type="driver")
+    assert "invalid_syntax" in diagnosis.defects
+    assert diagnosis.fixed_value is None

@@ -104,7 +104,7 @@ def _defaults() -> dict:
 
 
 def test_every_code_a_module_fixes_has_a_remedy():
-    assert set(_remedies.REMEDIES) == set(CODES) - {"missing_file", "state_unreadable"}
+    assert set(_remedies.REMEDIES) == set(CODES) - {"state_unreadable"}
 
 
 @pytest.mark.parametrize("code", sorted(_remedies.REMEDIES))
@@ -183,15 +183,20 @@ def test_next_step_names_the_host_when_given():
     assert f"`{PREVIEW} --limit hv-doubled`" in readiness_lines(result_of("hv-doubled"), "hv-doubled")[-1]
 
 
+UNREADABLE = {"code": "state_unreadable", "severity": "error", "subject": "state:events",
+              "message": "events: access denied; nothing about it is judged or changed", "fixable": False,
+              "source": CODES["state_unreadable"].source, "evidence": {}, "waived": False}
+
+
 def test_next_step_when_nothing_here_fixes_it_says_what_to_read():
-    lines = readiness_lines(result_of("missing-driver"))
+    lines = readiness_lines({"findings": [UNREADABLE], "ready": False, "summary": {}})
     assert lines[-1].startswith("NEXT: nothing here is fixed by backupready.windows.remediate: read each finding's fix")
     assert "Finding codes" in lines[-1]
 
 
 def test_next_step_mentions_the_other_findings_when_only_some_are_fixable():
     result = result_of("hv-doubled")
-    result["findings"].append(dict(findings_of("missing-driver")[0], waived=False))
+    result["findings"].append(dict(UNREADABLE))
     assert "; for the 1 other finding(s), read each finding's fix" in readiness_lines(result)[-1]
 
 
@@ -244,3 +249,83 @@ def test_the_readme_table_says_what_the_code_table_and_the_remedies_say():
             assert f"`{name}`" in fixed_by, (code, name)
         for name, value in remedy.opt_in:
             assert f"`{name}={str(value).lower()}`" in fixed_by and fixed_by.startswith("opt-in"), (code, name)
+
+
+# --- nothing invisible, nothing reordered -------------------------------------------------------------------
+
+def _tampered_winmad(name: str, value: str) -> dict:
+    state = state_of("mars-winmad")
+    service = _state.find_service(state, "WinMad")
+    service["name"], service["image_path"]["data"] = name, value
+    return state
+
+
+def test_evidence_names_the_invisible_characters_of_every_path():
+    zwsp = "\u200b"
+    state = _tampered_winmad("WinMad", f"\\\\SystemRoot\\System32\\drivers\\win{zwsp}mad.sys")
+    (finding,) = [f.as_dict() for f in assess(state) if f.subject == "service:WinMad"]
+    for key in ("image_path", "writer_path", "fixed_value"):
+        assert finding["evidence"][key] is not None and zwsp not in finding["evidence"][key], key
+        assert "win<U+200B>mad.sys" in finding["evidence"][key], key
+    state = _tampered_winmad("WinMad", f"\\SystemRoot\\Gone{zwsp}\\winmad.sys")
+    state["paths"] = {f"C:\\Windows\\Gone{zwsp}\\winmad.sys": False}
+    excl = [f.as_dict() for f in assess(state) if f.subject == "service:WinMad" and f.code == "missing_file"]
+    assert excl
+    for finding in excl:
+        # the path the exclusions module writes: as it is (the report names the invisible character when it shows it)
+        assert finding["evidence"]["exclusion_path"] == f"C:\\Windows\\Gone{zwsp}\\winmad.sys"
+
+
+def test_a_right_to_left_override_in_a_service_name_is_named_on_the_console():
+    name = "Win\u202edaM"
+    state = _tampered_winmad(name, WINMAD_VALUE)
+    findings = [dict(f.as_dict(), waived=False) for f in assess(state)]
+    (finding,) = [f for f in findings if f["subject"] == f"service:{name}"]
+    assert finding["subject"] == f"service:{name}"  # the key waivers match stays the name as it is
+    assert finding["message"].startswith("Win<U+202E>daM: ")
+    lines = readiness_lines({"findings": findings, "ready": False, "summary": {}})
+    assert not any("\u202e" in line for line in lines)
+    (line,) = [line for line in lines if "service:Win<U+202E>daM: Win<U+202E>daM: " in line]
+    assert "[fixable: backupready.windows.remediate, role imagepath" in line
+
+
+# --- missing_file: the opt-in exclusion ---------------------------------------------------------------------
+
+def test_missing_file_names_the_opt_in_exclusion_and_its_switches():
+    (finding,) = [f for f in findings_of("missing-driver") if f["code"] == "missing_file"]
+    path = finding["evidence"]["exclusion_path"]
+    assert finding["fix"] == (
+        f"repair or remove the service (its owner's call), or exclude '{path}' from System State "
+        "(ExcludedBinaryPaths, KB 980794) with backupready.windows.remediate, opt-in: set readiness_fix_exclusions=true, "
+        "systemwriter_exclude_unreachable=true and systemwriter_include_missing_file=true")
+    lines = readiness_lines(result_of("missing-driver"))
+    line = next(line for line in lines if "missing_file" in line)
+    assert ("[opt-in: backupready.windows.remediate, role systemwriter (win_systemwriter_exclusions); set "
+            "readiness_fix_exclusions=true and systemwriter_exclude_unreachable=true and "
+            "systemwriter_include_missing_file=true]") in line
+    assert lines[-1] == (f"NEXT: preview the fixes with `{PREVIEW} -e readiness_fix_exclusions=true "
+                         "-e systemwriter_exclude_unreachable=true -e systemwriter_include_missing_file=true`, "
+                         "then run it without --check")
+
+
+# --- NEXT: for this host, and after a dry run ---------------------------------------------------------------
+
+def test_next_step_quotes_the_host_for_the_shell():
+    assert f"`{PREVIEW} --limit 'web 01;rm'`" in readiness_lines(result_of("hv-doubled"), "web 01;rm")[-1]
+
+
+def test_after_a_check_mode_run_the_next_step_is_to_run_it_without_check():
+    line = readiness_lines(result_of("excl-bad"), "excl-bad", True)[-1]
+    assert line == ("NEXT: this was a dry run (--check): to make the fixes it showed, run it without --check "
+                    "(`ansible-playbook -i <inventory> backupready.windows.remediate --diff --limit excl-bad "
+                    "-e readiness_fix_exclusions=true -e systemwriter_remove_invalid=true`)")
+    assert "--check --diff" not in line
+    assert readiness_lines(dict(result_of("excl-bad"), check_mode=True))[-1].startswith("NEXT: this was a dry run")
+
+
+def test_the_playbooks_pass_the_host_and_the_role_passes_check_mode():
+    with open(os.path.join(ROOT, "playbooks", "assess.yml"), encoding="utf-8") as handle:
+        assert "readiness_lines(inventory_hostname)" in handle.read()
+    with open(os.path.join(ROOT, "roles", "readiness", "tasks", "main.yml"), encoding="utf-8") as handle:
+        text = " ".join(handle.read().split())
+    assert "readiness_lines(inventory_hostname, ansible_check_mode and readiness_remediate | bool)" in text

@@ -80,7 +80,7 @@ def test_the_collector_keeps_only_the_findings():
     collector = FleetCollector()
     finding = {**f("cryptsvc_state", "service:CryptSvc"), "huge": "x" * 10_000}
     collector.add_result("h", INFO, info_result("WS2022", finding), full_assessment=True)
-    (kept,) = collector.hosts["h"].findings.values()
+    (kept,) = collector.hosts["h"].findings
     assert set(kept) == {"code", "severity", "subject", "message", "evidence", "fix", "fixable", "source"}
     assert not hasattr(collector.hosts["h"], "state")
 
@@ -130,7 +130,7 @@ def test_a_full_assessment_replaces_what_earlier_tasks_found():
     collector.add_result("h", "backupready.windows.win_cryptsvc", {"changed": True, "findings": []})
     assert len(collector.hosts["h"].findings) == 1  # the fix module does not change the picture
     collector.add_result("h", INFO, info_result("WS"), full_assessment=True)  # the re-assessment does
-    assert collector.hosts["h"].findings == {}
+    assert collector.hosts["h"].findings == []
 
 
 def test_results_of_other_collections_and_results_without_findings_are_ignored():
@@ -346,7 +346,7 @@ def test_html_escapes_every_text(fleet):
     scan = PageScan()
     scan.feed(page)
     text = "".join(scan.text)
-    assert NASTY.replace("\x00", "\\u0000") in text  # the message, unescaped back, is intact
+    assert NASTY.replace("\x00", "<NUL>") in text  # the message, unescaped back, is intact (NUL named, as on the console)
     assert "passive node <cluster>" in text  # the waiver reason is shown, escaped
     assert "waiver expired 2026-10-01" in text
 
@@ -409,3 +409,23 @@ def test_markdown_keeps_an_ampersand_readable_but_escapes_an_entity():
     text = render(write_markdown, hosts, summarize(hosts))
     assert "read & execute; &amp;lt;b&amp;gt;" in text
     assert MarkdownIt().render(text).count("&amp;lt;b&amp;gt;") == 1  # shown as typed, not as a tag
+
+
+def test_markdown_shows_values_in_code_spans_that_read_the_same_raw_and_rendered():
+    value = "\\\\systemroot\\system32\\drivers\\win\tmad.sys"
+    message = f"WinMad: the System Writer derives '{value}', not a valid local path (a doubled \\SystemRoot\\ prefix)"
+    finding = dict(f("invalid_syntax", "service:Win\u202eMad", message),
+                   fix="set ImagePath to '\\SystemRoot\\System32\\drivers\\winmad.sys' (REG_EXPAND_SZ)")
+    collector = FleetCollector()
+    collector.add_result("h", INFO, info_result("WS", finding), full_assessment=True)
+    hosts = build_hosts(collector.hosts.values(), "error", [], TODAY)
+    text = render(write_markdown, hosts, summarize(hosts))
+    shown = "'\\\\systemroot\\system32\\drivers\\win<TAB>mad.sys'"
+    # raw: what the console shows, in a code span; no doubled backslash but the value's own, no &lt;TAB&gt;
+    assert f"derives `{shown}`" in text and "&lt;" not in text and "\t" not in text and "\u202e" not in text
+    assert "Fix: set ImagePath to `'\\SystemRoot\\System32\\drivers\\winmad.sys'`" in text
+    assert "`service:Win<U+202E>Mad`" in text and "(a doubled \\SystemRoot\\ prefix)" in text
+    rendered = MarkdownIt().render(text)  # what a ticket system shows: the same characters
+    assert "<code>" + shown.replace("<", "&lt;").replace(">", "&gt;") + "</code>" in rendered
+    assert "<code>'\\SystemRoot\\System32\\drivers\\winmad.sys'</code>" in rendered
+    assert "a doubled \\SystemRoot\\ prefix" in rendered

@@ -304,3 +304,22 @@ def test_any_text_stays_text(name, subject, message, value):
     (entry,) = data_block(page)["hosts"]
     assert entry["f"][0][0] == "filemaps_acl"
     assert Dom(entry["h"]).find("details", "host")[0]["attrs"]["data-status"] == "not-ready"
+
+
+def test_the_policy_forbids_a_base_url_and_form_submission():
+    (policy,) = [m["attrs"]["content"] for m in Dom(page_of(mixed_fleet())).find("meta")
+                 if m["attrs"].get("http-equiv") == "Content-Security-Policy"]
+    parts = [part.strip() for part in policy.split(";")]
+    assert "base-uri 'none'" in parts and "form-action 'none'" in parts
+
+
+def test_invisible_and_reordering_characters_are_named_as_on_the_console():
+    name = "Win\u202eMad"
+    message = f"{name}: x\ty\nz\rw\u00a0\u200b\ufeff\x00"
+    page = page_of([host("h1", finding("invalid_syntax", f"service:{name}", message,
+                                       writer_path="C:\\a\u200b.sys"))])
+    for char in "\u202e\t\u00a0\u200b\ufeff\x00":
+        assert char not in page, repr(char)
+    assert "service:Win&lt;U+202E&gt;Mad" in page
+    assert "x&lt;TAB&gt;y&lt;LF&gt;z&lt;CR&gt;w&lt;U+00A0&gt;&lt;U+200B&gt;&lt;U+FEFF&gt;&lt;NUL&gt;" in page
+    assert "C:\\a&lt;U+200B&gt;.sys" in page

@@ -72,6 +72,25 @@ def test_a_snapshot_in_a_read_only_folder_is_refused_before_any_backup(backend, 
     assert tree(tmp_path) == before and not os.path.exists(backend.backup_dir)
 
 
+def test_a_snapshot_folder_where_the_lock_cannot_be_made_says_read_only(backend, monkeypatch, tmp_path):
+    """An immutable snapshot folder refuses the lock file first: the message says read-only, nothing is written."""
+    before = tree(tmp_path)
+    real = open
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(1, "Operation not permitted", path)
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", refusing_open)
+    with pytest.raises(BackendError) as caught:
+        backend.apply([FIX], check_mode=False)
+    message = str(caught.value)
+    assert message.startswith("hv: the snapshot's folder ") and "is read-only or cannot be written" in message
+    assert "nothing was changed and no backup was made" in message
+    monkeypatch.setattr("builtins.open", real)
+    assert tree(tmp_path) == before and not os.path.exists(backend.backup_dir)
+
+
 def test_a_backup_folder_that_cannot_be_written_is_refused_before_the_snapshot_changes(backend, monkeypatch, tmp_path):
     os.makedirs(backend.backup_dir, mode=0o700)
     before = tree(tmp_path)
