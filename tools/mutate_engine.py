@@ -28,9 +28,13 @@ TESTS = ROOT / "tests" / "csharp"
 
 # (name, file, old text, new text, tests that must fail: names of EngineTests methods or pytest functions)
 MUTANTS = [
+    ("removing a self-test's backups takes the lock in check mode", "BackupReady.cs",
+     "            if (checkMode)\n                return SelftestBackupsOf(os, store, runId, false);",
+     "            if (checkMode && os == null)\n                return SelftestBackupsOf(os, store, runId, false);",
+     ["TestRemovingTheSandboxBackupsAndTheLock"]),
     ("a self-test deletes the backups of a change still on the host", "BackupReady.cs",
-     "                if (SelftestSandbox.HoldsTheEntry(os, value, runId))\n",
-     "                if (SelftestSandbox.HoldsTheEntry(os, value, runId) && store == null)\n",
+     "            if (SelftestSandbox.HoldsTheEntry(os, value, runId))\n",
+     "            if (SelftestSandbox.HoldsTheEntry(os, value, runId) && store == null)\n",
      ["TestTheBackupsOfARunWhoseEntryIsStillThereAreKept"]),
     ("a self-test sandbox spelled otherwise is written", "BackupReady.cs",
      "            if (path.TrimEnd('\\\\') != root + \"\\\\\" + runId)\n",

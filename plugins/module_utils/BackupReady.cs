@@ -4106,27 +4106,48 @@ namespace ansible_collections.backupready.windows.plugins.module_utils.BackupRea
             string storeProblem = StorePathProblem(store);
             if (storeProblem != null)
                 throw new InvalidOperationException(storeProblem);
-            List<object> gone = new List<object>();
-            using (os.Lock(LockTimeoutMilliseconds))
+            if (checkMode)
+                return SelftestBackupsOf(os, store, runId, false);  // a dry run deletes nothing: no lock, as Apply
+            IDisposable locked;
+            try
             {
-                if (!os.DirectoryExists(store))
-                    return gone;
-                PlanStore(os, store);  // StoreRefused: a link on the way, or a store this collection did not make
-                // The run's ExcludedBinaryPaths entry still in the value: a change of the run is still on the host, and its
-                // backups are the way to undo it, so none is deleted.
-                Dictionary<string, object> value = os.RegistryRead(AllowList.NormaliseKey(AllowList.SystemWriterKey).Substring(5),
-                    AllowList.ExcludedBinaryPaths);
-                if (SelftestSandbox.HoldsTheEntry(os, value, runId))
-                    return gone;
-                foreach (string id in EntryIds(os, store))
+                locked = os.Lock(LockTimeoutMilliseconds);
+            }
+            catch (TimeoutException)
+            {
+                throw new InvalidOperationException("another apply holds " + LockName + ": waited 60 seconds, no backup was deleted");
+            }
+            catch (UnauthorizedAccessException error)
+            {
+                throw new InvalidOperationException(String.Format("{0} cannot be opened by this account (another account created " +
+                    "it or denies access), no backup was deleted: {1}", LockName, Message(error)));
+            }
+            using (locked)
+            {
+                return SelftestBackupsOf(os, store, runId, true);
+            }
+        }
+
+        private static List<object> SelftestBackupsOf(IHostOs os, string store, string runId, bool delete)
+        {
+            List<object> gone = new List<object>();
+            if (!os.DirectoryExists(store))
+                return gone;
+            PlanStore(os, store);  // StoreRefused: a link on the way, or a store this collection did not make
+            // The run's ExcludedBinaryPaths entry still in the value: a change of the run is still on the host, and its
+            // backups are the way to undo it, so none is deleted.
+            Dictionary<string, object> value = os.RegistryRead(AllowList.NormaliseKey(AllowList.SystemWriterKey).Substring(5),
+                AllowList.ExcludedBinaryPaths);
+            if (SelftestSandbox.HoldsTheEntry(os, value, runId))
+                return gone;
+            foreach (string id in EntryIds(os, store))
+            {
+                Entry entry = LoadEntry(os, store, id);
+                if (entry.Usable && entry.Status == "committed" && SelftestSandbox.IsBackupOfRun(os.SystemRoot(), entry.Record, runId))
                 {
-                    Entry entry = LoadEntry(os, store, id);
-                    if (entry.Usable && entry.Status == "committed" && SelftestSandbox.IsBackupOfRun(os.SystemRoot(), entry.Record, runId))
-                    {
-                        if (!checkMode)
-                            DeleteEntry(os, entry.Folder);
-                        gone.Add(id);
-                    }
+                    if (delete)
+                        DeleteEntry(os, entry.Folder);
+                    gone.Add(id);
                 }
             }
             return gone;

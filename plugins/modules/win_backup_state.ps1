@@ -263,8 +263,10 @@ Function Invoke-Vssadmin {
         return $section
     }
     try {
-        # Read both streams asynchronously: a full stderr pipe must not block the process.
-        $stdoutTask = $process.StandardOutput.ReadToEndAsync()
+        # Read both streams asynchronously: a full stderr pipe must not block the process. stdout is read as bytes and
+        # decoded here, so that the self-test can return the bytes as vssadmin wrote them (stdout_base64).
+        $stdoutBytes = New-Object -TypeName System.IO.MemoryStream
+        $stdoutTask = $process.StandardOutput.BaseStream.CopyToAsync($stdoutBytes)
         $stderrTask = $process.StandardError.ReadToEndAsync()
         if (-not $process.WaitForExit(300000)) {
             $process.Kill()
@@ -272,10 +274,15 @@ Function Invoke-Vssadmin {
             return $section
         }
         $process.WaitForExit()
+        $stdoutTask.Wait()
+        $raw = $stdoutBytes.ToArray()
         $section.collected = $true
         $section.exit_code = $process.ExitCode
-        $section.stdout = $stdoutTask.Result
+        $section.stdout = $encoding.GetString($raw)
         $section.stderr = $stderrTask.Result
+        if ($module.Params.selftest_run_id) {
+            $section.stdout_base64 = [System.Convert]::ToBase64String($raw)
+        }
     }
     finally {
         $process.Dispose()

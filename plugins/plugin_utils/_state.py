@@ -283,6 +283,8 @@ STATE_SPEC = {
             "exit_code": {"type": "int", "nullable": True},
             "stdout": "str",
             "stderr": "str",
+            "encoding": {"type": "int", "optional": True},  # the code page stdout was decoded with
+            "stdout_base64": {"type": "str", "optional": True},  # the bytes as vssadmin wrote them (self-test probes)
         }},
         "filemaps": _PATH_SECURITY,
         "pending_renames": _PATH_SECURITY,

@@ -1217,6 +1217,21 @@ public static class EngineTests
         Equal(2, BackupEngine.DeleteSelftestBackups(os, Store, "run00001", false).Count, "deleted once the entry is gone");
     }
 
+    /// Removing a sandbox's backups waits for no lock in check mode (it deletes nothing), and says so when another apply
+    /// holds the lock for a real removal, deleting nothing.
+    public static void TestRemovingTheSandboxBackupsAndTheLock()
+    {
+        FakeOs os = SandboxHost(BackupEngine.StoreSddl);
+        string own = (string)Apply(os, L(SandboxFolderOp(Sandbox)))["backup_id"];
+        os.LockBusy = true;
+        Equal(L(own), BackupEngine.DeleteSelftestBackups(os, Store, "run00001", true), "check mode answers without the lock");
+        Throws(delegate { BackupEngine.DeleteSelftestBackups(os, Store, "run00001", false); },
+            "another apply holds Global\\backupready.windows.apply: waited 60 seconds, no backup was deleted");
+        Equal(1, os.StoreRecords(Store).Count, "nothing deleted");
+        os.LockBusy = false;
+        Equal(L(own), BackupEngine.DeleteSelftestBackups(os, Store, "run00001", false), "deleted once the lock is free");
+    }
+
     /// A make that stops half-way deletes what it made; a folder left open by one is completed; one that is not whole
     /// any more is named, not changed.
     public static void TestAHalfMadeSandboxIsCompletedOrNamed()

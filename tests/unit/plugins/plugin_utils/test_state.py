@@ -208,3 +208,13 @@ def test_a_lone_surrogate_is_found_in_text_and_in_a_document_from_a_live_host():
         validate_state(doc, "live")
     with pytest.raises(StateError, match=r"^text: field 'host.os_caption': holds a lone UTF-16 surrogate"):
         parse_state(json.dumps(doc, ensure_ascii=False), "text")
+
+
+def test_a_self_test_probe_may_carry_the_vssadmin_bytes_and_code_page():
+    doc = make_state()
+    doc["vssadmin"].update({"encoding": 437, "stdout_base64": "dnNzYWRtaW4="})
+    validated = validate_state(doc, "probe")
+    assert validated["vssadmin"]["stdout_base64"] == "dnNzYWRtaW4=" and validated["vssadmin"]["encoding"] == 437
+    doc["vssadmin"]["encoding"] = "437"
+    with pytest.raises(StateError, match="encoding"):
+        validate_state(doc, "probe")
