@@ -18,15 +18,15 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import (
-    CODES, SEVERITIES, assess, severity_rank)
+    CODES, SEVERITIES, assess, finding_key, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
+from ansible_collections.backupready.windows.plugins.plugin_utils._report import REPORT_FORMAT
 from ansible_collections.backupready.windows.plugins.plugin_utils._settings import report_setting
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
     EXPIRED, WAIVED, WaiverError, apply_waivers, read_waivers_file, validate_waivers)
 from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 
 INLINE_WAIVERS = "task option waivers"
-BASELINE_FORMAT = "backupready.report/1"
 
 
 def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[dict]:
@@ -44,11 +44,6 @@ def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[
     return marked
 
 
-def finding_key(finding) -> tuple[str, str]:
-    """A finding of a host is known by its code and subject (subjects name Windows objects: case-insensitive)."""
-    return str(finding.get("code", "")), str(finding.get("subject", "")).lower()
-
-
 def read_baseline(path: str, where: str) -> dict:
     """The report.json of an earlier run, checked enough to compare with; a ValueError names the file."""
     try:
@@ -58,8 +53,8 @@ def read_baseline(path: str, where: str) -> dict:
         raise ValueError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ValueError(f"{where}: {path} is not valid JSON ({exc}); give the report.json of an earlier run") from None
-    if not isinstance(doc, dict) or doc.get("format") != BASELINE_FORMAT or not isinstance(doc.get("hosts"), list):
-        raise ValueError(f"{where}: {path} is not a backupready report.json (no \"format\": \"{BASELINE_FORMAT}\" "
+    if not isinstance(doc, dict) or doc.get("format") != REPORT_FORMAT or not isinstance(doc.get("hosts"), list):
+        raise ValueError(f"{where}: {path} is not a backupready report.json (no \"format\": \"{REPORT_FORMAT}\" "
                          f"with a list of hosts)")
     return doc
 

@@ -10,6 +10,7 @@ import stat
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import module_caller, shell_family
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import (
     BackendError, SnapshotBackend, select_backend)
 from ansible_collections.backupready.windows.plugins.plugin_utils._journal import posix_trust_problem
@@ -51,7 +52,8 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode)
         try:
             run_id = check_run_id(args["run_id"])
-            backend = select_backend(task_vars, self._module_call(task_vars), check_mode=check_mode)
+            backend = select_backend(task_vars, module_caller(self, task_vars), check_mode=check_mode,
+                                     shell_family=shell_family(self._connection))
             if args["state"] == "query":
                 result.update(changed=False, backend=backend.name, msg=f"self-test sandbox {run_id} read back")
                 state = backend.probe(backups=1, sandbox_run_id=run_id)
@@ -63,7 +65,7 @@ class ActionModule(ActionBase):
                 module_args = {"run_id": run_id, "state": args["state"]}
                 if getattr(backend, "backup_dir", None):
                     module_args["backup_dir"] = backend.backup_dir
-                answer = self._module_call(task_vars)(SANDBOX_MODULE, module_args)
+                answer = module_caller(self, task_vars)(SANDBOX_MODULE, module_args)
                 if answer.get("failed"):
                     raise BackendError(f"{backend.host}: win_backup_sandbox failed: {answer.get('msg') or 'no message'}")
                 result.update({k: answer.get(k) for k in ("changed", "folder", "services", "removed", "removed_backups", "msg")})
@@ -99,8 +101,3 @@ class ActionModule(ActionBase):
         return {"changed": changed, "folder": where["folder"], "services": where["services"], "removed": removed,
                 "removed_backups": backups, "backend": "snapshot",
                 "msg": f"self-test sandbox {run_id} {verb}" if changed else f"self-test sandbox {run_id}: nothing to do"}
-
-    def _module_call(self, task_vars: dict):
-        def call(module_name: str, module_args: dict) -> dict:
-            return self._execute_module(module_name=module_name, module_args=dict(module_args), task_vars=task_vars)
-        return call

@@ -239,12 +239,21 @@ class BackupReadyAction(ActionBase):
         """Validation beyond the argument spec; raise ValueError with a message naming the option."""
 
     def _shell_family(self) -> str | None:
-        """The connection's shell family (powershell, cmd, sh...), or None when it cannot be told."""
-        family = getattr(getattr(self._connection, "_shell", None), "SHELL_FAMILY", None)
-        return family if isinstance(family, str) else None
+        return shell_family(self._connection)
 
     def _module_call(self, task_vars: dict):
-        def call(module_name: str, module_args: dict) -> dict:
-            return self._execute_module(module_name=module_name, module_args=dict(module_args),
-                                        task_vars=task_vars)
-        return call
+        return module_caller(self, task_vars)
+
+
+def shell_family(connection) -> str | None:
+    """The connection's shell family (powershell, cmd, sh...), or None when it cannot be told."""
+    family = getattr(getattr(connection, "_shell", None), "SHELL_FAMILY", None)
+    return family if isinstance(family, str) else None
+
+
+def module_caller(action: ActionBase, task_vars: dict):
+    """``call(module_name, module_args)``: one module run on the host of ``action`` (what a backend calls)."""
+    def call(module_name: str, module_args: dict) -> dict:
+        return action._execute_module(module_name=module_name, module_args=dict(module_args),  # pylint: disable=protected-access
+                                      task_vars=task_vars)
+    return call

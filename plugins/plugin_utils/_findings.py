@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from ._display import quoted
 
@@ -22,6 +22,12 @@ SEVERITIES = ("info", "warning", "error", "critical")
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
+
+
+def finding_key(finding: Mapping[str, Any]) -> tuple[str, str]:
+    """A finding of a host is known by its code and subject (subjects name Windows objects: case-insensitive);
+    the report, its baseline comparison and waiver sources key findings so."""
+    return str(finding.get("code", "")), str(finding.get("subject", "")).lower()
 
 
 def matches_any(name: str, patterns: Iterable[str] | None) -> bool:

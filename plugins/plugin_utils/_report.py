@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from xml.sax.saxutils import escape as _xml_escape
 
 from ._display import visible as _marked
-from ._findings import CODES, SEVERITIES
+from ._findings import CODES, SEVERITIES, finding_key
 from ._operations import describe
 from ._waivers import EXPIRED, OPEN, WAIVED, Waiver, apply_waivers
 
@@ -40,11 +40,6 @@ MARKDOWN_HOST_LIMIT = 100  # a ticket stays readable; report.json / report.html 
 def severity_rank(severity: str) -> int:
     """Rank of a severity; an unknown one ranks above critical, so that it always blocks (fail safe)."""
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def finding_key(finding: Mapping[str, Any]) -> tuple[str, str]:
-    # Subjects name Windows objects (services, paths), whose names are case-insensitive.
-    return str(finding.get("code", "")), str(finding.get("subject", "")).lower()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -204,6 +199,12 @@ class HostReport:
     waived: tuple[dict[str, Any], ...] = ()
     baseline: dict[str, Any] | None = None
     pending_changes: tuple[dict[str, str], ...] = ()
+    # the keys of the baseline's new findings, once per host (is_new is asked for every finding)
+    _new: frozenset = field(init=False, repr=False, compare=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        if self.baseline is not None:
+            object.__setattr__(self, "_new", frozenset(finding_key(k) for k in self.baseline.get("new") or []))
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "assessed": self.assessed, "ready": self.ready, "os": self.os,
@@ -221,7 +222,7 @@ class HostReport:
         """Whether the baseline lacks ``finding`` (None without a baseline)."""
         if self.baseline is None:
             return None
-        return finding_key(finding) in {finding_key(k) for k in self.baseline.get("new") or []}
+        return finding_key(finding) in self._new
 
 
 def reported_finding(finding: Mapping[str, Any], waiver: Waiver | None, status: str) -> dict[str, Any]:
