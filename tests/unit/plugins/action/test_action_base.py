@@ -3,11 +3,9 @@ module calls (at most 2 per assessment, 3 per remediation, whatever the number o
 mode and diff, argument validation before any contact with the host."""
 
 import copy
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from ansible.playbook.task import Task
 
 from ansible_collections.backupready.windows.plugins.action.win_service_imagepath import (
     ActionModule as ServiceImagePath)
@@ -15,34 +13,11 @@ from ansible_collections.backupready.windows.plugins.action.win_writer_access im
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
-from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 
+from fakehost import FakeHost, make_action
 from statedoc import make_service, make_state
-
-
-class FakeHost:
-    """Plays win_backup_state / win_backup_apply from a state document, recording every call."""
-
-    def __init__(self, state):
-        self.state = state
-        self.calls = []
-
-    def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
-        self.calls.append((module_name, copy.deepcopy(module_args)))
-        if module_name.endswith("win_backup_state"):
-            if module_args.get("gather", True):
-                return {"changed": False, "state": copy.deepcopy(self.state)}
-            return {"changed": False, "paths": {p: True for p in module_args.get("paths", [])}}
-        if module_name.endswith("win_backup_apply"):
-            new, outcome = apply_to_state(self.state, module_args["operations"], check_mode=self.check_mode)
-            if not self.check_mode and not outcome.refused:
-                self.state = new
-            result = outcome.as_dict()
-            result["failed"] = outcome.refused
-            return result
-        raise AssertionError(f"unexpected module {module_name}")
 
 
 def big_state(services=1000, cryptsvc_state="running", start_mode="auto"):
@@ -52,22 +27,6 @@ def big_state(services=1000, cryptsvc_state="running", start_mode="auto"):
     for index in range(services):
         doc["services"].append(make_service(f"drv{index:04}", f"System32\\drivers\\drv{index:04}.sys", type_=1))
     return doc
-
-
-def make_action(cls, args, host, check_mode=False, diff=False):
-    task = MagicMock(Task)
-    task.args = args
-    task.check_mode = check_mode
-    task.diff = diff
-    task.async_val = 0
-    task.action = "backupready.windows.test"
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    action = cls(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    action._load_name = task.action  # the plugin loader sets it in a real run (ansible-core 2.16 reads it)
-    host.check_mode = check_mode
-    action._execute_module = host.execute_module
-    return action
 
 
 class FixCryptSvc(BackupReadyAction):
@@ -294,5 +253,7 @@ def test_last_restart_reads_the_newest_backup_that_restarted_cryptsvc():
     assert last_restart([]) == (None, False)
     assert last_restart([backup("t2", restart), backup("t1", fix)]) == ("t2", True)
     assert last_restart([backup("t3", fix), backup("t2", restart)]) == ("t2", False)
-    assert last_restart([backup("t2", fix, restart)]) == ("t2", False)
+    # the fixes, then the restart, in one backup (a remediation): nothing changed after that restart
+    assert last_restart([backup("t2", fix, restart)]) == ("t2", True)
+    assert last_restart([backup("t2", restart, fix)]) == ("t2", False)
     assert last_restart([backup("t2", restart, trusted=False)]) == (None, False)
