@@ -129,7 +129,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import SEVERITIES
 from ansible_collections.backupready.windows.plugins.plugin_utils._report import (
-    FORMATS, FULL_ASSESSMENT_ACTION, WRITERS, FleetCollector, build_hosts, run_baseline, run_settings, summarize)
+    ASSESSMENT_ACTIONS, FORMATS, FULL_ASSESSMENT_ACTION, WRITERS, FleetCollector, build_hosts, run_baseline, run_settings, summarize)
 from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 from ansible_collections.backupready.windows.plugins.plugin_utils._settings import describe_origin
 
@@ -160,7 +160,7 @@ def _now() -> str:
 
 # What the report reads from a task result; the rest (the host state document above all) is never touched.
 RESULT_KEYS = ("findings", "summary", "msg", "ready", "gate_passed", "complete", "fail_on", "settings", "waived",
-               "baseline", "waivers_error", "changed", "failed", "operations")
+               "baseline", "waivers_error", "changed", "failed", "operations", "concerns", "phases")
 
 
 def _small(raw) -> dict:
@@ -225,12 +225,25 @@ def _is_capture(task) -> bool:
 
 
 def _may_assess(task) -> bool:
-    """Whether a task may be a complete assessment (its result decides; a templated argument may be anything)."""
+    """Whether a task may be a complete assessment (its result decides; a templated argument may be anything).
+
+    Not the remediation: whether it assesses depends on the run's tags (``--tags imagepath`` fixes only), so its
+    results say it (:func:`_assessed_by`)."""
     if _action_of(task) != FULL_ASSESSMENT_ACTION or _is_capture(task):
         return False
     args = getattr(task, "args", None)
     codes = args.get("codes") if isinstance(args, dict) else None
     return not (isinstance(codes, list) and codes)
+
+
+def _assessed_by(action: str, result: dict, failed: bool) -> bool:
+    """Whether a remediation's result is (or failed as) an assessment: complete, or failed in a run whose phases
+    include one (or before it could say which)."""
+    if action not in ASSESSMENT_ACTIONS or action == FULL_ASSESSMENT_ACTION:
+        return False
+    phases = result.get("phases")
+    return result.get("complete") is True or (failed and (not isinstance(phases, list)
+                                                          or bool({"assess", "verify"} & set(phases))))
 
 
 def _is_assessment(task, result: dict) -> bool:
@@ -340,7 +353,10 @@ class CallbackModule(CallbackBase):
         if not action.startswith("backupready.windows."):
             return
         data = _result_of(result)
-        full = action == FULL_ASSESSMENT_ACTION and _is_assessment(task, data)
+        if _assessed_by(action, data, failed):
+            self._play_runs_assessment = True
+            self.assessment_attempted = True
+        full = action in ASSESSMENT_ACTIONS and _is_assessment(task, data)
         check_mode = self.dry_run or getattr(task, "check_mode", None) is True
         self.collector.add_result(_host_of(result), action, data, failed=failed, full_assessment=full,
                                   check_mode=check_mode, task_name=_task_name(task))
@@ -351,7 +367,7 @@ class CallbackModule(CallbackBase):
         self._show_plainly(result)
 
     def _show_plainly(self, result) -> None:
-        """After a ``debug`` of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
+        """After a ``debug`` (or the playbooks' ``assert``) of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
         escaping changed them (a path's backslashes doubled): what the operator copies must be the value."""
         if _action_of(_task_of(result)) not in DEBUG_ACTIONS:
             return
@@ -365,6 +381,7 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._seen(result)
         self._collect(result, failed=True)
+        self._show_plainly(result)
 
     def v2_runner_on_unreachable(self, result):
         self._seen(result)
@@ -376,7 +393,8 @@ class CallbackModule(CallbackBase):
         records = list(self.collector.hosts.values())
         if not self.assessment_attempted and not any(r.assessed for r in records):
             self._display.display(f"backupready report: no assessment ran in this playbook (only a complete "
-                                  f"{FULL_ASSESSMENT_ACTION} says whether a host is ready); the report in "
+                                  f"{FULL_ASSESSMENT_ACTION} or {ASSESSMENT_ACTIONS[1]} says whether a host is "
+                                  f"ready); the report in "
                                   f"{directory} was left as it was")
             return
         fallback_fail_on, fallback_origin = self._fail_on()
@@ -406,19 +424,24 @@ class CallbackModule(CallbackBase):
             f"{summary['not_assessed']} not assessed; written to {directory} ({', '.join(written)})")
 
 
-DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
+# The tasks that show a host's lines: a debug, or the playbooks' assert that shows them and is the gate.
+DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug", "assert", "ansible.builtin.assert",
+                 "ansible.legacy.assert")
 _HEADLINE = re.compile(r"(?:READY|NOT READY|NOT ASSESSED): ")  # the first line of readiness_lines
 
 
 def plain_lines(msg) -> list[str]:
     """The lines of a ``readiness_lines`` message whose JSON form differs from the text (a backslash, a double quote),
     all of them; ``[]`` when the message is not such lines or JSON shows them as they are."""
+    multiline = isinstance(msg, str) and "\n" in msg
+    if isinstance(msg, str):
+        msg = msg.split("\n")  # a failed gate: its reason, then the lines, in one message
     if not isinstance(msg, list) or not msg or not all(isinstance(line, str) for line in msg):
         return []
-    if not _HEADLINE.match(msg[0]):
+    if not any(_HEADLINE.match(line) for line in msg[:2]):  # a failed gate puts its reason first
         return []
-    if all(json.dumps(line, ensure_ascii=False)[1:-1] == line for line in msg):
-        return []
+    if not multiline and all(json.dumps(line, ensure_ascii=False)[1:-1] == line for line in msg):
+        return []  # (a message of several lines in one string always differs: JSON shows its line breaks as \n)
     return list(msg)
 
 

@@ -241,6 +241,7 @@ class SnapshotBackend:
     """State from a snapshot file on the controller; operations rewrite it atomically, journaled."""
 
     name = "snapshot"
+    answers_every_path = True  # the probe holds the snapshot's whole paths map: no path needs asking ahead
 
     def __init__(self, path: str, host: str, backup_dir: str | None = None, clock: Callable[[], datetime] = _now,
                  keep: int = _journal.DEFAULT_KEEP):
@@ -253,12 +254,16 @@ class SnapshotBackend:
         self._probed_paths: dict[str, bool | None] | None = None
         self.faults: dict[int, str] = {}  # tests only (fault injection at an operation index)
 
-    def probe(self, backups: int = 0, sandbox_run_id: str | None = None) -> dict:  # pylint: disable=unused-argument
+    def probe(self, backups: int = 0, sandbox_run_id: str | None = None,  # pylint: disable=unused-argument
+              paths: list[str] | None = None) -> dict:
         """The snapshot; ``backups`` is accepted for symmetry (:meth:`list_backups` reads the backup files), and so is
-        ``sandbox_run_id`` (a snapshot holds its self-test sandbox, if any, under ``selftest_sandbox``)."""
+        ``sandbox_run_id`` (a snapshot holds its self-test sandbox, if any, under ``selftest_sandbox``). ``paths``
+        are answered in the same call, as :meth:`path_exists` answers them (added to the state's ``paths``)."""
         self.calls.append("state")
         state = load_state_file(self.path)
         self._probed_paths = {key.lower(): value for key, value in state["paths"].items()}
+        if paths:
+            state["paths"].update({path: self._probed_paths.get(path.lower()) for path in paths})
         return state
 
     def path_exists(self, paths: list[str]) -> dict[str, bool | None]:
@@ -351,23 +356,30 @@ class LiveBackend:
                 args["backup_dir"] = self.backup_dir
         return args
 
-    def probe(self, backups: int = 0, sandbox_run_id: str | None = None) -> dict:
+    def probe(self, backups: int = 0, sandbox_run_id: str | None = None, paths: list[str] | None = None) -> dict:
         """The state document; with ``backups`` > 0 the same call lists that many backups (see list_backups); with
         ``sandbox_run_id`` the same call reads that run's self-test sandbox folder too (``selftest_sandbox``,
-        docs/selftest.md)."""
+        docs/selftest.md); ``paths`` are tested in the same call too (added to the state's ``paths``)."""
         self.calls.append("state")
         args = self._state_args(True, backups)
         if sandbox_run_id:
             args["selftest_run_id"] = sandbox_run_id
+        if paths:
+            args["paths"] = list(paths)
         result = self._run(STATE_MODULE, args)
         if "state" not in result:
             raise BackendError(f"{self.host}: win_backup_state returned no 'state'")
         if backups > 0:
             self._listed = (backups, self._parse_backups(result))
         try:
-            return validate_state(result["state"], f"{self.host}: win_backup_state result")
+            state = validate_state(result["state"], f"{self.host}: win_backup_state result")
         except StateError as exc:
             raise BackendError(str(exc)) from None
+        if paths:
+            found = result.get("paths") or {}
+            state["paths"] = dict(state.get("paths") or {})
+            state["paths"].update({path: found.get(path) for path in paths})
+        return state
 
     def list_backups(self, count: int) -> list[dict]:
         """The ``count`` newest backups under backup_dir, newest first: no module call when probe() listed them."""

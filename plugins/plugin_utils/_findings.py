@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ._display import quoted
 
@@ -183,20 +184,56 @@ def _load_all_checks() -> None:
     from . import _checks  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
 
 
+_MEMO: dict[int, dict] | None = None
+
+
+@contextmanager
+def assessment_memo() -> Iterator[None]:
+    """Within it, :func:`assess` and :func:`wanted_paths` answer once per state document: a remediation asks the
+    same document for the findings of every check, then each concern for its own codes (taken from the first
+    answer), without diagnosing every service again. The caller must not change a document it asked about while
+    the memo is open (every change in this collection makes a new document: ``merge_paths``, ``apply_to_state``)."""
+    global _MEMO  # pylint: disable=global-statement
+    outer = _MEMO
+    _MEMO = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _MEMO = outer
+
+
+def _memo_of(state: dict) -> dict | None:
+    if _MEMO is None:
+        return None
+    entry = _MEMO.get(id(state))
+    if entry is None or entry["state"] is not state:  # keeps the document alive: its id cannot be reused meanwhile
+        entry = _MEMO[id(state)] = {"state": state}
+    return entry
+
+
 def wanted_paths(state: dict) -> list[str]:
     """Every path any check wants tested for existence (deduplicated case-insensitively, order kept)."""
+    memo = _memo_of(state)
+    if memo is not None and "wanted" in memo:
+        return list(memo["wanted"])
     seen: dict[str, str] = {}
     for check in registered_checks():
         if check.wanted_paths is None:
             continue
         for path in check.wanted_paths(state):
             seen.setdefault(path.lower(), path)
+    if memo is not None:
+        memo["wanted"] = list(seen.values())
     return list(seen.values())
 
 
 def assess(state: dict, codes: Iterable[str] | None = None) -> list[Finding]:
     """Run every registered check (or those producing ``codes``) and return their findings, sorted."""
     wanted = set(codes) if codes is not None else None
+    memo = _memo_of(state)
+    if memo is not None and "all" in memo:
+        # every check's findings, sorted: those of some codes are a subset, in the same order
+        return [f for f in memo["all"] if wanted is None or f.code in wanted]
     findings: list[Finding] = []
     for check in registered_checks():
         if wanted is not None and not wanted.intersection(check.codes):
@@ -206,6 +243,8 @@ def assess(state: dict, codes: Iterable[str] | None = None) -> list[Finding]:
                 findings.append(finding)
     findings = _with_service_events(state, findings)
     findings.sort(key=lambda f: (-severity_rank(f.severity), f.code, f.subject.lower()))
+    if memo is not None and wanted is None:
+        memo["all"] = list(findings)
     return findings
 
 

@@ -33,6 +33,9 @@ FINDING_KEYS = ("code", "severity", "subject", "message", "evidence", "fix", "fi
 FORMATS = {"json": "report.json", "junit": "junit.xml", "markdown": "report.md", "html": "report.html"}
 COLLECTION_PREFIX = "backupready.windows."
 FULL_ASSESSMENT_ACTION = "backupready.windows.win_backup_readiness_info"
+# The modules whose result can be a complete assessment (``complete: true``): the assessment itself, and the
+# remediation that assesses, fixes and verifies in one task (its result is the assessment of the host as it is after).
+ASSESSMENT_ACTIONS = (FULL_ASSESSMENT_ACTION, "backupready.windows.win_backup_remediate")
 NO_RESULT = "no backupready.windows task returned findings for this host"
 MARKDOWN_HOST_LIMIT = 100  # a ticket stays readable; report.json / report.html hold every host
 
@@ -139,12 +142,18 @@ class FleetCollector:
         for item in items:
             if not isinstance(item, Mapping):
                 continue
-            if full_assessment and isinstance(item.get("findings"), list) and not item.get("failed"):
+            # A remediation that failed after reading the host carries the assessment of the host as it was.
+            if full_assessment and isinstance(item.get("findings"), list) and (
+                    not item.get("failed") or item.get("complete") is True):
                 self._take(host, item)
                 taken = True
-            elif check_mode and item.get("changed"):
-                self._record(host).pending_changes.append(
-                    pending_change(task_name or action, action.removeprefix(COLLECTION_PREFIX), item))
+            if check_mode and item.get("changed"):
+                # A remediation of several concerns: one pending change per concern, named after its module.
+                concerns = item.get("concerns") if isinstance(item.get("concerns"), Mapping) else None
+                parts = [(f"{task_name or action} ({name})", str(part.get("module") or name), part)
+                         for name, part in (concerns or {}).items() if isinstance(part, Mapping) and part.get("changed")]
+                for name, module, part in parts or [(task_name or action, action.removeprefix(COLLECTION_PREFIX), item)]:
+                    self._record(host).pending_changes.append(pending_change(name, module, part))
                 taken = True
             if item.get("waivers_error"):
                 self._record(host).waivers_error = str(item["waivers_error"])

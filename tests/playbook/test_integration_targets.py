@@ -20,10 +20,12 @@ from runner import FLEET, ROOT, playbook, run_playbook, write_inventory
 TARGETS = os.path.join(ROOT, "tests", "integration", "targets")
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "action"))
                  if name.endswith(".py") and name != "win_backup_selftest_sandbox.py")
-# Which demo hosts each target runs on: fs01 (healthy), plus crypt-off (CryptSvc disabled: check mode only) and,
+# Which demo hosts each target runs on: fs01 (healthy), plus crypt-off (CryptSvc disabled: check mode only), for
+# the remediation hv-doubled too (an ImagePath fix: check mode only) and,
 # for the exclusions, excl-bad (duplicates: check mode only) and a copy of fs01 whose SystemWriter value is clean.
 HOSTS = {name: ["fs01"] for name in MODULES}
 HOSTS["win_cryptsvc"] = ["fs01", "crypt-off"]
+HOSTS["win_backup_remediate"] = ["fs01", "crypt-off", "hv-doubled"]
 HOSTS["win_systemwriter_exclusions"] = ["fs01", "excl-bad", "fs01-with-exclusion"]
 
 

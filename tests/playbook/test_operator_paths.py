@@ -112,7 +112,9 @@ def test_a_concern_tag_runs_that_concern_through_the_umbrella_role(tmp_path, two
     fleet = os.path.dirname(two_hosts)
     result = playbook_run(tmp_path, two_hosts, "backupready.windows.remediate", "--tags", "imagepath")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "backupready.windows.imagepath : Diagnose and fix service ImagePath values" in result.stdout
+    assert "TASK [backupready.windows.readiness : Assess, remediate what can be fixed safely" in result.stdout
+    # the fix only: no assessment is shown or judged (the assess and verify phases are not selected)
+    assert result.stdout.count("no assessment in this run") == 2 and "READY:" not in result.stdout
     assert image_path(os.path.join(fleet, "hv-doubled.json"), "vdrvroot") == "\\SystemRoot\\System32\\drivers\\vdrvroot.sys"
     assert service_state(os.path.join(fleet, "crypt-off.json"), "CryptSvc") == "stopped"  # cryptsvc did not run
 
@@ -171,10 +173,20 @@ def test_strict_vars_makes_a_misspelt_variable_an_error_before_any_change(tmp_pa
 
 
 def test_the_collection_own_variables_raise_no_warning(tmp_path):
-    """A real run on hosts whose fixes notify the CryptSvc restart handler (its registered result included)."""
+    """A real remediation that restarts CryptSvc, then the concern roles on their own, whose fixes notify their
+    CryptSvc restart handler (its registered result included)."""
     inventory = copy_fleet(tmp_path / "fleet", ["acl-broken", "hv-doubled"])
     result = playbook_run(tmp_path, inventory, "backupready.windows.remediate", "-e", "readiness_fix_exclusions=true",
                           "-e", "backupready_fail_on=critical")
+    output = flat(result.stdout + result.stderr)
+    assert result.returncode == 0, output
+    assert "is not one the backupready.windows roles or playbooks read" not in output
+    fresh = copy_fleet(tmp_path / "fresh", ["acl-broken", "hv-doubled"])
+    roles = tmp_path / "roles.yml"
+    roles.write_text("- hosts: all\n  gather_facts: false\n  roles:\n    - backupready.windows.imagepath\n"
+                     "    - backupready.windows.systemwriter\n    - backupready.windows.filemaps\n"
+                     "    - backupready.windows.cryptsvc\n", encoding="utf-8")
+    result = playbook_run(tmp_path, fresh, str(roles))
     output = flat(result.stdout + result.stderr)
     assert result.returncode == 0, output
     assert "RUNNING HANDLER" in output

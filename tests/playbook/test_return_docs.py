@@ -35,6 +35,11 @@ TASKS = [
     ("rollback check", "win_backup_rollback", {}, True),
     ("rollback", "win_backup_rollback", {}, False),
     ("selftest sandbox", "win_backup_selftest_sandbox", {"run_id": "returndocs01", "state": "query"}, False),
+    # not named plain "remediate": results() takes the first task whose name contains the string
+    ("remediate dry run", "win_backup_remediate",
+     {"systemwriter": {"enabled": True, "exclude_unreachable": True, "remove_invalid": True}}, True),
+    ("remediate change", "win_backup_remediate",
+     {"systemwriter": {"enabled": True, "exclude_unreachable": True, "remove_invalid": True}}, False),
 ]
 
 

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.playbook
 
 DOUBLED = "\\Systemroot\\Systemroot\\System32\\drivers\\vdrvroot.sys"
 TRIPLED = "\\Systemroot\\Systemroot\\Systemroot\\System32\\drivers\\vdrvroot.sys"
-IMAGEPATH_TASK = ("backupready.windows.imagepath : Diagnose and fix service ImagePath values "
-                  "(backupready.windows.win_service_imagepath)")
+TASK_NAME = "Assess, remediate what can be fixed safely and verify (a dry run in check mode)"
+REMEDIATE_TASK = f"backupready.windows.readiness : {TASK_NAME} (backupready.windows.win_backup_remediate)"
 
 
 def digest(path):
@@ -74,7 +74,7 @@ def test_real_run_applies_the_reviewed_plan_or_refuses_naming_what_changed(plann
     directory, inventory, remediate = planned
     with open(directory / "plans" / "hv-doubled.json", encoding="utf-8") as handle:
         reviewed = json.load(handle)
-    (operation,) = reviewed["tasks"][IMAGEPATH_TASK]["operations"]
+    (operation,) = reviewed["tasks"][REMEDIATE_TASK]["operations"]
     assert operation["expect"]["data"] == DOUBLED
 
     set_vdrvroot(directory / "hv-doubled.json", TRIPLED)  # the host changed after the review
@@ -83,16 +83,16 @@ def test_real_run_applies_the_reviewed_plan_or_refuses_naming_what_changed(plann
     run = run_json(inventory, remediate, "-e", "backupready_plan_dir=plans")
     assert run.returncode != 0
 
-    refused = run.results("Diagnose and fix service ImagePath values")["hv-doubled"]
+    refused = run.results(TASK_NAME)["hv-doubled"]
     assert refused["failed"]
-    assert refused["msg"].startswith(f"{IMAGEPATH_TASK}: not the reviewed plan (")
+    assert refused["msg"].startswith(f"{REMEDIATE_TASK}: not the reviewed plan (")
     assert ("nothing was changed: operation 1 (HKLM\\SYSTEM\\CurrentControlSet\\Services\\vdrvroot\\ImagePath): "
             f"the value it replaces was REG_EXPAND_SZ '{DOUBLED}' in the reviewed plan, "
             f"is REG_EXPAND_SZ '{TRIPLED}' now") in refused["msg"]
     assert digest(directory / "hv-doubled.json") == edited
     assert not os.path.exists(directory / "backups" / "hv-doubled")
 
-    # The unchanged host applies exactly the reviewed plan, task by task.
+    # The unchanged host applies exactly the reviewed plan.
     assert run.failed("acl-broken") == 0 and run.changed("acl-broken") >= 1
     with open(directory / "plans" / "acl-broken.json", encoding="utf-8") as handle:
         acl_plan = json.load(handle)["tasks"]
@@ -101,14 +101,15 @@ def test_real_run_applies_the_reviewed_plan_or_refuses_naming_what_changed(plann
     assert any(applied.values())
 
     # A host that was not planned is refused, nothing written.
-    missing = run.results("Diagnose and fix service ImagePath values")["lldp"]
+    missing = run.results(TASK_NAME)["lldp"]
     assert "no reviewed plan for lldp" in missing["msg"] and "plans/lldp.json does not exist" in missing["msg"]
     assert not os.path.exists(directory / "backups" / "lldp")
 
 
-def test_a_task_the_plan_says_changes_nothing_may_change_nothing(planned):
+def test_a_change_the_plan_did_not_review_is_refused_with_the_reviewed_ones(planned):
     directory, inventory, remediate = planned
-    # The reviewed plan of hv-doubled's filemaps task is empty: a defect appearing there later is not fixed.
+    # The reviewed plan of hv-doubled fixes its ImagePath only: a filemaps defect appearing later is not fixed, and
+    # as the remediation applies a host's operations together, all or none, the reviewed fix waits too.
     with open(directory / "acl-broken.json", encoding="utf-8") as handle:
         filemaps = json.load(handle)["filemaps"]
     with open(directory / "hv-doubled.json", encoding="utf-8") as handle:
@@ -119,11 +120,8 @@ def test_a_task_the_plan_says_changes_nothing_may_change_nothing(planned):
     edited = digest(directory / "hv-doubled.json")
 
     run = run_json(inventory, remediate, "-l", "hv-doubled", "-e", '{"backupready_plan_dir": "{{ inventory_dir }}/plans"}')
-    refused = run.results("Filemaps and PendingRenames permissions")["hv-doubled"]
-    assert "the reviewed plan changes nothing here; operation 1" in refused["msg"], refused["msg"]
-    # The ImagePath fix ran before (as reviewed); the filemaps fix did not.
-    assert run.results("Diagnose and fix service ImagePath values")["hv-doubled"]["changed"]
-    with open(directory / "hv-doubled.json", encoding="utf-8") as handle:
-        after = json.load(handle)
-    assert after["filemaps"] == filemaps
-    assert digest(directory / "hv-doubled.json") != edited  # only the reviewed ImagePath fix
+    refused = run.results(TASK_NAME)["hv-doubled"]
+    assert refused["failed"] and refused["msg"].startswith(f"{REMEDIATE_TASK}: not the reviewed plan ("), refused["msg"]
+    assert "filemaps" in refused["msg"], refused["msg"]
+    assert digest(directory / "hv-doubled.json") == edited
+    assert not os.path.exists(directory / "backups" / "hv-doubled")

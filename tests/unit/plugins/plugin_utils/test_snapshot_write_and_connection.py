@@ -166,7 +166,7 @@ def test_every_documented_role_variable_and_registered_result_is_known():
             options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
         assert set(options) <= known, role
     registered = {"imagepath_result", "systemwriter_result", "filemaps_result", "filemaps_writer_access_result",
-                  "cryptsvc_result", "readiness_assessment", "readiness_verification", "systemwriter_cryptsvc_restart",
+                  "cryptsvc_result", "readiness_result", "systemwriter_cryptsvc_restart",
                   "filemaps_cryptsvc_restart", "cryptsvc_cryptsvc_restart", "readiness_cryptsvc_restart",
                   "backupready_assessment", "backupready_capture", "backupready_rollback"}
     assert registered <= known

@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""win_backup_remediate: assess, fix every enabled concern in one apply, and verify, from one probe.
+
+One module call reads the host (with the backups, for when CryptSvc was last restarted), one tests the paths the
+checks and the planners need, one applies the operations of every concern (the CryptSvc restart, when a fix needs
+one, last and once), and one reads the host again only after a service (re)start, whose outcome cannot be
+predicted. On a host with nothing to fix: two calls. Everything else is decided here, on the state in hand, by the
+same planners the single-concern modules use (``_concerns.py``), and the verification is the twin's exact
+prediction of what the apply wrote (``_twin.apply_to_state``), or the state read after the restart.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
+    ActionModule as ReadinessInfo)
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import findings_as_dicts, merge_paths
+from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
+from ansible_collections.backupready.windows.plugins.plugin_utils._concerns import (
+    BACKUP_WINDOW, CONCERNS, CRYPTSVC_CONCERN, cryptsvc_after, last_restart)
+from ansible_collections.backupready.windows.plugins.plugin_utils._findings import assessment_memo, wanted_paths
+from ansible_collections.backupready.windows.plugins.plugin_utils._operations import OperationError, describe
+from ansible_collections.backupready.windows.plugins.plugin_utils._plan import diff_for
+from ansible_collections.backupready.windows.plugins.plugin_utils._planfile import (
+    PlanFileError, follow_reviewed_plan, task_key)
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import StateError
+from ansible_collections.backupready.windows.plugins.plugin_utils._twin import TwinError, apply_to_state
+
+# What CryptSvc's restart does when a fix needs one and the cryptsvc concern is off: what the fix roles' handler
+# (win_cryptsvc with state restarted) did.
+RESTART_ARGS = {"start_mode": "auto", "state": "restarted", "ensure_system_writer": True}
+ASSESSMENT_OPTIONS = ("fail_on", "waivers", "waivers_file", "baseline", "fail_on_new_only")
+ASSESSMENT_KEYS = ("ready", "gate_passed", "complete", "fail_on", "settings", "waived", "baseline", "summary")
+
+# select_by_tags: the tags of each phase, as the readiness role documents them. A phase runs when Ansible would run
+# a task with these tags (and the task's own inherited tags) under the run's --tags and --skip-tags.
+PHASE_TAGS = {
+    "assess": {"readiness", "assess"},
+    "imagepath": {"readiness", "remediate", "imagepath"},
+    "systemwriter": {"readiness", "remediate", "systemwriter"},
+    "filemaps": {"readiness", "remediate", "filemaps"},
+    "writer_access": {"readiness", "remediate", "filemaps"},
+    "cryptsvc": {"readiness", "remediate", "cryptsvc"},
+    "verify": {"readiness", "verify"},
+}
+ALL_PHASE_TAGS = set().union(*PHASE_TAGS.values())
+MODULES = {concern.name: concern.module for concern in CONCERNS}
+
+
+def tags_select(tags: set[str], only_tags, skip_tags) -> bool:
+    """Whether Ansible runs a task with ``tags`` under ``--tags only_tags --skip-tags skip_tags`` (the rules of
+    ``ansible.playbook.taggable.Taggable.evaluate_tags``)."""
+    only, skip = set(only_tags or []), set(skip_tags or [])
+    untagged = not tags
+    tags = tags or {"untagged"}
+    run = True
+    if only:
+        run = ("always" in tags or ("all" in only and "never" not in tags) or not tags.isdisjoint(only)
+               or ("tagged" in only and not untagged and "never" not in tags))
+    if run and skip:
+        if "all" in skip:
+            run = "always" in tags and "always" not in skip
+        elif not tags.isdisjoint(skip) or ("tagged" in skip and not untagged):
+            run = False
+    return run
+
+
+def _concern_spec(concern) -> dict:
+    options = dict(copy.deepcopy(concern.spec), enabled={"type": "bool", "default": concern.name != "systemwriter"})
+    spec = {"type": "dict", "default": {}, "options": options}
+    spec.update(concern.spec_options)
+    return spec
+
+
+class ActionModule(ReadinessInfo):
+    READ_ONLY = False
+    ARGUMENT_SPEC = dict(
+        {name: ReadinessInfo.ARGUMENT_SPEC[name] for name in ASSESSMENT_OPTIONS},
+        remediate={"type": "bool", "default": True},
+        select_by_tags={"type": "bool", "default": False},
+        **{concern.name: _concern_spec(concern) for concern in CONCERNS},
+    )
+
+    # -- which phases run ------------------------------------------------------------------------------------
+
+    def phases(self, args: dict, task_vars: dict) -> dict[str, bool]:
+        wanted = {name: True for name in PHASE_TAGS}
+        for concern in CONCERNS:
+            wanted[concern.name] = args["remediate"] and args[concern.name]["enabled"]
+        if args["select_by_tags"]:
+            # the tags the task inherits (a play's or include's), without its own: always (it must run to decide) and
+            # never
+            inherited = set(getattr(self._task, "tags", None) or []) - ALL_PHASE_TAGS - {"always", "never"}
+            only, skip = task_vars.get("ansible_run_tags") or ["all"], task_vars.get("ansible_skip_tags") or []
+            for name, tags in PHASE_TAGS.items():
+                wanted[name] = wanted[name] and tags_select(tags | inherited, only, skip)
+        if not any(wanted[c.name] for c in CONCERNS):
+            wanted["verify"] = wanted["verify"] and not wanted["assess"]  # nothing is fixed: one assessment
+        return wanted
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        self._supports_async = False
+        result = ActionBase.run(self, tmp, task_vars)  # the base's probe-plan-apply is replaced, not extended
+        task_vars = task_vars or {}
+        self._task_vars_host = task_vars.get("inventory_hostname")
+        self._waivers_error = None
+        check_mode = bool(self._task.check_mode)
+
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        warnings = self.check_variable_names(task_vars)
+        if warnings:
+            result["warnings"] = warnings
+        phases = self.phases(args, task_vars)
+        with assessment_memo():
+            return self._run(result, args, phases, task_vars, check_mode)
+
+    def _run(self, result: dict, args: dict, phases: dict[str, bool], task_vars: dict, check_mode: bool) -> dict:
+        assessing = phases["assess"] or phases["verify"]
+        selected = [c for c in CONCERNS if phases[c.name]]
+        result["phases"] = [name for name, on in phases.items() if on]
+        try:
+            # Every option is checked before the host is contacted, the concerns' too (also of a concern the tags
+            # leave out): a bad one changes nothing. The assessment's settings (waivers, baseline) only when it runs.
+            args.update(codes=None, include_state=False)
+            if assessing:
+                self.check_arguments(args)
+            for concern in CONCERNS:
+                if args["remediate"] and args[concern.name]["enabled"]:
+                    try:
+                        concern.check(args[concern.name], (self._task.args.get(concern.name) or {}))
+                    except ValueError as exc:
+                        raise ValueError(f"{concern.name}: {exc}") from None
+            if not assessing and not selected:
+                result.update(skipped=True, complete=False, changed=False,
+                              msg="no phase of the remediation is selected by the tags of this run; nothing was read")
+                return result
+            backend = select_backend(task_vars, self._module_call(task_vars), check_mode=check_mode,
+                                     shell_family=self._shell_family())
+            state = backend.probe(backups=BACKUP_WINDOW if selected else 0)
+            # An assessment wants every path any check wants, a superset of what each concern's planner wants.
+            paths = set(wanted_paths(state)) if assessing else set()
+            for concern in selected if not assessing else ():
+                paths.update(concern.wanted(state, args[concern.name]))
+            if assessing and selected and not getattr(backend, "answers_every_path", False):
+                paths.update(self.paths_after(state, args, selected))
+            if paths:
+                state = merge_paths(state, backend.path_exists(sorted(paths)))
+        except (BackendError, StateError, OperationError, TwinError, ValueError) as exc:
+            if self._waivers_error:
+                raise AnsibleActionFail(self._waivers_error, result={"waivers_error": self._waivers_error}) from None
+            raise AnsibleActionFail(str(exc)) from None
+
+        # From here the host has been read: a failure still reports the assessment of the host as it was (the fleet
+        # report keeps its findings beside the error), and what was written, if anything, with its backup.
+        before = self.plan(state, args) if assessing else None
+        if before is not None:
+            self.judged(result, before, before)
+        result.update(backend=backend.name, changed=False, operations=[])
+        try:
+            plans, operations = self.plan_concerns(state, args, selected, backend)
+            result["operations"] = operations
+            reviewed = follow_reviewed_plan(task_vars, task_key(self._task, task_vars), state, operations, check_mode,
+                                            getattr(self._templar, "template", None))
+        except (BackendError, StateError, OperationError, TwinError, ValueError, PlanFileError) as exc:
+            raise AnsibleActionFail(str(exc), result=self.failed(result, backend)) from None
+        if reviewed:
+            result["reviewed_plan"] = reviewed
+
+        final_state, after = state, None
+        if operations:
+            try:
+                outcome = backend.apply(operations, check_mode=check_mode)
+            except BackendError as exc:
+                raise AnsibleActionFail(str(exc), result=self.failed(result, backend)) from None
+            result.update(apply_results=outcome.results, backup_path=outcome.backup_path, backup_id=outcome.backup_id)
+            if outcome.journal:
+                result["journal"] = outcome.journal
+            if outcome.pruned:
+                result["pruned"] = outcome.pruned
+            if outcome.refused or outcome.failed:
+                # A write that failed part-way: what was written is in the backup, and changed says so.
+                result.update(changed=outcome.changed,
+                              msg=outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}")
+                result["concerns"] = {name: dict(plan.result, module=MODULES[name], operations=plan.operations)
+                                      for name, plan in plans.items()}
+                return self.failed(result, backend)
+            result["changed"] = outcome.changed
+            if self._task.diff and outcome.changed:
+                result["diff"] = diff_for(state, operations)
+            after, _outcome = apply_to_state(state, operations, check_mode=True)
+            if outcome.changed and not check_mode:
+                try:
+                    final_state = self.look_again(backend, state, after, operations, assessing)
+                except (BackendError, StateError) as exc:
+                    raise AnsibleActionFail(f"the change was made (backup {outcome.backup_id}), but checking it failed: "
+                                            f"{exc}", result=self.failed(result, backend)) from None
+                after = final_state
+
+        result["concerns"] = self.concern_results(plans, state, after, result.get("apply_results") or [], check_mode)
+        if before is not None and final_state is not state and phases["verify"]:
+            self.judged(result, self.plan(final_state, args), before)
+        elif before is None:
+            result["complete"] = False
+        result["module_calls"] = len(backend.calls)
+        return result
+
+    @staticmethod
+    def judged(result: dict, plan, before) -> None:
+        """The assessment keys of ``plan`` in ``result``; ``verified`` when it is not the assessment ``before``."""
+        result.update({key: plan.result[key] for key in ASSESSMENT_KEYS})
+        result["findings"] = plan.marked_findings
+        result["verified"] = plan is not before
+        if plan is not before:
+            result["before"] = {"ready": before.result["ready"], "summary": before.result["summary"]}
+
+    @staticmethod
+    def failed(result: dict, backend) -> dict:
+        result.update(failed=True, module_calls=len(backend.calls))
+        return result
+
+    def plan_concerns(self, state: dict, args: dict, selected, backend) -> tuple[dict, list[dict]]:
+        """Each selected concern's plan on ``state``, and their operations in order; CryptSvc last, on the state the
+        other fixes leave (a filemaps fix lifts what blocked a restart for the writer), restarted once when a fix
+        needs it (even when the cryptsvc concern is off, as the fix roles' handler did)."""
+        plans, operations = {}, []
+        for concern in selected:
+            if concern is CRYPTSVC_CONCERN:
+                continue
+            plan = concern.plan(state, args[concern.name])
+            plans[concern.name] = plan
+            operations += plan.operations
+        restart = any(c.restarts_cryptsvc and plans[c.name].operations for c in selected if c.name in plans)
+        if backend is not None and (CRYPTSVC_CONCERN in selected or restart):
+            crypt_args = dict(args["cryptsvc"]) if CRYPTSVC_CONCERN in selected else dict(RESTART_ARGS)
+            crypt_args.pop("enabled", None)
+            if restart:
+                crypt_args["state"] = "restarted"
+            self._crypt_args = crypt_args
+            restarted_at, nothing_since = last_restart(backend.list_backups(BACKUP_WINDOW))
+            predicted = apply_to_state(state, operations, check_mode=True)[0] if operations else state
+            plan = CRYPTSVC_CONCERN.plan(predicted, crypt_args, restarted_at, nothing_since and not operations)
+            plans["cryptsvc"] = plan
+            operations += plan.operations
+        seen = set()
+        for op in operations:
+            key = (op["op"], describe(op))
+            if key in seen:
+                raise ValueError(f"internal error: two concerns planned the same change ({key[1]}); nothing was changed")
+            seen.add(key)
+        return plans, operations
+
+    def paths_after(self, state: dict, args: dict, selected) -> set[str]:
+        """The paths the verification will want (a fixed ImagePath names a file the old value did not), asked in the
+        same call as the others: the fixes planned once ahead on what the probe holds. The real plan comes after
+        the paths are known; anything it wants beyond these is asked after the apply."""
+        try:
+            _plans, operations = self.plan_concerns(state, args, selected, None)
+            if not operations:
+                return set()
+            return set(wanted_paths(apply_to_state(state, operations, check_mode=True)[0]))
+        except (OperationError, TwinError, ValueError, StateError):
+            return set()  # the real plan, on the same state, will say what is wrong
+
+    def look_again(self, backend, state: dict, predicted: dict, operations: list[dict], assessing: bool) -> dict:
+        """The state to verify on after a real change: the exact prediction, or, after a service (re)start, the
+        host read again (with the paths in the same call). Paths the new values name that were not tested before
+        are tested now (one call), so that the verification does not guess."""
+        wanted = set(wanted_paths(predicted)) if assessing else set()
+        known = {p.lower() for p in state.get("paths") or {}}
+        if any(op["op"] == "service_state" for op in operations):
+            return backend.probe(paths=sorted(wanted))
+        missing = sorted(p for p in wanted if p.lower() not in known)
+        if not missing or getattr(backend, "answers_every_path", False):
+            return predicted  # a snapshot's probe held every answer it has
+        return merge_paths(predicted, backend.path_exists(missing))
+
+    def concern_results(self, plans: dict, state: dict, after: dict | None, applied: list[dict],
+                        check_mode: bool) -> dict:
+        """Per concern: what its module would return (its result keys, operations, whether they changed anything,
+        the findings left and those fixed), from the one apply (``applied``: its per-operation results)."""
+        out, start = {}, 0
+        for name, plan in plans.items():
+            statuses = [r.get("status") for r in applied[start:start + len(plan.operations)]]
+            start += len(plan.operations)
+            row = dict(plan.result, module=MODULES[name], operations=plan.operations,
+                       changed=after is not None and any(s in ("applied", "would_apply") for s in statuses))
+            if plan.recheck is not None:
+                remaining = plan.recheck(after) if after is not None else plan.findings
+                keys = {(f.code, f.subject) for f in remaining}
+                row["findings"] = findings_as_dicts(remaining)
+                row["fixed"] = findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
+            if name == "cryptsvc" and after is not None:
+                restarted = any(op["op"] == "service_state" for op in plan.operations) and not check_mode
+                cryptsvc_after(after, self._crypt_args, row, restarted, state["collected_at"])
+            out[name] = row
+        return out

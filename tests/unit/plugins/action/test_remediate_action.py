@@ -1,0 +1,229 @@
+"""win_backup_remediate through the live backend, every module call recorded: one probe (with the backups), one
+paths call, one apply of every concern, one more probe only after a CryptSvc (re)start; check mode exact and writes
+nothing; bad options refused before any call; phases chosen by tags exactly as Ansible chooses tasks."""
+
+import copy
+import itertools
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.backupready.windows.plugins.action.win_backup_remediate import (
+    PHASE_TAGS, ActionModule as Remediate, tags_select)
+from ansible_collections.backupready.windows.plugins.plugin_utils._plan import diff_for
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
+
+from statedoc import make_service, make_state
+from fakehost import FakeHost, make_action
+
+VARS = {"inventory_hostname": "ws01"}
+STATE = "backupready.windows.win_backup_state"
+APPLY = "backupready.windows.win_backup_apply"
+
+
+class Host(FakeHost):
+    """FakeHost that also lists (no) backups and answers paths asked in the probe's own call."""
+
+    def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        result = super().execute_module(module_name, module_args, task_vars, **kwargs)
+        if module_name == STATE:
+            result = dict(result, backups=[])
+            if module_args.get("gather", True) and module_args.get("paths"):
+                result["paths"] = {p: True for p in module_args["paths"]}
+        return result
+
+
+def host_with(crypt_state="running", start_mode="auto", quoted_driver=False, services=20):
+    doc = make_state()
+    crypt = find_service(doc, "CryptSvc")
+    crypt["state"], crypt["start_mode"] = crypt_state, start_mode
+    for index in range(services):
+        doc["services"].append(make_service(f"drv{index:03}", f"System32\\drivers\\drv{index:03}.sys", type_=1))
+    if quoted_driver:
+        doc["services"].append(make_service("qdrv", '"\\SystemRoot\\System32\\drivers\\qdrv.sys"', type_=1))
+    return Host(doc)
+
+
+def names(host):
+    return [name.rsplit(".", 1)[1] for name, _args in host.calls]
+
+
+def run(host, args=None, check_mode=False, diff=False, task_vars=None):
+    return make_action(Remediate, dict(args or {}), host, check_mode=check_mode, diff=diff).run(
+        task_vars=dict(VARS, **(task_vars or {})))
+
+
+def test_a_converged_host_costs_two_calls_and_changes_nothing():
+    host = host_with()
+    result = run(host)
+    assert names(host) == ["win_backup_state", "win_backup_state"]
+    assert result["module_calls"] == 2 and result["changed"] is False and result["ready"] is True
+    assert host.calls[0][1]["backups"] == 20  # when CryptSvc was last restarted: in the probe's own call
+
+
+def test_a_restart_costs_one_more_read_with_the_paths_in_the_same_call():
+    host = host_with(crypt_state="stopped", start_mode="disabled")
+    result = run(host)
+    assert names(host) == ["win_backup_state", "win_backup_state", "win_backup_apply", "win_backup_state"]
+    assert host.calls[-1][1]["gather"] is True and host.calls[-1][1].get("paths")
+    assert result["changed"] is True and result["verified"] is True and result["ready"] is True
+    assert result["concerns"]["cryptsvc"]["changed"] is True
+    assert result["concerns"]["cryptsvc"]["cryptsvc"] == {"state": "running", "start_mode": "auto"}
+    assert result["before"]["ready"] is False
+    again = run(host_state_copy(host))
+    assert again["module_calls"] == 2 and again["changed"] is False
+
+
+def host_state_copy(host):
+    return Host(copy.deepcopy(host.state))
+
+
+def test_a_fix_without_a_restart_costs_three_calls_and_is_verified_on_the_prediction():
+    host = host_with(quoted_driver=True)
+    result = run(host)
+    assert names(host) == ["win_backup_state", "win_backup_state", "win_backup_apply"]
+    assert result["changed"] is True and result["verified"] is True
+    assert [f["code"] for f in result["concerns"]["imagepath"]["fixed"]] == ["quoted_driver"]
+    assert result["concerns"]["imagepath"]["findings"] == []
+    assert not any(f["code"] == "quoted_driver" for f in result["findings"])
+    assert "quoted_driver" in result["before"]["summary"]["by_code"]
+    assert find_service(host.state, "qdrv")["image_path"]["data"] == "\\SystemRoot\\System32\\drivers\\qdrv.sys"
+
+
+def test_check_mode_is_exact_writes_nothing_and_judges_the_host_as_it_is():
+    host = host_with(crypt_state="stopped", start_mode="disabled", quoted_driver=True)
+    state = copy.deepcopy(host.state)
+    result = run(host, check_mode=True, diff=True)
+    assert host.state == state
+    assert names(host) == ["win_backup_state", "win_backup_state", "win_backup_apply"]
+    assert result["changed"] is True and result["ready"] is False and result["verified"] is False
+    assert [r["status"] for r in result["apply_results"]] == ["would_apply"] * len(result["operations"])
+    probed = copy.deepcopy(state)
+    assert result["diff"] == diff_for(probed, result["operations"])
+    # the real run applies exactly the operations the dry run showed
+    real = run(host_state_copy(host), diff=True)
+    assert real["operations"] == result["operations"] and real["diff"] == result["diff"]
+
+
+def test_a_fix_that_needs_it_restarts_cryptsvc_once_last_even_with_the_cryptsvc_concern_off():
+    host = host_with(quoted_driver=False)
+    host.state["vss_access_control"]["values"] = {}  # nothing there: NETWORK SERVICE is not allowed (event 8213)
+    result = run(host, {"cryptsvc": {"enabled": False}})
+    kinds = [op["op"] for op in result["operations"]]
+    if "registry_value" not in kinds:
+        pytest.skip("this state document has no VssAccessControl finding to fix")
+    assert kinds[-1] == "service_state" and kinds.count("service_state") == 1
+    assert result["operations"][-1]["set"] == "restarted"
+    assert names(host)[-1] == "win_backup_state"  # read again after the restart
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"filemaps": {"scope": []}}, "filemaps: scope: give at least one of"),
+    ({"imagepath": {"include": []}}, "imagepath: include: give at least one service name pattern"),
+    ({"writer_access": {"vss_access_control": False, "service_descriptors": False}}, "writer_access: nothing to do"),
+    ({"systemwriter": {"enabled": True, "include_missing_file": True}}, "include_missing_file"),
+    ({"fail_on": "fatal"}, "fail_on"),
+    ({"cryptsvc": {"start_mode": "boot"}}, "start_mode"),
+])
+def test_a_bad_option_fails_before_any_module_call(args, message):
+    host = host_with(crypt_state="stopped", quoted_driver=True)
+    with pytest.raises(AnsibleActionFail) as caught:
+        run(host, args)
+    assert message in str(caught.value)
+    assert host.calls == []
+
+
+def test_a_disabled_concern_is_neither_checked_nor_planned():
+    host = host_with(quoted_driver=True)
+    result = run(host, {"imagepath": {"enabled": False, "include": []}})
+    assert "imagepath" not in result["concerns"] and "imagepath" not in result["phases"]
+    assert result["changed"] is False and any(f["code"] == "quoted_driver" for f in result["findings"])
+
+
+def test_remediate_false_is_an_assessment_only():
+    host = host_with(crypt_state="stopped", quoted_driver=True)
+    result = run(host, {"remediate": False})
+    assert names(host) == ["win_backup_state", "win_backup_state"] and result["concerns"] == {}
+    assert result["phases"] == ["assess"] and result["complete"] is True and result["ready"] is False
+    assert host.calls[0][1].get("backups") is None
+
+
+def ansible_task(tags):
+    """A task of a play loaded by Ansible, with ``tags``."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play import Play
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    play = Play.load({"hosts": "all", "gather_facts": False, "tasks": [{"ansible.builtin.debug": {}, "tags": tags}]},
+                     loader=loader, variable_manager=VariableManager(loader=loader))
+    return play.tasks[0].block[0]
+
+
+@pytest.mark.parametrize("only", [[], ["all"], ["imagepath"], ["assess"], ["tagged"], ["untagged"], ["never"],
+                                  ["verify", "filemaps"], ["other"], ["remediate"]])
+@pytest.mark.parametrize("skip", [[], ["all"], ["imagepath"], ["tagged"], ["always"], ["remediate"], ["untagged"]])
+def test_tags_select_as_ansible_does(only, skip):
+    for size in (0, 1, 2, 3):
+        for tags in itertools.combinations(["readiness", "assess", "imagepath", "always", "never", "other"], size):
+            expected = ansible_task(list(tags)).evaluate_tags(only, skip, {})  # the reference: Ansible's own
+            assert tags_select(set(tags), only, skip) is expected, (tags, only, skip)
+
+
+@pytest.mark.parametrize("only, skip, expected", [
+    (["all"], [], {"assess", "imagepath", "systemwriter", "filemaps", "writer_access", "cryptsvc", "verify"}),
+    (["imagepath"], [], {"imagepath"}),
+    (["assess"], [], {"assess"}),
+    (["verify"], [], {"verify"}),
+    (["remediate"], [], {"imagepath", "systemwriter", "filemaps", "writer_access", "cryptsvc"}),
+    (["all"], ["remediate"], {"assess"}),
+    (["all"], ["imagepath", "verify"], {"assess", "systemwriter", "filemaps", "writer_access", "cryptsvc"}),
+    (["site"], [], set(PHASE_TAGS)),  # a tag the role was given in the play selects everything
+])
+def test_select_by_tags_runs_the_phases_the_role_documents(only, skip, expected):
+    host = host_with()
+    action = make_action(Remediate, {"select_by_tags": True, "systemwriter": {"enabled": True}}, host)
+    action._task.tags = ["site", "readiness", "assess", "remediate", "verify", "imagepath", "systemwriter", "filemaps",
+                         "cryptsvc"]
+    result = action.run(task_vars=dict(VARS, ansible_run_tags=only, ansible_skip_tags=skip))
+    if expected == {"verify"} or expected == {"assess"}:
+        assert result["phases"] in (["assess"], ["verify"]) and result["complete"] is True
+    else:
+        assert set(result["phases"]) == expected
+
+
+def test_no_phase_selected_reads_nothing_and_is_skipped():
+    host = host_with(crypt_state="stopped")
+    action = make_action(Remediate, {"select_by_tags": True}, host)
+    action._task.tags = ["always"]
+    result = action.run(task_vars=dict(VARS, ansible_run_tags=["unrelated"], ansible_skip_tags=[]))
+    assert result["skipped"] is True and result["complete"] is False and host.calls == []
+
+
+def test_a_failure_after_the_read_returns_the_assessment_of_the_host_as_read():
+    host = host_with(crypt_state="stopped", quoted_driver=True)
+    state = copy.deepcopy(host.state)
+    # a path only the host's state can refuse: relative (the planner refuses it after the read)
+    with pytest.raises(AnsibleActionFail) as caught:
+        run(host, {"systemwriter": {"enabled": True, "paths": ["relative\\agent.exe"]}})
+    result = caught.value.result
+    assert result["failed"] is True and result["complete"] is True and result["verified"] is False
+    assert result["ready"] is False and {f["code"] for f in result["findings"]} >= {"quoted_driver", "cryptsvc_state"}
+    assert result["operations"] == [] and host.state == state
+    assert "win_backup_apply" not in names(host)
+
+
+def test_a_refused_apply_returns_the_assessment_and_changes_nothing():
+    class Moving(Host):
+        """The host changes between the read and the apply: the compare-and-swap refuses everything."""
+
+        def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+            if module_name == APPLY:
+                find_service(self.state, "qdrv")["image_path"]["data"] = "\\SystemRoot\\System32\\drivers\\other.sys"
+            return super().execute_module(module_name, module_args, task_vars, **kwargs)
+
+    host = Moving(host_with(crypt_state="stopped", quoted_driver=True).state)
+    result = run(host)
+    assert result["failed"] is True and result["changed"] is False and result["msg"].startswith("nothing was changed")
+    assert result["complete"] is True and result["ready"] is False and result["findings"]
+    assert find_service(host.state, "CryptSvc")["state"] == "stopped"
