@@ -16,6 +16,7 @@ from collections import Counter
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.backupready.windows.plugins.filter.readiness import readiness_lines
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import (
     CODES, SEVERITIES, assess, finding_key, severity_rank)
@@ -98,6 +99,24 @@ def compare_with_baseline(host: str, marked: list[dict], doc: dict, path: str) -
         "unchanged": unchanged,
         "new_flags": new_flags,
     }
+
+
+def not_ready_verdict(result: dict, host: str) -> str:
+    """Why the host does not pass the gate (the first line of the playbooks' failure message), or ''."""
+    if result.get("gate_passed"):
+        return ""
+    settings = result.get("settings") or {}
+    new = "new findings since the baseline: " if settings.get("fail_on_new_only") else ""
+    return (f"{new}{host} is not ready for a System State backup at fail_on {result.get('fail_on')} "
+            f"({settings.get('fail_on_origin')}):")
+
+
+def add_lines(result: dict, host: str, verdict: str, check_mode: bool | None = None) -> None:
+    """The host's lines as the playbooks show them (``lines``), and ``verdict``: ``verdict``, then the lines, one
+    text (the message of a host that fails the gate), or '' when ``verdict`` is ''. Computed here once, so that the
+    playbooks' task that shows them and is the gate only reads them."""
+    result["lines"] = readiness_lines(result, host, check_mode)
+    result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
 
 
 class ActionModule(BackupReadyAction):
@@ -220,7 +239,11 @@ class ActionModule(BackupReadyAction):
         self._task_vars_host = (task_vars or {}).get("inventory_hostname")
         self._waivers_error = None
         try:
-            return super().run(tmp, task_vars)
+            result = super().run(tmp, task_vars)
+            if result.get("complete"):
+                host = str(self._task_vars_host or result["summary"]["host"])
+                add_lines(result, host, not_ready_verdict(result, host))
+            return result
         except AnsibleActionFail as exc:
             if not self._waivers_error:
                 raise

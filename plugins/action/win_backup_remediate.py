@@ -13,13 +13,17 @@ prediction of what the apply wrote (``_twin.apply_to_state``), or the state read
 from __future__ import annotations
 
 import copy
+import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
-    ActionModule as ReadinessInfo)
-from ansible_collections.backupready.windows.plugins.plugin_utils._action import findings_as_dicts, merge_paths
+    ActionModule as ReadinessInfo, add_lines)
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import (
+    COLLECTION_ROOT, findings_as_dicts, merge_paths)
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
 from ansible_collections.backupready.windows.plugins.plugin_utils._concerns import (
     BACKUP_WINDOW, CONCERNS, CRYPTSVC_CONCERN, cryptsvc_after, last_restart)
@@ -70,6 +74,54 @@ def tags_select(tags: set[str], only_tags, skip_tags) -> bool:
     return run
 
 
+def _role_spec() -> dict:
+    """The readiness role's argument spec (its variables and the concern roles'), read once, at load time."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    with open(os.path.join(COLLECTION_ROOT, "roles", "readiness", "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+        options = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+    options.pop("backupready_plan_dir", None)  # read by every writing task of the collection itself (_planfile)
+    return options
+
+
+ROLE_SPEC = _role_spec()
+# role variable -> (option, sub-option) of this module; the concern variables by their prefix below
+ROLE_OPTIONS = {
+    "readiness_fail_on": ("fail_on", None), "readiness_waivers": ("waivers", None),
+    "readiness_waivers_file": ("waivers_file", None), "readiness_baseline": ("baseline", None),
+    "readiness_fail_on_new_only": ("fail_on_new_only", None), "readiness_remediate": ("remediate", None),
+    "readiness_fix_imagepath": ("imagepath", "enabled"), "readiness_fix_exclusions": ("systemwriter", "enabled"),
+    "readiness_fix_filemaps": ("filemaps", "enabled"), "readiness_fix_cryptsvc": ("cryptsvc", "enabled"),
+    "filemaps_vss_access_control": ("writer_access", "vss_access_control"),
+    "filemaps_service_descriptors": ("writer_access", "service_descriptors"),
+    "filemaps_services": ("writer_access", "services"),
+}
+ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift")  # read by the role's tasks
+
+
+def options_from_role_variables(values: dict) -> dict:
+    """This module's options from the readiness role's variables (validated, their defaults filled in)."""
+    args: dict = {name: {} for name in ("imagepath", "systemwriter", "filemaps", "writer_access", "cryptsvc")}
+    for name, value in values.items():
+        if name in ROLE_ONLY:
+            continue
+        option, sub = ROLE_OPTIONS.get(name) or (name.split("_", 1)[0], name.split("_", 1)[1])
+        if option in ("fail_on", "waivers_file", "baseline", "fail_on_new_only") and value in ("", None):
+            continue  # empty: the fleet report's setting (environment, ansible.cfg) or the default
+        if option == "fail_on_new_only":
+            value = bool(value) if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+        if option == "filemaps" and sub == "domain_sid" and not value:
+            continue
+        if sub is None:
+            args[option] = value
+        else:
+            args[option][sub] = value
+    access = args["writer_access"]
+    access["enabled"] = bool(args["filemaps"].get("enabled", True)) and bool(
+        access.get("vss_access_control", True) or access.get("service_descriptors", True))
+    return args
+
+
 def _concern_spec(concern) -> dict:
     options = dict(copy.deepcopy(concern.spec), enabled={"type": "bool", "default": concern.name != "systemwriter"})
     spec = {"type": "dict", "default": {}, "options": options}
@@ -83,8 +135,31 @@ class ActionModule(ReadinessInfo):
         {name: ReadinessInfo.ARGUMENT_SPEC[name] for name in ASSESSMENT_OPTIONS},
         remediate={"type": "bool", "default": True},
         select_by_tags={"type": "bool", "default": False},
+        role_variables={"type": "bool", "default": False},
         **{concern.name: _concern_spec(concern) for concern in CONCERNS},
     )
+
+    def role_arguments(self, args: dict, task_vars: dict) -> dict:
+        """role_variables: the options from the readiness role's variables, validated with the role's argument spec
+        (the messages Ansible's own role validation gives, naming the variable), before anything is read."""
+        given = sorted(k for k in self._task.args if k not in ("role_variables", "select_by_tags"))
+        if given:
+            raise AnsibleActionFail(f"role_variables takes every option from the readiness role's variables: do not "
+                                    f"give {', '.join(given)} as well")
+        template = getattr(self._templar, "template", None)
+        values = {name: template(task_vars[name]) if template else task_vars[name]
+                  for name in ROLE_SPEC if name in task_vars}
+        validated = ArgumentSpecValidator(ROLE_SPEC).validate(values)
+        if validated.error_messages:
+            raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(validated.error_messages)
+                                    + "\nnothing was read or changed",
+                                    result={"argument_errors": list(validated.error_messages)})
+        options = options_from_role_variables(validated.validated_parameters)
+        options.update(role_variables=True, select_by_tags=args["select_by_tags"])
+        mapped = ArgumentSpecValidator(self.ARGUMENT_SPEC).validate(options)
+        if mapped.error_messages:  # the role's spec and this module's agree (tests/unit/test_role_specs.py)
+            raise AnsibleActionFail("internal error: " + "; ".join(mapped.error_messages))
+        return mapped.validated_parameters
 
     # -- which phases run ------------------------------------------------------------------------------------
 
@@ -115,6 +190,8 @@ class ActionModule(ReadinessInfo):
         check_mode = bool(self._task.check_mode)
 
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        if args["role_variables"]:
+            args = self.role_arguments(args, task_vars)
         warnings = self.check_variable_names(task_vars)
         if warnings:
             result["warnings"] = warnings
@@ -210,7 +287,22 @@ class ActionModule(ReadinessInfo):
         elif before is None:
             result["complete"] = False
         result["module_calls"] = len(backend.calls)
+        self.show(result, args, check_mode)
         return result
+
+    def show(self, result: dict, args: dict, check_mode: bool) -> None:
+        """``lines`` and ``verdict`` (see ``add_lines``): after a dry run, the changes pending (the drift gate's
+        message); otherwise why the host is not ready."""
+        host = str(self._task_vars_host or "host")
+        if not result.get("complete"):
+            result.update(lines=["no assessment in this run"], verdict="")
+            return
+        if check_mode:
+            verdict = (f"{len(result.get('operations') or [])} change(s) pending on {host} (drift); run "
+                       "backupready.windows.remediate --check --diff to see them:")
+        else:
+            verdict = f"{host} is not ready for a System State backup:" if not result.get("gate_passed") else ""
+        add_lines(result, host, verdict, check_mode and args["remediate"])
 
     @staticmethod
     def judged(result: dict, plan, before) -> None:
@@ -221,15 +313,18 @@ class ActionModule(ReadinessInfo):
         if plan is not before:
             result["before"] = {"ready": before.result["ready"], "summary": before.result["summary"]}
 
-    @staticmethod
-    def failed(result: dict, backend) -> dict:
+    def failed(self, result: dict, backend) -> dict:
         result.update(failed=True, module_calls=len(backend.calls))
+        if result.get("complete"):
+            add_lines(result, str(self._task_vars_host or "host"), "")
         return result
 
     def plan_concerns(self, state: dict, args: dict, selected, backend) -> tuple[dict, list[dict]]:
         """Each selected concern's plan on ``state``, and their operations in order; CryptSvc last, on the state the
         other fixes leave (a filemaps fix lifts what blocked a restart for the writer), restarted once when a fix
-        needs it (even when the cryptsvc concern is off, as the fix roles' handler did)."""
+        needs it (even when the cryptsvc concern is off, as the fix roles' handler did). Without a ``backend`` (to
+        list the backups: when was CryptSvc last restarted), CryptSvc is not planned: the plan ahead of
+        :meth:`paths_after` needs the other fixes only."""
         plans, operations = {}, []
         for concern in selected:
             if concern is CRYPTSVC_CONCERN:

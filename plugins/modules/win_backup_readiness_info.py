@@ -303,6 +303,17 @@ backend:
   description: Where the state came from, C(live) or C(snapshot).
   returned: success
   type: str
+lines:
+  description: The host's lines as the assess playbook shows them (the filter C(backupready.windows.readiness_lines)).
+  returned: when every check ran (RV(complete=true))
+  type: list
+  elements: str
+verdict:
+  description:
+    - When the host does not pass the gate (RV(gate_passed=false)), why, then the lines, one text (the message with
+      which the assess playbook fails the host); empty when it passes.
+  returned: when every check ran (RV(complete=true))
+  type: str
 module_calls:
   description: How many module calls (or snapshot reads) this task made on the host.
   returned: success

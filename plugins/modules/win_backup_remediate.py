@@ -105,6 +105,21 @@ options:
         does; the concerns' options are then not checked beyond their types.
     type: bool
     default: true
+  role_variables:
+    description:
+      - Take every option from the host's variables named as the C(backupready.windows.readiness) role names them
+        (C(readiness_fail_on), C(readiness_waivers), C(readiness_waivers_file), C(readiness_baseline),
+        C(readiness_fail_on_new_only), C(readiness_remediate), C(readiness_fix_imagepath), C(readiness_fix_exclusions),
+        C(readiness_fix_filemaps), C(readiness_fix_cryptsvc), and the concern roles' C(imagepath_*),
+        C(systemwriter_*), C(filemaps_*) and C(cryptsvc_*)), instead of from the task's arguments. This is how the
+        role runs it.
+      - The variables are validated with the role's own argument spec (C(meta/argument_specs.yml) of the role), with
+        the messages Ansible's role validation gives, naming the variable (RV(argument_errors)); a bad one fails the
+        task before the host is read. An empty C(readiness_fail_on), C(readiness_waivers_file), C(readiness_baseline)
+        or C(readiness_fail_on_new_only) takes the fleet report's setting, as the role documents.
+      - No other option but O(select_by_tags) may be given with it.
+    type: bool
+    default: false
   select_by_tags:
     description:
       - >-
@@ -776,6 +791,25 @@ before:
     summary:
       description: RV(summary) before the change.
       type: dict
+lines:
+  description:
+    - The host's lines as the playbooks and the role show them (the filter C(backupready.windows.readiness_lines)),
+      or C(no assessment in this run) when the host was not assessed.
+  returned: when the host was read
+  type: list
+  elements: str
+verdict:
+  description:
+    - In check mode, how many changes are pending (the drift gate's message); otherwise, when the host does not pass
+      the gate, that it is not ready; then the lines, one text. Empty when the host passes. The role's last task
+      fails the host with it.
+  returned: when the host was read
+  type: str
+argument_errors:
+  description: With O(role_variables=true), what the role's argument spec refused, one message per variable.
+  returned: when a role variable is not valid
+  type: list
+  elements: str
 module_calls:
   description: How many module calls (or snapshot reads and writes) this task made for the host.
   returned: when the host was read

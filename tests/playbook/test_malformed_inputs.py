@@ -141,9 +141,9 @@ def test_drill_1b_a_bad_concern_role_variable_fails_every_host_before_the_first_
 
     assert tree(tmp_path) == before
     assert result.returncode != 0
-    # The concern roles' variables are part of the readiness role's argument spec: Ansible's own validation of it,
-    # the role's first task whatever the tags, names the variable.
-    validation = result.results("Validating arguments against arg spec 'main'")
+    # The concern roles' variables are part of the readiness role's argument spec; the remediation module validates
+    # them with it (whatever the tags) before it reads anything, with Ansible's own messages, naming the variable.
+    validation = result.results("Assess, remediate what can be fixed safely and verify")
     for host in hosts:
         assert result.failed(host) == 1 and result.changed(host) == 0
         assert validation[host]["argument_errors"] == ["value of filemaps_scope must be one or more of: folder, files, "

@@ -47,10 +47,53 @@ def test_each_concern_role_default_is_the_remediation_option_default(role):
         assert value == expected or (value == "" and expected is None), (name, value, expected)
 
 
-def test_the_role_task_passes_every_concern_variable():
-    with open(os.path.join(ROOT, "roles", "readiness", "tasks", "main.yml"), encoding="utf-8") as handle:
-        text = handle.read()
-    for role in CONCERN_ROLES:
-        for name in options_of(role):
-            if name != "backupready_plan_dir":
-                assert "{{ " + name + " | default(omit" in text, name
+EXPECTED = {  # role variable -> (option, sub-option) of win_backup_remediate
+    "readiness_fail_on": ("fail_on", None), "readiness_waivers": ("waivers", None),
+    "readiness_waivers_file": ("waivers_file", None), "readiness_baseline": ("baseline", None),
+    "readiness_fail_on_new_only": ("fail_on_new_only", None), "readiness_remediate": ("remediate", None),
+    "readiness_fix_imagepath": ("imagepath", "enabled"), "readiness_fix_exclusions": ("systemwriter", "enabled"),
+    "readiness_fix_filemaps": ("filemaps", "enabled"), "readiness_fix_cryptsvc": ("cryptsvc", "enabled"),
+    "imagepath_fix": ("imagepath", "fix"), "imagepath_include": ("imagepath", "include"),
+    "imagepath_exclude": ("imagepath", "exclude"), "imagepath_report_only": ("imagepath", "report_only"),
+    "systemwriter_paths": ("systemwriter", "paths"), "systemwriter_state": ("systemwriter", "state"),
+    "systemwriter_exclude_unreachable": ("systemwriter", "exclude_unreachable"),
+    "systemwriter_include_missing_file": ("systemwriter", "include_missing_file"),
+    "systemwriter_remove_invalid": ("systemwriter", "remove_invalid"),
+    "systemwriter_replace_wrong_kind": ("systemwriter", "replace_wrong_kind"),
+    "filemaps_scope": ("filemaps", "scope"), "filemaps_users_read": ("filemaps", "users_read"),
+    "filemaps_dc_owner": ("filemaps", "dc_owner"), "filemaps_domain_sid": ("filemaps", "domain_sid"),
+    "filemaps_strict_owner": ("filemaps", "strict_owner"),
+    "filemaps_vss_access_control": ("writer_access", "vss_access_control"),
+    "filemaps_service_descriptors": ("writer_access", "service_descriptors"),
+    "filemaps_services": ("writer_access", "services"),
+    "cryptsvc_start_mode": ("cryptsvc", "start_mode"), "cryptsvc_ensure_system_writer": ("cryptsvc", "ensure_system_writer"),
+}
+
+
+def test_every_role_variable_reaches_the_option_it_names():
+    """role_variables: each variable of the readiness role's spec, given a value of its own, arrives in the option of
+    the remediation module it stands for (readiness_gate, _strict_vars and _fail_on_drift are the role's tasks')."""
+    from ansible_collections.backupready.windows.plugins.action.win_backup_remediate import (
+        ROLE_ONLY, ROLE_SPEC, options_from_role_variables)
+
+    assert set(ROLE_SPEC) == set(EXPECTED) | set(ROLE_ONLY)
+    for name, (option, sub) in EXPECTED.items():
+        value = {"readiness_fail_on_new_only": "yes", "readiness_fail_on": "warning"}.get(name, object())
+        options = options_from_role_variables({name: value})
+        got = options[option] if sub is None else options[option][sub]
+        assert got == (True if name == "readiness_fail_on_new_only" else value), name
+    # empty: the fleet report's setting (environment, ansible.cfg) decides, as the role documents
+    for name in ("readiness_fail_on", "readiness_waivers_file", "readiness_baseline", "readiness_fail_on_new_only"):
+        assert EXPECTED[name][0] not in options_from_role_variables({name: ""}), name
+    # writer_access runs with filemaps, unless both of its parts are off
+    off = options_from_role_variables({"filemaps_vss_access_control": False, "filemaps_service_descriptors": False})
+    assert off["writer_access"]["enabled"] is False
+    assert options_from_role_variables({"readiness_fix_filemaps": False})["writer_access"]["enabled"] is False
+    assert options_from_role_variables({})["writer_access"]["enabled"] is True
+
+
+def test_the_role_runs_the_module_on_its_variables():
+    with open(os.path.join(ROOT, "roles", "readiness", "tasks", "run.yml"), encoding="utf-8") as handle:
+        run = yaml.safe_load(handle)
+    (task,) = [t for t in run if "backupready.windows.win_backup_remediate" in t]
+    assert task["backupready.windows.win_backup_remediate"] == {"role_variables": True, "select_by_tags": True}

@@ -227,3 +227,23 @@ def test_a_refused_apply_returns_the_assessment_and_changes_nothing():
     assert result["failed"] is True and result["changed"] is False and result["msg"].startswith("nothing was changed")
     assert result["complete"] is True and result["ready"] is False and result["findings"]
     assert find_service(host.state, "CryptSvc")["state"] == "stopped"
+
+
+def test_the_lines_and_the_verdict_are_computed_once_in_the_module():
+    from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
+        ActionModule as ReadinessInfo)
+
+    host = host_with(crypt_state="stopped")
+    info = make_action(ReadinessInfo, {}, host).run(task_vars=VARS)
+    assert info["lines"][0].startswith("NOT READY: ") and "--limit ws01" in info["lines"][-1]
+    origin = info["settings"]["fail_on_origin"]  # the checkout's ansible.cfg, or the default
+    assert info["verdict"].split("\n") == [f"ws01 is not ready for a System State backup at fail_on error ({origin}):",
+                                           *info["lines"]]
+    dry = run(host_with(crypt_state="stopped"), check_mode=True)
+    assert dry["verdict"].startswith(f"{len(dry['operations'])} change(s) pending on ws01 (drift); run "
+                                     "backupready.windows.remediate --check --diff to see them:\n")
+    assert "without --check" in dry["lines"][-1]  # the next step after a dry run is the real run
+    fixed = run(host_with(crypt_state="stopped"))
+    assert fixed["ready"] is True and fixed["verdict"] == "" and fixed["lines"][0].startswith("READY: ")
+    ready = make_action(ReadinessInfo, {}, host_with()).run(task_vars=VARS)
+    assert ready["verdict"] == ""

@@ -321,11 +321,3 @@ def test_after_a_check_mode_run_the_next_step_is_to_run_it_without_check():
                     "-e readiness_fix_exclusions=true -e systemwriter_remove_invalid=true`)")
     assert "--check --diff" not in line
     assert readiness_lines(dict(result_of("excl-bad"), check_mode=True))[-1].startswith("NEXT: this was a dry run")
-
-
-def test_the_playbooks_pass_the_host_and_the_role_passes_check_mode():
-    with open(os.path.join(ROOT, "playbooks", "assess.yml"), encoding="utf-8") as handle:
-        assert "readiness_lines(inventory_hostname)" in handle.read()
-    with open(os.path.join(ROOT, "roles", "readiness", "tasks", "main.yml"), encoding="utf-8") as handle:
-        text = " ".join(handle.read().split())
-    assert "readiness_lines(inventory_hostname, ansible_check_mode and readiness_remediate | bool)" in text
