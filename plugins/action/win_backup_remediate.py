@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -34,6 +36,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._planfile impo
     PlanFileError, follow_reviewed_plan, task_key)
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import StateError
 from ansible_collections.backupready.windows.plugins.plugin_utils._twin import TwinError, apply_to_state
+from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 
 # What CryptSvc's restart does when a fix needs one and the cryptsvc concern is off: what the fix roles' handler
 # (win_cryptsvc with state restarted) did.
@@ -96,20 +99,43 @@ ROLE_OPTIONS = {
     "filemaps_service_descriptors": ("writer_access", "service_descriptors"),
     "filemaps_services": ("writer_access", "services"),
 }
-ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift")  # read by the role's tasks
+# Validated with the rest, not options of this module: readiness_gate and readiness_fail_on_drift are read by the
+# role's gate task, readiness_strict_vars by every module of the collection (check_variable_names).
+ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift")
+CONCERN_PREFIXES = ("imagepath", "systemwriter", "filemaps", "cryptsvc")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def options_from_role_variables(values: dict) -> dict:
-    """This module's options from the readiness role's variables (validated, their defaults filled in)."""
+def _option_of(name: str) -> tuple[str, str | None]:
+    known = ROLE_OPTIONS.get(name)
+    if known:
+        return known
+    prefix, _sep, sub = name.partition("_")
+    if prefix not in CONCERN_PREFIXES or not sub:
+        raise ValueError(f"internal error: the role variable {name} stands for no option of win_backup_remediate")
+    return prefix, sub
+
+
+# (option, sub-option) -> the role variable, to name it in a concern's message
+ROLE_NAMES = {_option_of(name): name for name in ROLE_SPEC if name not in ROLE_ONLY}
+
+
+def options_from_role_variables(values: dict, strict: bool = True) -> dict:
+    """This module's options from the readiness role's variables (validated, their defaults filled in). ``strict``:
+    a readiness_fail_on_new_only that is not a boolean word is a ValueError (otherwise it is left as it is)."""
     args: dict = {name: {} for name in ("imagepath", "systemwriter", "filemaps", "writer_access", "cryptsvc")}
     for name, value in values.items():
         if name in ROLE_ONLY:
             continue
-        option, sub = ROLE_OPTIONS.get(name) or (name.split("_", 1)[0], name.split("_", 1)[1])
+        option, sub = _option_of(name)
         if option in ("fail_on", "waivers_file", "baseline", "fail_on_new_only") and value in ("", None):
             continue  # empty: the fleet report's setting (environment, ansible.cfg) or the default
-        if option == "fail_on_new_only":
-            value = bool(value) if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+        if option == "fail_on_new_only" and not isinstance(value, bool):
+            word = str(value).strip().lower()
+            if strict and word not in TRUE_WORDS + FALSE_WORDS:
+                raise ValueError(f"readiness_fail_on_new_only {shown(value)} is not a boolean (true or false, or empty "
+                                 "for the fleet report's setting)")
+            value = word in TRUE_WORDS
         if option == "filemaps" and sub == "domain_sid" and not value:
             continue
         if sub is None:
@@ -139,27 +165,58 @@ class ActionModule(ReadinessInfo):
         **{concern.name: _concern_spec(concern) for concern in CONCERNS},
     )
 
+    def role_variables(self, task_vars: dict) -> dict:
+        """The readiness role's variables the host has, templated together (an ``omit`` drops one, as Ansible's
+        validation of a role does); a variable that cannot be templated is named."""
+        names = [name for name in ROLE_SPEC if name in task_vars]
+        template = getattr(self._templar, "template", None)
+        if template is None:
+            values = {name: task_vars[name] for name in names}
+        else:
+            try:
+                values = template({name: task_vars[name] for name in names})
+            except AnsibleError:
+                for name in names:  # which one
+                    try:
+                        template(task_vars[name])
+                    except AnsibleError as exc:
+                        raise AnsibleActionFail(f"{name}: {exc}; nothing was read or changed") from None
+                raise
+        omit = task_vars.get("omit")  # ansible-core before 2.19 leaves its placeholder where omit was used
+        return {name: value for name, value in values.items()
+                if not (isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit))}
+
     def role_arguments(self, args: dict, task_vars: dict) -> dict:
         """role_variables: the options from the readiness role's variables, validated with the role's argument spec
         (the messages Ansible's own role validation gives, naming the variable), before anything is read."""
-        given = sorted(k for k in self._task.args if k not in ("role_variables", "select_by_tags"))
-        if given:
-            raise AnsibleActionFail(f"role_variables takes every option from the readiness role's variables: do not "
-                                    f"give {', '.join(given)} as well")
-        template = getattr(self._templar, "template", None)
-        values = {name: template(task_vars[name]) if template else task_vars[name]
-                  for name in ROLE_SPEC if name in task_vars}
+        values = self.role_variables(task_vars)
         validated = ArgumentSpecValidator(ROLE_SPEC).validate(values)
         if validated.error_messages:
             raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(validated.error_messages)
                                     + "\nnothing was read or changed",
                                     result={"argument_errors": list(validated.error_messages)})
-        options = options_from_role_variables(validated.validated_parameters)
+        # The values as given, for the checks that look at what the user wrote (a name pattern that is a mapping:
+        # the spec made it a string, which would match nothing)
+        self._raw_role_options = options_from_role_variables(values, strict=False)
+        try:
+            options = options_from_role_variables(validated.validated_parameters)
+        except ValueError as exc:
+            raise AnsibleActionFail(f"{exc}; nothing was read or changed") from None
         options.update(role_variables=True, select_by_tags=args["select_by_tags"])
         mapped = ArgumentSpecValidator(self.ARGUMENT_SPEC).validate(options)
         if mapped.error_messages:  # the role's spec and this module's agree (tests/unit/test_role_specs.py)
             raise AnsibleActionFail("internal error: " + "; ".join(mapped.error_messages))
         return mapped.validated_parameters
+
+    def concern_message(self, concern, message: str) -> str:
+        """A concern's refusal, naming the role variable when the options came from them."""
+        if self._raw_role_options is None:
+            return f"{concern.name}: {message}"
+        first = re.match(r"[a-z_]+", message)
+        name = ROLE_NAMES.get((concern.name, first.group(0))) if first else None
+        if name:
+            message = name + message[first.end():]
+        return f"{message}; nothing was read or changed"
 
     # -- which phases run ------------------------------------------------------------------------------------
 
@@ -189,9 +246,16 @@ class ActionModule(ReadinessInfo):
         self._waivers_error = None
         check_mode = bool(self._task.check_mode)
 
+        self._raw_role_options = None
+        if boolean(self._task.args.get("role_variables", False), strict=False):
+            given = sorted(k for k in self._task.args if k not in ("role_variables", "select_by_tags"))
+            if given:
+                raise AnsibleActionFail(f"role_variables takes every option from the readiness role's variables: do "
+                                        f"not give {', '.join(given)} as well; nothing was read or changed")
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        self._check_mode, self._args = check_mode, args
         if args["role_variables"]:
-            args = self.role_arguments(args, task_vars)
+            args = self._args = self.role_arguments(args, task_vars)
         warnings = self.check_variable_names(task_vars)
         if warnings:
             result["warnings"] = warnings
@@ -211,10 +275,11 @@ class ActionModule(ReadinessInfo):
                 self.check_arguments(args)
             for concern in CONCERNS:
                 if args["remediate"] and args[concern.name]["enabled"]:
+                    raw = (self._raw_role_options if self._raw_role_options is not None else self._task.args)
                     try:
-                        concern.check(args[concern.name], (self._task.args.get(concern.name) or {}))
+                        concern.check(args[concern.name], raw.get(concern.name) or {})
                     except ValueError as exc:
-                        raise ValueError(f"{concern.name}: {exc}") from None
+                        raise ValueError(self.concern_message(concern, str(exc))) from None
             if not assessing and not selected:
                 result.update(skipped=True, complete=False, changed=False,
                               msg="no phase of the remediation is selected by the tags of this run; nothing was read")
@@ -287,22 +352,25 @@ class ActionModule(ReadinessInfo):
         elif before is None:
             result["complete"] = False
         result["module_calls"] = len(backend.calls)
-        self.show(result, args, check_mode)
+        self.show(result)
         return result
 
-    def show(self, result: dict, args: dict, check_mode: bool) -> None:
-        """``lines`` and ``verdict`` (see ``add_lines``): after a dry run, the changes pending (the drift gate's
-        message); otherwise why the host is not ready."""
+    def show(self, result: dict) -> None:
+        """``lines`` and ``verdict`` (see ``add_lines``): in check mode, the changes pending (the drift gate's
+        message, whether or not the gate uses it); otherwise, when the host does not pass, that it is not ready."""
         host = str(self._task_vars_host or "host")
-        if not result.get("complete"):
-            result.update(lines=["no assessment in this run"], verdict="")
-            return
-        if check_mode:
+        if self._check_mode:
             verdict = (f"{len(result.get('operations') or [])} change(s) pending on {host} (drift); run "
                        "backupready.windows.remediate --check --diff to see them:")
+        elif result.get("complete") and not result.get("gate_passed"):
+            verdict = f"{host} is not ready for a System State backup:"
         else:
-            verdict = f"{host} is not ready for a System State backup:" if not result.get("gate_passed") else ""
-        add_lines(result, host, verdict, check_mode and args["remediate"])
+            verdict = ""
+        if result.get("complete"):
+            add_lines(result, host, verdict, self._check_mode and self._args["remediate"])
+        else:
+            result["lines"] = ["no assessment in this run"]
+            result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
 
     @staticmethod
     def judged(result: dict, plan, before) -> None:
@@ -315,8 +383,7 @@ class ActionModule(ReadinessInfo):
 
     def failed(self, result: dict, backend) -> dict:
         result.update(failed=True, module_calls=len(backend.calls))
-        if result.get("complete"):
-            add_lines(result, str(self._task_vars_host or "host"), "")
+        self.show(result)
         return result
 
     def plan_concerns(self, state: dict, args: dict, selected, backend) -> tuple[dict, list[dict]]:

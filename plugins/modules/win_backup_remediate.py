@@ -117,6 +117,9 @@ options:
         the messages Ansible's role validation gives, naming the variable (RV(argument_errors)); a bad one fails the
         task before the host is read. An empty C(readiness_fail_on), C(readiness_waivers_file), C(readiness_baseline)
         or C(readiness_fail_on_new_only) takes the fleet report's setting, as the role documents.
+      - C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task) and C(readiness_strict_vars) are
+        validated with the rest. What a check of a concern refuses names the variable too (for example
+        C(filemaps_services: give at least one name or pattern)), and a name pattern is checked as it was written.
       - No other option but O(select_by_tags) may be given with it.
     type: bool
     default: false
@@ -800,9 +803,9 @@ lines:
   elements: str
 verdict:
   description:
-    - In check mode, how many changes are pending (the drift gate's message); otherwise, when the host does not pass
-      the gate, that it is not ready; then the lines, one text. Empty when the host passes. The role's last task
-      fails the host with it.
+    - In check mode, how many changes are pending (the drift gate's message, whether or not the drift gate is on);
+      otherwise, when the host does not pass the gate, that it is not ready (also when the task failed after the
+      read); then the lines, one text. Otherwise empty. The role's last task fails the host with it.
   returned: when the host was read
   type: str
 argument_errors:

@@ -247,3 +247,83 @@ def test_the_lines_and_the_verdict_are_computed_once_in_the_module():
     assert fixed["ready"] is True and fixed["verdict"] == "" and fixed["lines"][0].startswith("READY: ")
     ready = make_action(ReadinessInfo, {}, host_with()).run(task_vars=VARS)
     assert ready["verdict"] == ""
+
+
+# -- role_variables: the options from the readiness role's variables ----------------------------------------------
+
+ROLE_DEFAULTS = {"readiness_remediate": True, "readiness_fail_on": "", "readiness_gate": True, "readiness_waivers": [],
+                 "readiness_waivers_file": "", "readiness_baseline": "", "readiness_fail_on_new_only": "",
+                 "readiness_fix_imagepath": True, "readiness_fix_exclusions": False, "readiness_fix_filemaps": True,
+                 "readiness_fix_cryptsvc": True, "readiness_strict_vars": False, "readiness_fail_on_drift": False}
+
+
+def run_role(host, check_mode=False, **variables):
+    action = make_action(Remediate, {"role_variables": True}, host, check_mode=check_mode)
+    return action.run(task_vars={**VARS, **ROLE_DEFAULTS, **variables})
+
+
+def test_role_variables_plan_as_the_options_do():
+    by_role = run_role(host_with(crypt_state="stopped", quoted_driver=True), check_mode=True)
+    by_options = run(host_with(crypt_state="stopped", quoted_driver=True), check_mode=True)
+    assert by_role["operations"] == by_options["operations"] and by_role["phases"] == by_options["phases"]
+    off = run_role(host_with(quoted_driver=True), check_mode=True, readiness_fix_imagepath=False)
+    assert "imagepath" not in off["phases"] and off["operations"] == []
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"filemaps_scope": ["bogus"]}, "value of filemaps_scope must be one or more of: folder, files, pending_renames"),
+    ({"readiness_fail_on": "fatal"}, "value of readiness_fail_on must be one of"),
+    ({"readiness_gate": "sometimes"}, "readiness_gate"),
+    ({"imagepath_exclude": [{"name": "qdrv"}]}, "imagepath_exclude[0]: expected a name pattern"),
+    ({"filemaps_services": [True]}, "filemaps_services[0]: expected a name pattern"),
+    ({"imagepath_include": []}, "imagepath_include: give at least one service name pattern"),
+    ({"filemaps_services": []}, "filemaps_services: give at least one name or pattern"),
+    ({"readiness_fail_on_new_only": "maybe"}, "readiness_fail_on_new_only 'maybe' is not a boolean"),
+])
+def test_a_bad_role_variable_is_named_and_nothing_is_read(variables, message):
+    host = host_with(crypt_state="stopped", quoted_driver=True)
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_role(host, **variables)
+    assert message in str(caught.value) and "nothing was read or changed" in str(caught.value)
+    assert host.calls == []
+
+
+def test_the_argument_errors_are_returned_as_ansible_returns_them():
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_role(host_with(), filemaps_scope=["bogus"])
+    assert caught.value.result["argument_errors"] == [
+        "value of filemaps_scope must be one or more of: folder, files, pending_renames. Got no match for: bogus"]
+
+
+def test_role_variables_take_no_other_option():
+    host = host_with()
+    action = make_action(Remediate, {"role_variables": True, "fail_on": "bogus"}, host)
+    with pytest.raises(AnsibleActionFail) as caught:
+        action.run(task_vars=dict(VARS, **ROLE_DEFAULTS))
+    assert "do not give fail_on as well; nothing was read or changed" in str(caught.value) and host.calls == []
+
+
+def test_an_omitted_role_variable_takes_its_default():
+    # ansible-core before 2.19 leaves its omit placeholder in a templated value
+    host = host_with(quoted_driver=True)
+    result = run_role(host, check_mode=True, omit="__omit_place_holder__1234",
+                      imagepath_include="__omit_place_holder__1234")
+    assert [op["key"].rsplit("\\", 1)[1] for op in result["operations"] if op["op"] == "registry_value"] == ["qdrv"]
+
+
+def test_the_drift_message_stands_without_an_assessment():
+    host = host_with(quoted_driver=True)
+    action = make_action(Remediate, {"role_variables": True, "select_by_tags": True}, host, check_mode=True)
+    action._task.tags = ["always"]
+    result = action.run(task_vars=dict(VARS, **ROLE_DEFAULTS, ansible_run_tags=["imagepath"], ansible_skip_tags=[]))
+    assert result["complete"] is False and result["lines"] == ["no assessment in this run"]
+    assert result["verdict"] == ("1 change(s) pending on ws01 (drift); run backupready.windows.remediate --check --diff "
+                                 "to see them:\nno assessment in this run")
+
+
+def test_a_failed_run_still_says_why_the_host_is_not_ready():
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_role(host_with(crypt_state="stopped"), readiness_fix_exclusions=True, systemwriter_paths=["relative\\a.exe"])
+    result = caught.value.result
+    assert result["verdict"].startswith("ws01 is not ready for a System State backup:\nNOT READY: ")
+    assert result["lines"][0].startswith("NOT READY: ")
