@@ -117,7 +117,8 @@ options:
         the messages Ansible's role validation gives, naming the variable (RV(argument_errors)); a bad one fails the
         task before the host is read. An empty C(readiness_fail_on), C(readiness_waivers_file), C(readiness_baseline)
         or C(readiness_fail_on_new_only) takes the fleet report's setting, as the role documents.
-      - C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task) and C(readiness_strict_vars) are
+      - >-
+        C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task) and C(readiness_strict_vars) are
         validated with the rest. What a check of a concern refuses names the variable too (for example
         C(filemaps_services: give at least one name or pattern)), and a name pattern is checked as it was written.
       - No other option but O(select_by_tags) may be given with it.
