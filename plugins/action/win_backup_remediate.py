@@ -25,7 +25,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo, add_lines)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import (
-    COLLECTION_ROOT, findings_as_dicts, merge_paths)
+    COLLECTION_ROOT, findings_after, merge_paths, record_outcome)
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
 from ansible_collections.backupready.windows.plugins.plugin_utils._concerns import (
     BACKUP_WINDOW, CONCERNS, CRYPTSVC_CONCERN, cryptsvc_after, last_restart)
@@ -261,9 +261,10 @@ class ActionModule(ReadinessInfo):
             result["warnings"] = warnings
         phases = self.phases(args, task_vars)
         with assessment_memo():
-            return self._run(result, args, phases, task_vars, check_mode)
+            return self._run(result, args, phases, task_vars)
 
-    def _run(self, result: dict, args: dict, phases: dict[str, bool], task_vars: dict, check_mode: bool) -> dict:
+    def _run(self, result: dict, args: dict, phases: dict[str, bool], task_vars: dict) -> dict:
+        check_mode = self._check_mode
         assessing = phases["assess"] or phases["verify"]
         selected = [c for c in CONCERNS if phases[c.name]]
         result["phases"] = [name for name, on in phases.items() if on]
@@ -322,19 +323,10 @@ class ActionModule(ReadinessInfo):
                 outcome = backend.apply(operations, check_mode=check_mode)
             except BackendError as exc:
                 raise AnsibleActionFail(str(exc), result=self.failed(result, backend)) from None
-            result.update(apply_results=outcome.results, backup_path=outcome.backup_path, backup_id=outcome.backup_id)
-            if outcome.journal:
-                result["journal"] = outcome.journal
-            if outcome.pruned:
-                result["pruned"] = outcome.pruned
-            if outcome.refused or outcome.failed:
-                # A write that failed part-way: what was written is in the backup, and changed says so.
-                result.update(changed=outcome.changed,
-                              msg=outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}")
+            if record_outcome(result, outcome):
                 result["concerns"] = {name: dict(plan.result, module=MODULES[name], operations=plan.operations)
                                       for name, plan in plans.items()}
                 return self.failed(result, backend)
-            result["changed"] = outcome.changed
             if self._task.diff and outcome.changed:
                 result["diff"] = diff_for(state, operations)
             after, _outcome = apply_to_state(state, operations, check_mode=True)
@@ -346,7 +338,7 @@ class ActionModule(ReadinessInfo):
                                             f"{exc}", result=self.failed(result, backend)) from None
                 after = final_state
 
-        result["concerns"] = self.concern_results(plans, state, after, result.get("apply_results") or [], check_mode)
+        result["concerns"] = self.concern_results(plans, state, after, result.get("apply_results") or [])
         if before is not None and final_state is not state and phases["verify"]:
             self.judged(result, self.plan(final_state, args), before)
         elif before is None:
@@ -444,8 +436,7 @@ class ActionModule(ReadinessInfo):
             return predicted  # a snapshot's probe held every answer it has
         return merge_paths(predicted, backend.path_exists(missing))
 
-    def concern_results(self, plans: dict, state: dict, after: dict | None, applied: list[dict],
-                        check_mode: bool) -> dict:
+    def concern_results(self, plans: dict, state: dict, after: dict | None, applied: list[dict]) -> dict:
         """Per concern: what its module would return (its result keys, operations, whether they changed anything,
         the findings left and those fixed), from the one apply (``applied``: its per-operation results)."""
         out, start = {}, 0
@@ -455,12 +446,9 @@ class ActionModule(ReadinessInfo):
             row = dict(plan.result, module=MODULES[name], operations=plan.operations,
                        changed=after is not None and any(s in ("applied", "would_apply") for s in statuses))
             if plan.recheck is not None:
-                remaining = plan.recheck(after) if after is not None else plan.findings
-                keys = {(f.code, f.subject) for f in remaining}
-                row["findings"] = findings_as_dicts(remaining)
-                row["fixed"] = findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
+                row["findings"], row["fixed"] = findings_after(plan, after)
             if name == "cryptsvc" and after is not None:
-                restarted = any(op["op"] == "service_state" for op in plan.operations) and not check_mode
+                restarted = any(op["op"] == "service_state" for op in plan.operations) and not self._check_mode
                 cryptsvc_after(after, self._crypt_args, row, restarted, state["collected_at"])
             out[name] = row
         return out

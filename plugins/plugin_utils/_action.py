@@ -53,6 +53,34 @@ def findings_as_dicts(findings: list[Finding]) -> list[dict]:
     return [f.as_dict() for f in findings]
 
 
+def findings_after(plan: Plan, after: dict | None) -> tuple[list[dict], list[dict]]:
+    """(the findings of ``plan``'s checks that remain on ``after``, those it fixed), as dicts; without ``after``
+    (nothing was applied), the plan's own findings remain."""
+    remaining = plan.recheck(after) if after is not None else plan.findings
+    keys = {(f.code, f.subject) for f in remaining}
+    return findings_as_dicts(remaining), findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
+
+
+def record_outcome(result: dict, outcome: ApplyOutcome) -> bool:
+    """An apply's outcome in ``result``: its per-operation results, the backup, the journal and what was pruned, and
+    ``changed``. True when it was refused or failed part-way (``failed``, and ``msg`` says what was written): the
+    caller stops there."""
+    result["apply_results"] = outcome.results
+    result["backup_path"] = outcome.backup_path
+    result.setdefault("backup_id", outcome.backup_id)  # win_backup_rollback: the backup it undoes
+    if outcome.journal:
+        result["journal"] = outcome.journal
+    if outcome.pruned:
+        result["pruned"] = outcome.pruned
+    result["changed"] = outcome.changed
+    if outcome.refused or outcome.failed:
+        # A write that failed part-way: what was written is in the backup, and changed says so.
+        result["failed"] = True
+        result["msg"] = outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}"
+        return True
+    return False
+
+
 # A variable named like one of the collection's (a role's prefix, or the playbooks' backupready_) that the
 # collection never reads is most likely a typo: a misspelt imagepath_exclude would otherwise be ignored in
 # silence and the service meant to be left alone would be changed.
@@ -169,21 +197,9 @@ class BackupReadyAction(ActionBase):
             except BackendError as exc:
                 raise AnsibleActionFail(str(exc)) from None
             result["operations"] = plan.operations
-            result["apply_results"] = outcome.results
-            result["backup_path"] = outcome.backup_path
-            result.setdefault("backup_id", outcome.backup_id)  # win_backup_rollback: the backup it undoes
-            if outcome.journal:
-                result["journal"] = outcome.journal
-            if outcome.pruned:
-                result["pruned"] = outcome.pruned
-            if outcome.refused or outcome.failed:
-                # A write that failed part-way: what was written is in the backup, and changed says so.
-                result["failed"] = True
-                result["changed"] = outcome.changed
-                result["msg"] = outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}"
+            if record_outcome(result, outcome):
                 result["module_calls"] = len(backend.calls)
                 return result
-            result["changed"] = outcome.changed
             if self._task.diff and outcome.changed:
                 result["diff"] = diff_for(state, plan.operations)
             if plan.recheck is not None:
@@ -193,10 +209,7 @@ class BackupReadyAction(ActionBase):
                         after = self.after_apply(backend, after, plan, args, result)
                     except (BackendError, StateError) as exc:
                         raise AnsibleActionFail(f"the change was made, but checking it failed: {exc}") from None
-                remaining = plan.recheck(after)
-                keys = {(f.code, f.subject) for f in remaining}
-                result["findings"] = findings_as_dicts(remaining)
-                result["fixed"] = findings_as_dicts([f for f in plan.findings if (f.code, f.subject) not in keys])
+                result["findings"], result["fixed"] = findings_after(plan, after)
         result["module_calls"] = len(backend.calls)
         return result
 
