@@ -20,14 +20,34 @@ POWERSHELL = sorted(p.stem for p in MODULES.glob("*.ps1"))
 COMPARED = ("type", "elements", "default", "choices", "required")
 
 
+FRAGMENTS = ROOT / "plugins" / "doc_fragments"
+
+
+def fragment_options(name: str) -> dict:
+    """The options of one of the collection's doc fragments (``backupready.windows.<file>[.<variable>]``), as
+    ansible-doc merges them into a module's documentation; another collection's fragment gives none here."""
+    if not name.startswith("backupready.windows."):
+        return {}
+    file, _sep, variable = name[len("backupready.windows."):].partition(".")
+    namespace: dict = {}
+    source = FRAGMENTS / f"{file}.py"
+    exec(compile(source.read_text(encoding="utf-8"), str(source), "exec"), namespace)  # pylint: disable=exec-used
+    text = getattr(namespace["ModuleDocFragment"], (variable or "documentation").upper())
+    return (yaml.safe_load(text) or {}).get("options") or {}
+
+
 def documentation(module: str) -> dict:
     sidecar = MODULES / f"{module}.yml"
     if sidecar.exists():
-        return yaml.safe_load(sidecar.read_text(encoding="utf-8"))["DOCUMENTATION"]
-    namespace: dict = {}
-    source = MODULES / f"{module}.py"
-    exec(compile(source.read_text(encoding="utf-8"), str(source), "exec"), namespace)  # pylint: disable=exec-used
-    return yaml.safe_load(namespace["DOCUMENTATION"])
+        doc = yaml.safe_load(sidecar.read_text(encoding="utf-8"))["DOCUMENTATION"]
+    else:
+        namespace: dict = {}
+        source = MODULES / f"{module}.py"
+        exec(compile(source.read_text(encoding="utf-8"), str(source), "exec"), namespace)  # pylint: disable=exec-used
+        doc = yaml.safe_load(namespace["DOCUMENTATION"])
+    for name in doc.get("extends_documentation_fragment") or []:
+        doc["options"] = dict(fragment_options(name), **(doc.get("options") or {}))
+    return doc
 
 
 def spec_differences(spec: dict, documented: dict, context: str = "") -> list[str]:
