@@ -6,11 +6,10 @@ same findings after)."""
 import glob
 import json
 import os
-import shutil
 
 import pytest
 
-from runner import FLEET, playbook, run_json, run_playbook, write_inventory
+from runner import FLEET, copy_fleet, playbook, run_json, run_playbook, write_inventory
 
 pytestmark = pytest.mark.playbook
 
@@ -18,13 +17,6 @@ DEMO = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(FLEET, "*
 ASSESS = "- ansible.builtin.import_playbook: backupready.windows.assess\n"
 REMEDIATE = "- ansible.builtin.import_playbook: backupready.windows.remediate\n"
 WAIVERS = ("-e", "backupready_waivers_file=" + os.path.join(os.path.dirname(FLEET), "waivers.yml"))
-
-
-def fleet_copy(directory):
-    os.makedirs(directory, exist_ok=True)
-    for host in DEMO:
-        shutil.copy(os.path.join(FLEET, f"{host}.json"), os.path.join(directory, f"{host}.json"))
-    return write_inventory(os.path.join(directory, "inventory.json"), {h: f"{h}.json" for h in DEMO})
 
 
 def calls_per_host(result):
@@ -47,7 +39,7 @@ def test_the_demo_fleet_is_the_whole_demo_fleet():
 
 
 def test_module_calls_per_host_for_assess_and_remediate_on_the_whole_demo_fleet(tmp_path):
-    inventory = fleet_copy(tmp_path)
+    inventory = copy_fleet(tmp_path, DEMO)
     assess = playbook(tmp_path, "assess.yml", ASSESS)
     remediate = playbook(tmp_path, "remediate.yml", REMEDIATE)
 
@@ -99,7 +91,7 @@ def test_one_plan_writes_what_the_concern_roles_wrote_one_after_the_other(tmp_pa
     CryptSvc restart, cryptsvc), each with its own probe and apply, against the readiness role's one plan: every
     snapshot of the demo fleet ends byte for byte the same."""
     old, new = tmp_path / "old", tmp_path / "new"
-    old_inventory, new_inventory = fleet_copy(old), fleet_copy(new)
+    old_inventory, new_inventory = copy_fleet(old, DEMO), copy_fleet(new, DEMO)
     roles = playbook(old, "roles.yml", OLD_ROLE_ORDER)
     remediate = playbook(new, "remediate.yml", REMEDIATE)
 
@@ -116,7 +108,7 @@ def test_one_plan_writes_what_the_concern_roles_wrote_one_after_the_other(tmp_pa
 def test_the_verification_is_what_a_fresh_assessment_finds_on_every_host(tmp_path):
     """The remediation verifies on the twin's prediction of what it wrote (or on the host read again after a
     restart): a fresh assessment of the written snapshots finds exactly the same, host by host."""
-    inventory = fleet_copy(tmp_path)
+    inventory = copy_fleet(tmp_path, DEMO)
     remediate = playbook(tmp_path, "remediate.yml", REMEDIATE)
     assess = playbook(tmp_path, "assess.yml", ASSESS)
     fixed = run_json(inventory, remediate, *WAIVERS)
@@ -156,7 +148,7 @@ def test_a_restart_that_did_not_bring_the_writer_back_is_not_made_again(tmp_path
 
 
 def test_a_fix_only_run_leaves_the_fleet_report_as_it_was(tmp_path):
-    inventory = fleet_copy(tmp_path)
+    inventory = copy_fleet(tmp_path, DEMO)
     assess = playbook(tmp_path, "assess.yml", ASSESS)
     remediate = playbook(tmp_path, "remediate.yml", REMEDIATE)
     assert run_json(inventory, assess, *WAIVERS).returncode != 0  # not every host is ready: the gate fails
@@ -169,7 +161,7 @@ def test_a_fix_only_run_leaves_the_fleet_report_as_it_was(tmp_path):
 
 
 def test_a_remediation_that_fails_after_the_read_keeps_the_host_assessment_in_the_report(tmp_path):
-    inventory = fleet_copy(tmp_path)
+    inventory = copy_fleet(tmp_path, DEMO)
     remediate = playbook(tmp_path, "remediate.yml", REMEDIATE)
     # the systemwriter planner refuses a relative path after the read: nothing written, the host failed
     failed = run_json(inventory, remediate, "-l", "hv-doubled,fs01", "-e",

@@ -32,17 +32,18 @@ class FakeHost:
         raise AssertionError(f"unexpected module {module_name}")
 
 
-def make_action(cls, args, host, check_mode=False, diff=False):
+def make_action(cls, args, host, check_mode=False, diff=False, action="backupready.windows.test"):
+    """An action of ``cls`` on a mocked task and connection, whose module calls go to ``host``."""
     task = MagicMock(Task)
     task.args = args
     task.check_mode = check_mode
     task.diff = diff
     task.async_val = 0
-    task.action = "backupready.windows.test"
+    task.action = action
     connection = MagicMock()
     connection._shell.tmpdir = None
-    action = cls(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    action._load_name = task.action  # the plugin loader sets it in a real run (ansible-core 2.16 reads it)
+    plugin = cls(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    plugin._load_name = task.action  # the plugin loader sets it in a real run (ansible-core 2.16 reads it)
     host.check_mode = check_mode
-    action._execute_module = host.execute_module
-    return action
+    plugin._execute_module = host.execute_module
+    return plugin

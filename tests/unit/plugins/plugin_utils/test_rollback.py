@@ -7,11 +7,9 @@ import json
 import os
 from datetime import datetime, timedelta, timezone
 
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from ansible.playbook.task import Task
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +22,7 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._rollback impo
     RollbackError, effective_rollbacks, plan_rollback, why_not_undoable)
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 
+from fakehost import make_action
 from statedoc import make_service, make_state
 
 SERVICES = "HKLM\\SYSTEM\\CurrentControlSet\\Services"
@@ -409,18 +408,9 @@ def test_live_check_mode_apply_in_a_real_task_is_refused_before_any_call():
 
 def run_rollback(host, args=None, check_mode=False, diff=False):
     """As tests/unit/plugins/action/test_action_base.py drives an action: a mocked task and connection."""
-    task = MagicMock(Task)
-    task.args = args or {}
-    task.check_mode = check_mode
-    task.diff = diff
-    task.async_val = 0
-    task.action = "backupready.windows.win_backup_rollback"
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    action = Rollback(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    host.check_mode = check_mode
+    action = make_action(Rollback, args or {}, host, check_mode=check_mode, diff=diff,
+                         action="backupready.windows.win_backup_rollback")
     host.calls.clear()
-    action._execute_module = host.execute_module
     return action.run(task_vars={"inventory_hostname": "ws01"})
 
 
