@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 from collections import Counter
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.backupready.windows.plugins.filter.readiness import readiness_lines
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
@@ -22,12 +25,21 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._findings impo
     CODES, SEVERITIES, assess, finding_key, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
 from ansible_collections.backupready.windows.plugins.plugin_utils._report import REPORT_FORMAT
-from ansible_collections.backupready.windows.plugins.plugin_utils._settings import report_setting
+from ansible_collections.backupready.windows.plugins.plugin_utils._settings import load_definitions, report_setting
 from ansible_collections.backupready.windows.plugins.plugin_utils._waivers import (
     EXPIRED, WAIVED, WaiverError, apply_waivers, read_waivers_file, validate_waivers)
 from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 
 INLINE_WAIVERS = "task option waivers"
+# playbook_variables: the option each of the assess playbook's variables stands for
+PLAYBOOK_VARIABLES = {"backupready_fail_on": "fail_on", "backupready_waivers": "waivers",
+                      "backupready_waivers_file": "waivers_file", "backupready_baseline": "baseline",
+                      "backupready_fail_on_new_only": "fail_on_new_only"}
+# set to a false value, an option is left unset (the report's setting applies), as ``default(omit, true)`` did
+UNSET_WHEN_EMPTY = ("waivers_file", "baseline")
+GATE_VARIABLE = "backupready_gate"
+
+load_definitions()  # at load time, in the controller: the workers it forks inherit the report's option definitions
 
 
 def waived_findings(host: str, findings, waivers, today: datetime.date) -> list[dict]:
@@ -119,6 +131,18 @@ def add_lines(result: dict, host: str, verdict: str, check_mode: bool | None = N
     result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
 
 
+def add_not_ready_group(result: dict, group: str, failing: bool) -> None:
+    """not_ready_group: record the group in the result, and add the host to it (``add_group``, which Ansible's
+    strategy honours as it does for ``ansible.builtin.group_by``) when it does not pass the gate, so that a later play
+    can fail those hosts only: a playbook without a gate task per host relies on it.
+
+    Ansible then sets ``changed`` to whether the inventory changed (as group_by's): ``host_changed`` keeps whether
+    the host did, for the task's ``changed_when``."""
+    result["not_ready_group"] = group
+    if failing:
+        result.update(add_group=group, parent_groups=["all"], host_changed=bool(result.get("changed")))
+
+
 class ActionModule(BackupReadyAction):
     READ_ONLY = True
     ARGUMENT_SPEC = {
@@ -130,12 +154,70 @@ class ActionModule(BackupReadyAction):
         "baseline": {"type": "path"},
         "fail_on_new_only": {"type": "bool"},
         "include_state": {"type": "bool", "default": False},
+        "playbook_variables": {"type": "bool", "default": False},
+        "not_ready_group": {"type": "str"},
     }
+    _variable_args: dict | None = None  # playbook_variables: the options read from the variables
+    _origins: dict[str, str] = {}  # where an option given by the task came from, when not the task option itself
+
+    def validate_argument_spec(self, argument_spec=None, **kwargs):
+        if self._variable_args is None:
+            return super().validate_argument_spec(argument_spec=argument_spec, **kwargs)
+        validation = ArgumentSpecValidator(argument_spec, **kwargs).validate(self._variable_args)
+        if validation.error_messages:
+            # Ansible's messages, naming the variable the option came from
+            names = {option: name for name, option in PLAYBOOK_VARIABLES.items()}
+            messages = [re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], message)
+                        for message in validation.error_messages]
+            raise AnsibleActionFail("Validation of the playbook's variables failed:\n" + "\n".join(messages)
+                                    + "\nnothing was read", result={"argument_errors": messages})
+        return validation, validation.validated_parameters
+
+    def playbook_variables(self, task_vars: dict) -> dict:
+        """The task's arguments with the assessment's options taken from the assess playbook's variables (templated
+        together; one unset, ``omit`` or, for a file, empty leaves its option unset)."""
+        given = sorted(set(self._task.args) & set(PLAYBOOK_VARIABLES.values()))
+        if given:
+            raise AnsibleActionFail(f"playbook_variables takes {', '.join(PLAYBOOK_VARIABLES.values())} from the "
+                                    f"variables {', '.join(PLAYBOOK_VARIABLES)}: do not give {', '.join(given)} as "
+                                    "well; nothing was read")
+        names = [name for name in (*PLAYBOOK_VARIABLES, GATE_VARIABLE) if name in task_vars]
+        values = {name: task_vars[name] for name in names}
+        template = getattr(self._templar, "template", None)
+        if template is not None and values:
+            try:
+                values = template(values)
+            except AnsibleError:
+                for name in names:  # which one
+                    try:
+                        template(task_vars[name])
+                    except AnsibleError as exc:
+                        raise AnsibleActionFail(f"{name}: {exc}; nothing was read") from None
+                raise
+        omit = task_vars.get("omit")  # ansible-core before 2.19 leaves its placeholder where omit was used
+        args = {key: value for key, value in self._task.args.items() if key != "playbook_variables"}
+        self._gate = True
+        for name, value in values.items():
+            if isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit):
+                continue
+            if name == GATE_VARIABLE:
+                try:
+                    self._gate = boolean(value, strict=True)
+                except TypeError:
+                    raise AnsibleActionFail(f"{name} {shown(str(value))} is not a boolean (true or false); "
+                                            "nothing was read") from None
+                continue
+            option = PLAYBOOK_VARIABLES[name]
+            if option in UNSET_WHEN_EMPTY and not value:
+                continue
+            args[option] = value
+            self._origins[option] = f"variable {name}"
+        return args
 
     def _setting(self, args, option: str, setting: str | None = None):
         """The task's option, else the fleet report's setting of the same name (environment, ansible.cfg)."""
         if args.get(option) is not None:
-            return args[option], f"task option {option}"
+            return args[option], self._origins.get(option, f"task option {option}")
         value, origin = report_setting(setting or option)
         return value, origin
 
@@ -153,7 +235,7 @@ class ActionModule(BackupReadyAction):
         path, self._waivers_origin = self._setting(args, "waivers_file")
         self._waivers_files = []
         try:
-            self._waivers = validate_waivers(waivers, INLINE_WAIVERS) if waivers else []
+            self._waivers = validate_waivers(waivers, self._origins.get("waivers", INLINE_WAIVERS)) if waivers else []
             if path:
                 path = os.path.abspath(str(path))  # relative to where ansible-playbook runs, or to ansible.cfg
                 label = "waivers_file" if self._waivers_origin.startswith("task") else f"waivers_file ({self._waivers_origin})"
@@ -238,11 +320,17 @@ class ActionModule(BackupReadyAction):
     def run(self, tmp=None, task_vars=None):
         self._task_vars_host = (task_vars or {}).get("inventory_hostname")
         self._waivers_error = None
+        self._origins, self._gate = {}, True
+        if boolean(self._task.args.get("playbook_variables", False), strict=False):
+            self._variable_args = self.playbook_variables(task_vars or {})
         try:
             result = super().run(tmp, task_vars)
             if result.get("complete"):
                 host = str(self._task_vars_host or result["summary"]["host"])
                 add_lines(result, host, not_ready_verdict(result, host))
+                group = self._task.args.get("not_ready_group")
+                if group:
+                    add_not_ready_group(result, str(group), self._gate and not result["gate_passed"])
             return result
         except AnsibleActionFail as exc:
             if not self._waivers_error:

@@ -23,7 +23,7 @@ from ansible.plugins.action import ActionBase
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
-    ActionModule as ReadinessInfo, add_lines)
+    ActionModule as ReadinessInfo, add_lines, add_not_ready_group)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import (
     COLLECTION_ROOT, findings_after, merge_paths, record_outcome)
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
@@ -93,6 +93,7 @@ ROLE_OPTIONS = {
     "readiness_fail_on": ("fail_on", None), "readiness_waivers": ("waivers", None),
     "readiness_waivers_file": ("waivers_file", None), "readiness_baseline": ("baseline", None),
     "readiness_fail_on_new_only": ("fail_on_new_only", None), "readiness_remediate": ("remediate", None),
+    "readiness_not_ready_group": ("not_ready_group", None),
     "readiness_fix_imagepath": ("imagepath", "enabled"), "readiness_fix_exclusions": ("systemwriter", "enabled"),
     "readiness_fix_filemaps": ("filemaps", "enabled"), "readiness_fix_cryptsvc": ("cryptsvc", "enabled"),
     "filemaps_vss_access_control": ("writer_access", "vss_access_control"),
@@ -101,7 +102,15 @@ ROLE_OPTIONS = {
 }
 # Validated with the rest, not options of this module: readiness_gate and readiness_fail_on_drift are read by the
 # role's gate task, readiness_strict_vars by every module of the collection (check_variable_names).
-ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift")
+ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift", "readiness_playbook_variables")
+# readiness_playbook_variables: the remediate playbook's variables and the role variable each stands for, with the
+# value the role variable takes when the playbook's is unset
+PLAYBOOK_VARIABLES = {
+    "backupready_fail_on": ("readiness_fail_on", ""), "backupready_waivers": ("readiness_waivers", []),
+    "backupready_waivers_file": ("readiness_waivers_file", ""), "backupready_baseline": ("readiness_baseline", ""),
+    "backupready_fail_on_new_only": ("readiness_fail_on_new_only", ""),
+    "backupready_fail_on_drift": ("readiness_fail_on_drift", False),
+}
 CONCERN_PREFIXES = ("imagepath", "systemwriter", "filemaps", "cryptsvc")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -162,23 +171,30 @@ class ActionModule(ReadinessInfo):
         remediate={"type": "bool", "default": True},
         select_by_tags={"type": "bool", "default": False},
         role_variables={"type": "bool", "default": False},
+        not_ready_group={"type": "str"},
         **{concern.name: _concern_spec(concern) for concern in CONCERNS},
     )
 
     def role_variables(self, task_vars: dict) -> dict:
         """The readiness role's variables the host has, templated together (an ``omit`` drops one, as Ansible's
         validation of a role does); a variable that cannot be templated is named."""
-        names = [name for name in ROLE_SPEC if name in task_vars]
+        given = {name: task_vars[name] for name in ROLE_SPEC if name in task_vars}
         template = getattr(self._templar, "template", None)
+        if boolean((template or (lambda v: v))(given.get("readiness_playbook_variables", False)), strict=False):
+            # the remediate playbook's variables stand for the role's (a template per variable and host would cost
+            # as much controller time as the remediation)
+            for name, (role_name, unset) in PLAYBOOK_VARIABLES.items():
+                given[role_name] = task_vars.get(name, unset)
+        names = list(given)
         if template is None:
-            values = {name: task_vars[name] for name in names}
+            values = given
         else:
             try:
-                values = template({name: task_vars[name] for name in names})
+                values = template(given)
             except AnsibleError:
                 for name in names:  # which one
                     try:
-                        template(task_vars[name])
+                        template(given[name])
                     except AnsibleError as exc:
                         raise AnsibleActionFail(f"{name}: {exc}; nothing was read or changed") from None
                 raise
@@ -191,6 +207,8 @@ class ActionModule(ReadinessInfo):
         (the messages Ansible's own role validation gives, naming the variable), before anything is read."""
         values = self.role_variables(task_vars)
         validated = ArgumentSpecValidator(ROLE_SPEC).validate(values)
+        self._gates = (validated.validated_parameters.get("readiness_gate", True),
+                       validated.validated_parameters.get("readiness_fail_on_drift", False))
         if validated.error_messages:
             raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(validated.error_messages)
                                     + "\nnothing was read or changed",
@@ -247,6 +265,7 @@ class ActionModule(ReadinessInfo):
         check_mode = bool(self._task.check_mode)
 
         self._raw_role_options = None
+        self._gates = (True, False)  # (readiness_gate, readiness_fail_on_drift) as the role's gate task reads them
         if boolean(self._task.args.get("role_variables", False), strict=False):
             given = sorted(k for k in self._task.args if k not in ("role_variables", "select_by_tags"))
             if given:
@@ -363,6 +382,16 @@ class ActionModule(ReadinessInfo):
         else:
             result["lines"] = ["no assessment in this run"]
             result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
+        if self._args.get("not_ready_group"):
+            add_not_ready_group(result, self._args["not_ready_group"], self.fails_gate(result))
+
+    def fails_gate(self, result: dict) -> bool:
+        """What the readiness role's gate task decides (roles/readiness/tasks/run.yml): not ready after a real run
+        (readiness_gate), or, in check mode, a change pending (readiness_fail_on_drift)."""
+        gate, drift = self._gates
+        if self._check_mode:
+            return bool(drift and result.get("changed"))
+        return bool(gate and not result.get("gate_passed", True))
 
     @staticmethod
     def judged(result: dict, plan, before) -> None:

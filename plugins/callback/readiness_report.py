@@ -160,7 +160,8 @@ def _now() -> str:
 
 # What the report reads from a task result; the rest (the host state document above all) is never touched.
 RESULT_KEYS = ("findings", "summary", "msg", "ready", "gate_passed", "complete", "fail_on", "settings", "waived",
-               "baseline", "waivers_error", "changed", "failed", "operations", "concerns", "phases")
+               "baseline", "waivers_error", "changed", "failed", "operations", "concerns", "phases", "lines",
+               "not_ready_group", "add_group")
 
 
 def _small(raw) -> dict:
@@ -364,7 +365,23 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result):
         self._seen(result)
         self._collect(result, failed=False)
+        self._show_lines(result)
         self._show_plainly(result)
+
+    def _show_lines(self, result) -> None:
+        """The lines of an assessment made for a playbook without a task per host that shows them (its result names
+        the ``not_ready_group``, as the assess and remediate playbooks' do), as it arrives; not those of a host added
+        to that group: the play that fails it shows them in its message."""
+        data = _result_of(result)
+        if (_action_of(_task_of(result)) not in ASSESSMENT_ACTIONS or not data.get("not_ready_group")
+                or data.get("add_group")):
+            return
+        lines = data.get("lines")
+        if not isinstance(lines, list) or not lines or not all(isinstance(line, str) for line in lines):
+            return
+        self._display.display(f"backupready [{_host_of(result)}] {lines[0]}")
+        for line in lines[1:]:
+            self._display.display("    " + line)
 
     def _show_plainly(self, result) -> None:
         """After a ``debug`` (or the playbooks' ``assert``) of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
@@ -426,7 +443,7 @@ class CallbackModule(CallbackBase):
 
 # The tasks that show a host's lines: a debug, or the playbooks' assert that shows them and is the gate.
 DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug", "assert", "ansible.builtin.assert",
-                 "ansible.legacy.assert")
+                 "ansible.legacy.assert", "fail", "ansible.builtin.fail", "ansible.legacy.fail")
 _HEADLINE = re.compile(r"(?:READY|NOT READY|NOT ASSESSED): ")  # the first line of readiness_lines
 
 

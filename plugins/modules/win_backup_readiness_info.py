@@ -47,6 +47,29 @@ options:
       - The C(backupready.windows.capture) playbook turns it on to save snapshots.
     type: bool
     default: false
+  playbook_variables:
+    description:
+      - Take O(fail_on), O(waivers), O(waivers_file), O(baseline) and O(fail_on_new_only) from the host's variables
+        C(backupready_fail_on), C(backupready_waivers), C(backupready_waivers_file), C(backupready_baseline) and
+        C(backupready_fail_on_new_only), the C(backupready.windows.assess) playbook's, templated together; and the
+        gate of O(not_ready_group) from C(backupready_gate) (default true).
+      - A variable that is unset (or C(omit), or empty for the two files) leaves its option unset, so the report's
+        setting applies. A bad value is refused naming the variable, before the host is read; the result records
+        C(variable backupready_fail_on) as where a value came from.
+      - It saves templating an argument per option on every host, which costs as much controller time as the
+        assessment.
+      - Do not give those options as well.
+    type: bool
+    default: false
+  not_ready_group:
+    description:
+      - Add a host that does not pass the gate (RV(gate_passed=false); with O(playbook_variables), only while
+        C(backupready_gate) is true) to this inventory group, as C(ansible.builtin.group_by) does, so that a later
+        play can fail those hosts only. The C(backupready.windows.assess) playbook fails them that way, without a
+        task per host.
+      - Ansible then counts the task as changed (the inventory changed); set C(changed_when) (the module only reads).
+      - The group is only added to, never emptied, during a run.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -89,6 +112,13 @@ EXAMPLES = r"""
         subject: "service:ClusSvcApp"
         reason: passive node; the volume belongs to the active node (KB 980794)
         expires: "2026-12-31"
+
+- name: Assess, and add the hosts that do not pass to a group (the assess playbook's way)
+  backupready.windows.win_backup_readiness_info:
+    include_state: false
+    not_ready_group: not_ready
+  register: readiness
+  changed_when: false
 
 - name: Only look at Cryptographic Services, and treat warnings as blocking
   backupready.windows.win_backup_readiness_info:
@@ -275,4 +305,24 @@ module_calls:
   returned: success
   type: int
   sample: 2
+not_ready_group:
+  description: The O(not_ready_group) given.
+  returned: when O(not_ready_group) is given and every check ran
+  type: str
+  sample: backupready_not_ready
+add_group:
+  description: The group the host was added to (O(not_ready_group)), as C(ansible.builtin.group_by) returns it.
+  returned: when the host does not pass the gate and O(not_ready_group) is given
+  type: str
+  sample: backupready_not_ready
+parent_groups:
+  description: The parent group of RV(add_group), C(all).
+  returned: when RV(add_group) is
+  type: list
+  elements: str
+host_changed:
+  description: Whether the host changed (C(changed) is whether the inventory did, once Ansible added the host to the group).
+  returned: when RV(add_group) is
+  type: bool
+  sample: false
 """

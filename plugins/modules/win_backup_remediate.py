@@ -76,9 +76,20 @@ options:
         C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task) and C(readiness_strict_vars) are
         validated with the rest. What a check of a concern refuses names the variable too (for example
         C(filemaps_services: give at least one name or pattern)), and a name pattern is checked as it was written.
-      - No other option but O(select_by_tags) may be given with it.
+      - No other option but O(select_by_tags) may be given with it; C(readiness_not_ready_group) stands for
+        O(not_ready_group).
     type: bool
     default: false
+  not_ready_group:
+    description:
+      - Add a host that does not pass the C(readiness) role's gate to this inventory group, as
+        C(ansible.builtin.group_by) does, so that a later play can fail those hosts only (the
+        C(backupready.windows.remediate) playbook does, without a gate task per host). Not passing is what the role's
+        gate task decides. After a real run, the host is not ready (RV(gate_passed=false)) and C(readiness_gate) is
+        true. In check mode, a change is pending and C(readiness_fail_on_drift) is true.
+      - Ansible then sets C(changed) to whether the inventory changed; RV(host_changed) keeps whether the host did,
+        for the task's C(changed_when) (the role's C(fleet) tasks set it).
+    type: str
   select_by_tags:
     description:
       - >-
@@ -770,6 +781,26 @@ argument_errors:
   returned: when a role variable is not valid
   type: list
   elements: str
+not_ready_group:
+  description: The O(not_ready_group) given.
+  returned: when O(not_ready_group) is given
+  type: str
+  sample: backupready_not_remediated
+add_group:
+  description: The group the host was added to (O(not_ready_group)), as C(ansible.builtin.group_by) returns it.
+  returned: when the host does not pass the gate and O(not_ready_group) is given
+  type: str
+  sample: backupready_not_remediated
+parent_groups:
+  description: The parent group of RV(add_group), C(all).
+  returned: when RV(add_group) is
+  type: list
+  elements: str
+host_changed:
+  description: Whether the host changed (C(changed) is whether the inventory did, once Ansible added the host to the group).
+  returned: when RV(add_group) is
+  type: bool
+  sample: false
 module_calls:
   description: How many module calls (or snapshot reads and writes) this task made for the host.
   returned: when the host was read

@@ -23,6 +23,29 @@ def describe_origin(origin: Any, key: str) -> str:
     return f"ini: {origin} [backupready] {key}"
 
 
+def load_definitions() -> None:
+    """Make the callback's option definitions known to Ansible's configuration under ``CALLBACK`` (once a process).
+
+    The plugin loader registers an enabled callback's definitions under its Python module name, so they are looked
+    up under that name first; otherwise (the callback is not enabled) they are parsed from its documentation. Called
+    at load time, in the controller, so that the workers Ansible forks inherit them instead of parsing the YAML for
+    every host.
+    """
+    from ansible import constants as C  # pylint: disable=import-outside-toplevel
+
+    if C.config.get_configuration_definitions("callback", CALLBACK):
+        return
+    from ansible_collections.backupready.windows.plugins.callback import readiness_report  # pylint: disable=import-outside-toplevel
+
+    options = C.config.get_configuration_definitions("callback", readiness_report.__name__)
+    if not options:
+        import yaml  # pylint: disable=import-outside-toplevel
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: ten times faster
+        options = yaml.load(readiness_report.DOCUMENTATION, Loader=loader)["options"]  # nosec: a safe loader
+    C.config.initialize_plugin_configuration_definitions("callback", CALLBACK, options)
+
+
 def report_setting(key: str) -> tuple[Any, str]:
     """The value of the report callback's option ``key`` from the environment or ansible.cfg, and its origin.
 
@@ -31,11 +54,7 @@ def report_setting(key: str) -> tuple[Any, str]:
     from ansible import constants as C  # pylint: disable=import-outside-toplevel
 
     if key not in (C.config.get_configuration_definitions("callback", CALLBACK) or {}):
-        import yaml  # pylint: disable=import-outside-toplevel
-        from ansible_collections.backupready.windows.plugins.callback import readiness_report  # pylint: disable=import-outside-toplevel
-
-        options = yaml.safe_load(readiness_report.DOCUMENTATION)["options"]
-        C.config.initialize_plugin_configuration_definitions("callback", CALLBACK, options)
+        load_definitions()
     value, origin = C.config.get_config_value_and_origin(key, plugin_type="callback", plugin_name=CALLBACK)
     if isinstance(value, str):
         value = str(value)  # ansible-core 2.19 tags values from the environment

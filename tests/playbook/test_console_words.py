@@ -21,10 +21,12 @@ def assess(tmp_path, inventory):
 
 
 def host_block(stdout: str, host: str) -> str:
-    """The lines of the 'Show what was found' output of one host (the gate's assert, which shows them)."""
-    start = stdout.index(f"ok: [{host}] => \n    changed: false\n    msg:")
-    end = stdout.find("\nok: [", start + 1)
-    return stdout[start:end if end > 0 else None]
+    """What the readiness_report callback printed for one host as its assessment arrived: its first line, labelled
+    with the host, then the host's other lines, indented."""
+    start = stdout.index(f"backupready [{host}] ")
+    lines = stdout[start:].split("\n")
+    end = next((i for i, line in enumerate(lines[1:], 1) if not line.startswith("    ")), len(lines))
+    return "\n".join(lines[:end])
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,8 @@ def fleet(tmp_path_factory):
 def test_paths_are_printed_as_windows_shows_them(fleet):
     _tmp, _inventory, stdout = fleet
     winmad = host_block(stdout, "mars-winmad")
-    # YAML doubles the quote marks of a single-quoted line, never the backslashes: one doubled backslash, the defect.
-    assert "''\\\\systemroot\\system32\\drivers\\winmad.sys''" in winmad
+    # The callback prints the text itself (no YAML or JSON quoting): one doubled backslash, the defect.
+    assert "'\\\\systemroot\\system32\\drivers\\winmad.sys'" in winmad
     assert winmad.count("\\\\") == 1
     for host in ("hv-doubled", "excl-bad", "missing-driver"):
         assert "\\\\" not in host_block(stdout, host), host
@@ -83,12 +85,12 @@ def test_the_readme_sample_output_is_real_output(tmp_path):
         readme = handle.read()
     section = readme[readme.index("## Two commands"):readme.index("## On real servers")]
     sample = re.search(r"```\n(ok: \[.*?)```", section, re.S).group(1).splitlines()
-    hosts = re.findall(r"^ok: \[([^\]]+)\] =>$", "\n".join(sample), re.M)
+    hosts = re.findall(r"^ok: \[([^\]]+)\]$", "\n".join(sample), re.M)
     assert hosts, "no sample output in the README"
     stdout = assess(tmp_path, copy_fleet(tmp_path, hosts))
     printed = [line.rstrip() for line in stdout.splitlines()]
-    # host by host: the hosts finish in any order (ansible-core 2.16 prints them as they finish)
-    starts = [i for i, line in enumerate(sample) if re.match(r"^ok: \[[^\]]+\] =>$", line)] + [len(sample)]
+    # host by host: the hosts finish in any order; the callback prints a host's lines right after its "ok:"
+    starts = [i for i, line in enumerate(sample) if re.match(r"^ok: \[[^\]]+\]$", line)] + [len(sample)]
     for start, end in zip(starts, starts[1:]):
         block = sample[start:end]
         first = printed.index(block[0])
@@ -105,12 +107,19 @@ def test_the_lines_read_right_whatever_the_result_format(tmp_path):
                       "callbacks_enabled = backupready.windows.readiness_report\n", encoding="utf-8")
     env = ansible_env(ANSIBLE_CONFIG=str(config))
     env.pop("ANSIBLE_CALLBACK_RESULT_FORMAT", None)
+    defect = "derives '\\\\systemroot\\system32\\drivers\\winmad.sys'"  # the one doubled backslash is the defect
+    # gate off: the callback prints the host's lines itself, as text
     done = run("ansible-playbook", "-i", inventory, "backupready.windows.assess", "-e", "backupready_gate=false",
                env=env, cwd=str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    defect = "derives '\\\\systemroot\\system32\\drivers\\winmad.sys'"  # the one doubled backslash is the defect
-    assert '"msg": [' in done.stdout  # JSON, as outside the checkout
-    assert "backupready [mars-winmad], the lines above as Windows shows the values:" in done.stdout
+    assert "backupready [mars-winmad] NOT READY: 1 finding(s)" in done.stdout
     plain = [line for line in done.stdout.splitlines() if line.startswith("    ERROR    invalid_syntax")]
     assert len(plain) == 1 and defect in plain[0] and plain[0].count("\\\\") == 1, plain
     assert plain[0].rstrip().endswith("(KB 4053355, KB 968247)")
+    # gate on: the play that fails the host shows them in its message (JSON here), and the callback again as text
+    done = run("ansible-playbook", "-i", inventory, "backupready.windows.assess", env=env, cwd=str(tmp_path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "fatal: [mars-winmad]: FAILED! => {" in done.stdout and "NOT READY: 1 finding(s)" in done.stdout
+    assert "backupready [mars-winmad], the lines above as Windows shows the values:" in done.stdout
+    plain = [line for line in done.stdout.splitlines() if line.startswith("    ERROR    invalid_syntax")]
+    assert len(plain) == 1 and defect in plain[0] and plain[0].count("\\\\") == 1, plain

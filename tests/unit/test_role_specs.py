@@ -67,6 +67,7 @@ EXPECTED = {  # role variable -> (option, sub-option) of win_backup_remediate
     "filemaps_service_descriptors": ("writer_access", "service_descriptors"),
     "filemaps_services": ("writer_access", "services"),
     "cryptsvc_start_mode": ("cryptsvc", "start_mode"), "cryptsvc_ensure_system_writer": ("cryptsvc", "ensure_system_writer"),
+    "readiness_not_ready_group": ("not_ready_group", None),
 }
 
 
@@ -93,7 +94,15 @@ def test_every_role_variable_reaches_the_option_it_names():
 
 
 def test_the_role_runs_the_module_on_its_variables():
+    """fleet.yml holds the one task; run.yml (main) imports it and adds the gate task."""
+    with open(os.path.join(ROOT, "roles", "readiness", "tasks", "fleet.yml"), encoding="utf-8") as handle:
+        fleet = yaml.safe_load(handle)
+    (task,) = [t for t in fleet if "backupready.windows.win_backup_remediate" in t]
+    assert task["backupready.windows.win_backup_remediate"] == {"role_variables": True, "select_by_tags": True}
+    assert "host_changed" in task["changed_when"]
     with open(os.path.join(ROOT, "roles", "readiness", "tasks", "run.yml"), encoding="utf-8") as handle:
         run = yaml.safe_load(handle)
-    (task,) = [t for t in run if "backupready.windows.win_backup_remediate" in t]
-    assert task["backupready.windows.win_backup_remediate"] == {"role_variables": True, "select_by_tags": True}
+    assert run[0] == {"name": "Assess, remediate and verify", "ansible.builtin.import_tasks": "fleet.yml"}
+    assert "ansible.builtin.assert" in run[1]
+
+

@@ -288,3 +288,34 @@ def test_readiness_lines_are_not_repeated_when_the_console_shows_yaml_or_json_ch
                                     action="ansible.builtin.debug", args={}))
     callback.v2_runner_on_ok(result("dc01", {"msg": ["some\\other debug"]}, action="ansible.builtin.debug", args={}))
     assert not shown_lines(display) and not shown_lines(display_json)
+
+
+REMEDIATE = "backupready.windows.win_backup_remediate"
+
+
+def test_the_lines_of_an_assessment_for_a_playbook_without_a_gate_task_are_printed_as_it_arrives(make_callback):
+    """assess and remediate have no task per host that shows the lines: the callback prints them, as text, for a
+    result that names its not_ready_group; a host added to the group is shown by the play that fails it."""
+    callback, display = make_callback(result_format="yaml")
+    callback.v2_runner_on_ok(result("mars-winmad", info("Windows", lines=WINMAD_LINES, not_ready_group="nr")))
+    printed = shown_lines(display)
+    assert printed == [f"backupready [mars-winmad] {WINMAD_LINES[0]}"] + ["    " + line for line in WINMAD_LINES[1:]]
+    assert "derives '\\\\systemroot\\system32\\drivers\\winmad.sys'" in printed[1]
+    callback, display = make_callback(result_format="yaml")
+    callback.v2_runner_on_ok(result("mars-winmad", info("Windows", lines=WINMAD_LINES, not_ready_group="nr",
+                                                        add_group="nr")))
+    callback.v2_runner_on_ok(result("dc01", info("Windows", lines=["READY: 0 finding(s)"])))  # a gate task shows them
+    callback.v2_runner_on_ok(result("dc02", info("Windows", lines=["READY: 0 finding(s)"], not_ready_group="nr"),
+                                    action=REMEDIATE))
+    assert shown_lines(display) == ["backupready [dc02] READY: 0 finding(s)"]
+
+
+def test_the_failing_play_s_message_is_printed_again_plainly_when_the_console_shows_json(make_callback):
+    callback, display = make_callback(result_format="json")
+    verdict = "\n".join(["mars-winmad is not ready for a System State backup at fail_on error (default):",
+                         *WINMAD_LINES])
+    callback.v2_runner_on_failed(result("mars-winmad", {"msg": verdict, "failed": True}, action="ansible.builtin.fail",
+                                        args={}))
+    printed = shown_lines(display)
+    assert printed[0] == "backupready [mars-winmad], the lines above as Windows shows the values:"
+    assert "    " + WINMAD_LINES[1] in printed

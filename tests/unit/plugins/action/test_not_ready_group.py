@@ -1,0 +1,111 @@
+"""not_ready_group and the playbooks' variables: a host that does not pass the gate is added to a group (as
+group_by adds it) for a later play to fail, exactly when the gate task of the readiness role would fail it; the
+options come from the playbook's variables without a template per option, and a bad one is refused naming it."""
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
+    ActionModule as ReadinessInfo)
+from ansible_collections.backupready.windows.plugins.action.win_backup_remediate import ActionModule as Remediate
+
+from fakehost import make_action
+from test_remediate_action import ROLE_DEFAULTS, VARS, host_with
+
+INFO = "backupready.windows.win_backup_readiness_info"
+
+
+def assess(host, args, **variables):
+    action = make_action(ReadinessInfo, dict({"include_state": False}, **args), host, action=INFO)
+    return action.run(task_vars={**VARS, **variables})
+
+
+def test_a_host_that_does_not_pass_is_added_to_the_group_as_group_by_adds_it():
+    result = assess(host_with(quoted_driver=True), {"not_ready_group": "nr"})  # quoted_driver: an error
+    assert result["gate_passed"] is False
+    assert (result["add_group"], result["parent_groups"], result["not_ready_group"]) == ("nr", ["all"], "nr")
+    assert result["host_changed"] is False and result["changed"] is False
+    ready = assess(host_with(), {"not_ready_group": "nr"})
+    assert ready["gate_passed"] is True and "add_group" not in ready and ready["not_ready_group"] == "nr"
+    plain = assess(host_with(quoted_driver=True), {})
+    assert "add_group" not in plain and "not_ready_group" not in plain
+
+
+def test_playbook_variables_are_the_options_and_say_where_they_came_from():
+    result = assess(host_with(quoted_driver=True), {"playbook_variables": True, "not_ready_group": "nr"},
+                    backupready_fail_on="critical", backupready_waivers_file="", backupready_baseline="")
+    assert result["fail_on"] == "critical" and result["gate_passed"] is True and "add_group" not in result
+    assert result["settings"]["fail_on_origin"] == "variable backupready_fail_on"
+    waived = assess(host_with(quoted_driver=True), {"playbook_variables": True},
+                    backupready_waivers=[{"code": "quoted_driver", "reason": "known", "expires": "2999-01-01"}])
+    assert waived["gate_passed"] is True
+    assert waived["waived"][0]["waiver_source"] == "variable backupready_waivers"
+
+
+def test_the_gate_variable_off_adds_no_host():
+    result = assess(host_with(quoted_driver=True), {"playbook_variables": True, "not_ready_group": "nr"},
+                    backupready_gate=False)
+    assert result["gate_passed"] is False and "add_group" not in result
+    with pytest.raises(AnsibleActionFail, match="backupready_gate 'maybe' is not a boolean"):
+        assess(host_with(), {"playbook_variables": True}, backupready_gate="maybe")
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"backupready_fail_on": "fatal"}, "value of backupready_fail_on must be one of"),
+    ({"backupready_fail_on_new_only": "maybe"}, "backupready_fail_on_new_only"),
+    ({"backupready_waivers": "all"}, "backupready_waivers"),
+])
+def test_a_bad_playbook_variable_is_named_and_nothing_is_read(variables, message):
+    host = host_with()
+    with pytest.raises(AnsibleActionFail) as caught:
+        assess(host, {"playbook_variables": True}, **variables)
+    assert message in str(caught.value) and "nothing was read" in str(caught.value)
+    assert host.calls == []
+
+
+def test_playbook_variables_take_no_option_they_stand_for():
+    host = host_with()
+    with pytest.raises(AnsibleActionFail, match="do not give fail_on as well"):
+        assess(host, {"playbook_variables": True, "fail_on": "error"})
+    assert host.calls == []
+
+
+# -- the remediation: what the readiness role's gate task decides ---------------------------------------------------
+
+def remediate(host, check_mode=False, **variables):
+    action = make_action(Remediate, {"role_variables": True}, host, check_mode=check_mode)
+    return action.run(task_vars={**VARS, **ROLE_DEFAULTS, "readiness_not_ready_group": "nr", **variables})
+
+
+def test_a_host_left_not_ready_is_added_and_keeps_whether_it_changed():
+    # the quoted driver is not fixed (imagepath off): not ready after the run
+    result = remediate(host_with(crypt_state="stopped", quoted_driver=True), readiness_fix_imagepath=False)
+    assert result["changed"] is True and result["gate_passed"] is False
+    assert result["add_group"] == "nr" and result["host_changed"] is True
+    fixed = remediate(host_with(quoted_driver=True))
+    assert fixed["gate_passed"] is True and "add_group" not in fixed and fixed["not_ready_group"] == "nr"
+    gate_off = remediate(host_with(quoted_driver=True), readiness_fix_imagepath=False, readiness_gate=False)
+    assert gate_off["gate_passed"] is False and "add_group" not in gate_off
+
+
+def test_in_check_mode_only_the_drift_gate_adds_a_host():
+    pending = remediate(host_with(quoted_driver=True), check_mode=True)
+    assert pending["changed"] is True and "add_group" not in pending  # the gate is off in check mode
+    drift = remediate(host_with(quoted_driver=True), check_mode=True, readiness_fail_on_drift=True)
+    assert drift["add_group"] == "nr" and drift["host_changed"] is True
+    assert drift["verdict"].startswith("1 change(s) pending on ws01 (drift)")
+    converged = remediate(host_with(), check_mode=True, readiness_fail_on_drift=True)
+    assert converged["changed"] is False and "add_group" not in converged
+
+
+def test_the_remediate_playbook_s_variables_stand_for_the_role_s():
+    # readiness_playbook_variables: backupready_* wins over readiness_*; unset, the role variable's default
+    host = host_with(quoted_driver=True)
+    result = remediate(host, check_mode=True, readiness_playbook_variables=True, readiness_fail_on="info",
+                       backupready_fail_on="critical", backupready_fail_on_drift=True)
+    assert result["fail_on"] == "critical" and result["add_group"] == "nr"
+    unset = remediate(host_with(quoted_driver=True), check_mode=True, readiness_playbook_variables=True,
+                      readiness_fail_on="info", readiness_fail_on_drift=True)
+    assert unset["fail_on"] == "error" and "add_group" not in unset
+    with pytest.raises(AnsibleActionFail, match="value of readiness_fail_on must be one of"):
+        remediate(host_with(), readiness_playbook_variables=True, backupready_fail_on="fatal")
