@@ -18,6 +18,7 @@ from collections import Counter
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.backupready.windows.plugins.filter.readiness import readiness_lines
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
@@ -131,16 +132,24 @@ def add_lines(result: dict, host: str, verdict: str, check_mode: bool | None = N
     result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
 
 
-def add_not_ready_group(result: dict, group: str, failing: bool) -> None:
-    """not_ready_group: record the group in the result, and add the host to it (``add_group``, which Ansible's
-    strategy honours as it does for ``ansible.builtin.group_by``) when it does not pass the gate, so that a later play
-    can fail those hosts only: a playbook without a gate task per host relies on it.
+def add_not_ready_group(action, result: dict, group: str, failing: bool) -> None:
+    """not_ready_group: record the group in the result, and add the host to it when it does not pass the gate (never
+    when the task failed), so that a later play can fail those hosts only: a playbook without a gate task per host
+    relies on it.
 
-    Ansible then sets ``changed`` to whether the inventory changed (as group_by's): ``host_changed`` keeps whether
-    the host did, for the task's ``changed_when``."""
+    ansible-core 2.21 and later: through the action's own ``add_group`` (as ``ansible.builtin.group_by`` does there),
+    which leaves ``changed`` alone. Before: Ansible's strategy reads ``add_group`` and ``parent_groups`` from the
+    result of any action, as it does group_by's, and then sets ``changed`` to whether the inventory changed:
+    ``host_changed`` keeps whether the host did, for the task's ``changed_when``.
+    """
     result["not_ready_group"] = group
-    if failing:
-        result.update(add_group=group, parent_groups=["all"], host_changed=bool(result.get("changed")))
+    result["host_changed"] = bool(result.get("changed"))
+    if not failing or result.get("failed"):
+        return
+    result.update(add_group=group, parent_groups=["all"])
+    adder = getattr(action, "add_group", None)
+    if callable(adder) and hasattr(ActionBase, "add_group"):
+        adder(group, parent_group_names=["all"])
 
 
 class ActionModule(BackupReadyAction):
@@ -167,8 +176,11 @@ class ActionModule(BackupReadyAction):
         if validation.error_messages:
             # Ansible's messages, naming the variable the option came from
             names = {option: name for name, option in PLAYBOOK_VARIABLES.items()}
-            messages = [re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], message)
-                        for message in validation.error_messages]
+            pattern = re.compile(r"\b(" + "|".join(names) + r")\b")
+            messages = []
+            for message in validation.error_messages:
+                head, got, value = message.partition(", got: ")  # the value as given is left as it is
+                messages.append(pattern.sub(lambda m: names[m.group(1)], head) + got + value)
             raise AnsibleActionFail("Validation of the playbook's variables failed:\n" + "\n".join(messages)
                                     + "\nnothing was read", result={"argument_errors": messages})
         return validation, validation.validated_parameters
@@ -198,14 +210,10 @@ class ActionModule(BackupReadyAction):
         args = {key: value for key, value in self._task.args.items() if key != "playbook_variables"}
         self._gate = True
         for name, value in values.items():
-            if isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit):
+            if value is None or (isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit)):
                 continue
             if name == GATE_VARIABLE:
-                try:
-                    self._gate = boolean(value, strict=True)
-                except TypeError:
-                    raise AnsibleActionFail(f"{name} {shown(str(value))} is not a boolean (true or false); "
-                                            "nothing was read") from None
+                self._gate = boolean(value, strict=False)  # as the playbook's ``| bool`` read it
                 continue
             option = PLAYBOOK_VARIABLES[name]
             if option in UNSET_WHEN_EMPTY and not value:
@@ -330,7 +338,7 @@ class ActionModule(BackupReadyAction):
                 add_lines(result, host, not_ready_verdict(result, host))
                 group = self._task.args.get("not_ready_group")
                 if group:
-                    add_not_ready_group(result, str(group), self._gate and not result["gate_passed"])
+                    add_not_ready_group(self, result, str(group), self._gate and not result["gate_passed"])
             return result
         except AnsibleActionFail as exc:
             if not self._waivers_error:

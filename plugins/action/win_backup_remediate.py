@@ -13,6 +13,7 @@ prediction of what the apply wrote (``_twin.apply_to_state``), or the state read
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 
@@ -101,7 +102,8 @@ ROLE_OPTIONS = {
     "filemaps_services": ("writer_access", "services"),
 }
 # Validated with the rest, not options of this module: readiness_gate and readiness_fail_on_drift are read by the
-# role's gate task, readiness_strict_vars by every module of the collection (check_variable_names).
+# role's gate task and by this module for not_ready_group, readiness_strict_vars by every module of the collection
+# (check_variable_names), readiness_playbook_variables here (role_variables).
 ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift", "readiness_playbook_variables")
 # readiness_playbook_variables: the remediate playbook's variables and the role variable each stands for, with the
 # value the role variable takes when the playbook's is unset
@@ -113,6 +115,21 @@ PLAYBOOK_VARIABLES = {
 }
 CONCERN_PREFIXES = ("imagepath", "systemwriter", "filemaps", "cryptsvc")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+@functools.lru_cache(maxsize=None)
+def extra_variable_names() -> frozenset[str]:
+    """The names of the run's extra variables (``-e``), read once a process (at load time, in the controller)."""
+    try:
+        from ansible.parsing.dataloader import DataLoader  # pylint: disable=import-outside-toplevel
+        from ansible.utils.vars import load_extra_vars  # pylint: disable=import-outside-toplevel
+
+        return frozenset(load_extra_vars(DataLoader()))
+    except Exception:  # pylint: disable=broad-except  # no CLI arguments (a unit test) or a bad -e: Ansible says so
+        return frozenset()
+
+
+extra_variable_names()
 
 
 def _option_of(name: str) -> tuple[str, str | None]:
@@ -183,8 +200,12 @@ class ActionModule(ReadinessInfo):
         if boolean((template or (lambda v: v))(given.get("readiness_playbook_variables", False)), strict=False):
             # the remediate playbook's variables stand for the role's (a template per variable and host would cost
             # as much controller time as the remediation)
+            extra = extra_variable_names()
             for name, (role_name, unset) in PLAYBOOK_VARIABLES.items():
-                given[role_name] = task_vars.get(name, unset)
+                if role_name in extra:
+                    continue  # -e readiness_...: an extra variable wins, as it did over the playbook's vars
+                value = task_vars.get(name)
+                given[role_name] = unset if value is None else value
         names = list(given)
         if template is None:
             values = given
@@ -265,6 +286,7 @@ class ActionModule(ReadinessInfo):
         check_mode = bool(self._task.check_mode)
 
         self._raw_role_options = None
+        self._origins = {}
         self._gates = (True, False)  # (readiness_gate, readiness_fail_on_drift) as the role's gate task reads them
         if boolean(self._task.args.get("role_variables", False), strict=False):
             given = sorted(k for k in self._task.args if k not in ("role_variables", "select_by_tags"))
@@ -383,7 +405,7 @@ class ActionModule(ReadinessInfo):
             result["lines"] = ["no assessment in this run"]
             result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
         if self._args.get("not_ready_group"):
-            add_not_ready_group(result, self._args["not_ready_group"], self.fails_gate(result))
+            add_not_ready_group(self, result, self._args["not_ready_group"], self.fails_gate(result))
 
     def fails_gate(self, result: dict) -> bool:
         """What the readiness role's gate task decides (roles/readiness/tasks/run.yml): not ready after a real run

@@ -372,9 +372,10 @@ class CallbackModule(CallbackBase):
         """The lines of an assessment made for a playbook without a task per host that shows them (its result names
         the ``not_ready_group``, as the assess and remediate playbooks' do), as it arrives; not those of a host added
         to that group: the play that fails it shows them in its message."""
+        if _action_of(_task_of(result)) not in ASSESSMENT_ACTIONS:
+            return
         data = _result_of(result)
-        if (_action_of(_task_of(result)) not in ASSESSMENT_ACTIONS or not data.get("not_ready_group")
-                or data.get("add_group")):
+        if not data.get("not_ready_group") or data.get("add_group"):
             return
         lines = data.get("lines")
         if not isinstance(lines, list) or not lines or not all(isinstance(line, str) for line in lines):

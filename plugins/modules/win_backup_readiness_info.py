@@ -67,7 +67,8 @@ options:
         C(backupready_gate) is true) to this inventory group, as C(ansible.builtin.group_by) does, so that a later
         play can fail those hosts only. The C(backupready.windows.assess) playbook fails them that way, without a
         task per host.
-      - Ansible then counts the task as changed (the inventory changed); set C(changed_when) (the module only reads).
+      - Before ansible-core 2.21 Ansible then counts the task as changed (the inventory changed); set C(changed_when)
+        (the module only reads). From 2.21 the module adds the host through Ansible's own C(add_group) of actions.
       - The group is only added to, never emptied, during a run.
     type: str
 extends_documentation_fragment:
@@ -158,7 +159,7 @@ settings:
       type: str
     fail_on_origin:
       description: >-
-        Where it came from, C(task option fail_on), C(env: BACKUPREADY_FAIL_ON), C(ini: <file> [backupready] fail_on)
+        Where it came from, C(task option fail_on), C(variable backupready_fail_on) (O(playbook_variables)), C(env: BACKUPREADY_FAIL_ON), C(ini: <file> [backupready] fail_on)
         or C(default).
       type: str
     waivers_files:
@@ -178,7 +179,7 @@ settings:
       description: Where that came from.
       type: str
 waived:
-  description: The findings a waiver accepted, with its reason, end date and source (a file, or C(task option waivers)).
+  description: The findings a waiver accepted, with its reason, end date and source (a file, C(task option waivers) or C(variable backupready_waivers)).
   returned: success
   type: list
   elements: dict
@@ -196,7 +197,7 @@ waived:
       description: The waiver's last day, or null.
       type: str
     waiver_source:
-      description: The file the waiver came from, or C(task option waivers).
+      description: The file the waiver came from, C(task option waivers) or C(variable backupready_waivers).
       type: str
 baseline:
   description: The comparison with O(baseline), or null without one. Findings are given as code and subject.
@@ -273,7 +274,7 @@ findings:
       description: The day the matching waiver expired, when it has (the finding then counts again).
       type: str
     waiver_source:
-      description: Where the waiver came from (a file, or C(task option waivers)), when waived.
+      description: Where the waiver came from (a file, C(task option waivers) or C(variable backupready_waivers)), when waived.
       type: str
 summary:
   description: Counts for this host.
@@ -321,8 +322,10 @@ parent_groups:
   type: list
   elements: str
 host_changed:
-  description: Whether the host changed (C(changed) is whether the inventory did, once Ansible added the host to the group).
-  returned: when RV(add_group) is
+  description:
+    - Whether the host changed; before ansible-core 2.21, C(changed) is whether the inventory did, once Ansible
+      added the host to the group.
+  returned: when O(not_ready_group) is given and every check ran
   type: bool
   sample: false
 """

@@ -77,7 +77,10 @@ options:
         validated with the rest. What a check of a concern refuses names the variable too (for example
         C(filemaps_services: give at least one name or pattern)), and a name pattern is checked as it was written.
       - No other option but O(select_by_tags) may be given with it; C(readiness_not_ready_group) stands for
-        O(not_ready_group).
+        O(not_ready_group). With C(readiness_playbook_variables) true, the C(backupready.windows.remediate)
+        playbook's C(backupready_fail_on), C(backupready_waivers), C(backupready_waivers_file), C(backupready_baseline),
+        C(backupready_fail_on_new_only) and C(backupready_fail_on_drift) stand for the C(readiness_*) variables of the
+        same names (unset, the role's default), unless that C(readiness_*) variable is an extra variable (C(-e)).
     type: bool
     default: false
   not_ready_group:
@@ -87,8 +90,11 @@ options:
         C(backupready.windows.remediate) playbook does, without a gate task per host). Not passing is what the role's
         gate task decides. After a real run, the host is not ready (RV(gate_passed=false)) and C(readiness_gate) is
         true. In check mode, a change is pending and C(readiness_fail_on_drift) is true.
-      - Ansible then sets C(changed) to whether the inventory changed; RV(host_changed) keeps whether the host did,
-        for the task's C(changed_when) (the role's C(fleet) tasks set it).
+      - Before ansible-core 2.21 Ansible then sets C(changed) to whether the inventory changed; RV(host_changed)
+        keeps whether the host did, for the task's C(changed_when) (the role's C(fleet) tasks set it). From 2.21 the
+        module adds the host through Ansible's own C(add_group) of actions.
+      - C(readiness_gate) and C(readiness_fail_on_drift) are read with O(role_variables) only (without it: the gate
+        on, the drift gate off).
     type: str
   select_by_tags:
     description:
@@ -797,8 +803,10 @@ parent_groups:
   type: list
   elements: str
 host_changed:
-  description: Whether the host changed (C(changed) is whether the inventory did, once Ansible added the host to the group).
-  returned: when RV(add_group) is
+  description:
+    - Whether the host changed; before ansible-core 2.21, C(changed) is whether the inventory did, once Ansible
+      added the host to the group.
+  returned: when O(not_ready_group) is given
   type: bool
   sample: false
 module_calls:

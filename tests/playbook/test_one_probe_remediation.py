@@ -74,6 +74,29 @@ def test_module_calls_per_host_for_assess_and_remediate_on_the_whole_demo_fleet(
     assert all(r["ready"] for r in converged.results("backupready.windows.win_backup_remediate").values())
 
 
+def test_the_gate_fails_in_a_play_of_its_own_and_a_converged_host_is_not_counted_changed(tmp_path):
+    """One task per host: the hosts that do not pass are failed by the playbooks' second play, with the verdict;
+    Ansible's adding a host to the group does not make a converged host count as changed (host_changed)."""
+    inventory = copy_fleet(tmp_path, ["sql-node2", "av-trend", "dc01"])  # missing_volume: not fixable
+    assess = playbook(tmp_path, "assess.yml", ASSESS)
+    remediate = playbook(tmp_path, "remediate.yml", REMEDIATE)
+    assessed = run_json(inventory, assess)
+    assert assessed.returncode == 2, assessed.stderr
+    assert {h: (assessed.failed(h), assessed.changed(h)) for h in ("sql-node2", "av-trend", "dc01")} == {
+        "sql-node2": (1, 0), "av-trend": (1, 0), "dc01": (0, 0)}
+    failed = assessed.results("Fail the host (what blocks its System State backup)")
+    assert sorted(failed) == ["av-trend", "sql-node2"]
+    assert failed["sql-node2"]["msg"].startswith("sql-node2 is not ready for a System State backup at fail_on error")
+    for run_number in (1, 2):
+        remediated = run_json(inventory, remediate)
+        assert remediated.returncode == 2, remediated.stderr
+        assert sorted(remediated.results("Fail the host (what remains")) == ["sql-node2"]
+        assert remediated.failed("sql-node2") == 1 and remediated.changed("sql-node2") == 0, run_number
+        assert remediated.changed("av-trend") == (1 if run_number == 1 else 0) and remediated.failed("av-trend") == 0
+    drift = run_json(inventory, remediate, "--check", "-e", "backupready_fail_on_drift=true")
+    assert drift.returncode == 0, drift.stderr  # converged: nothing pending, the drift gate passes
+
+
 OLD_ROLE_ORDER = """- hosts: all
   gather_facts: false
   tasks:

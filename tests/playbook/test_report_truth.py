@@ -55,7 +55,7 @@ def test_fail_on_from_an_extra_var_reaches_the_gate_and_the_report(tmp_path):
     doc = report(tmp_path)
     (host,) = doc["hosts"]
     assert (host["ready"], host["gate_passed"], host["fail_on"]) == (False, False, "warning")
-    assert doc["settings"]["fail_on"] == "warning" and doc["settings"]["fail_on_origin"] == "task option fail_on"
+    assert doc["settings"]["fail_on"] == "warning" and doc["settings"]["fail_on_origin"] == "variable backupready_fail_on"
     assert doc["summary"]["not_ready"] == 1
     assert 'failures="1"' in (tmp_path / "backupready-report" / "junit.xml").read_text()
 

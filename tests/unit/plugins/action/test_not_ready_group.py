@@ -4,6 +4,7 @@ options come from the playbook's variables without a template per option, and a 
 
 import pytest
 from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo)
@@ -21,12 +22,18 @@ def assess(host, args, **variables):
 
 
 def test_a_host_that_does_not_pass_is_added_to_the_group_as_group_by_adds_it():
-    result = assess(host_with(quoted_driver=True), {"not_ready_group": "nr"})  # quoted_driver: an error
+    action = make_action(ReadinessInfo, {"include_state": False, "not_ready_group": "nr"}, host_with(quoted_driver=True),
+                         action=INFO)
+    result = action.run(task_vars=dict(VARS))  # quoted_driver: an error
     assert result["gate_passed"] is False
+    # before ansible-core 2.21 the strategy reads the result's add_group; from 2.21 the action adds the host itself
     assert (result["add_group"], result["parent_groups"], result["not_ready_group"]) == ("nr", ["all"], "nr")
+    assert action.groups_added == ([("nr", ["all"])] if hasattr(ActionBase, "add_group") else [])
     assert result["host_changed"] is False and result["changed"] is False
-    ready = assess(host_with(), {"not_ready_group": "nr"})
-    assert ready["gate_passed"] is True and "add_group" not in ready and ready["not_ready_group"] == "nr"
+    ready = make_action(ReadinessInfo, {"include_state": False, "not_ready_group": "nr"}, host_with(), action=INFO)
+    result = ready.run(task_vars=dict(VARS))
+    assert result["gate_passed"] is True and "add_group" not in result and result["not_ready_group"] == "nr"
+    assert ready.groups_added == [] and result["host_changed"] is False
     plain = assess(host_with(quoted_driver=True), {})
     assert "add_group" not in plain and "not_ready_group" not in plain
 
@@ -46,12 +53,18 @@ def test_the_gate_variable_off_adds_no_host():
     result = assess(host_with(quoted_driver=True), {"playbook_variables": True, "not_ready_group": "nr"},
                     backupready_gate=False)
     assert result["gate_passed"] is False and "add_group" not in result
-    with pytest.raises(AnsibleActionFail, match="backupready_gate 'maybe' is not a boolean"):
-        assess(host_with(), {"playbook_variables": True}, backupready_gate="maybe")
+    # as the playbook's "| bool" read it: not a true word is false
+    lenient = assess(host_with(quoted_driver=True), {"playbook_variables": True, "not_ready_group": "nr"},
+                     backupready_gate="maybe")
+    assert "add_group" not in lenient
+    unset = assess(host_with(quoted_driver=True), {"playbook_variables": True, "not_ready_group": "nr"},
+                   backupready_gate=None, backupready_fail_on=None, backupready_waivers=None)
+    assert unset["add_group"] == "nr" and unset["fail_on"] == "error"
 
 
 @pytest.mark.parametrize("variables, message", [
     ({"backupready_fail_on": "fatal"}, "value of backupready_fail_on must be one of"),
+    ({"backupready_fail_on": "baseline"}, "got: baseline"),  # the value as given, not renamed
     ({"backupready_fail_on_new_only": "maybe"}, "backupready_fail_on_new_only"),
     ({"backupready_waivers": "all"}, "backupready_waivers"),
 ])
@@ -109,3 +122,27 @@ def test_the_remediate_playbook_s_variables_stand_for_the_role_s():
     assert unset["fail_on"] == "error" and "add_group" not in unset
     with pytest.raises(AnsibleActionFail, match="value of readiness_fail_on must be one of"):
         remediate(host_with(), readiness_playbook_variables=True, backupready_fail_on="fatal")
+    nulls = remediate(host_with(quoted_driver=True), check_mode=True, readiness_playbook_variables=True,
+                      backupready_fail_on=None, backupready_fail_on_drift=None)
+    assert nulls["fail_on"] == "error" and "add_group" not in nulls
+
+
+def test_an_extra_variable_of_the_role_wins_over_the_playbook_s(monkeypatch):
+    import ansible_collections.backupready.windows.plugins.action.win_backup_remediate as module
+
+    monkeypatch.setattr(module, "extra_variable_names", lambda: frozenset({"readiness_fail_on"}))
+    result = remediate(host_with(quoted_driver=True), check_mode=True, readiness_playbook_variables=True,
+                       readiness_fail_on="critical", backupready_fail_on="info")
+    assert result["fail_on"] == "critical"
+
+
+def test_a_failed_remediation_adds_no_host():
+    # a failure after the read keeps the assessment (not ready), but the task failed: the play fails it already
+    host = host_with(crypt_state="stopped", quoted_driver=True)
+    action = make_action(Remediate, {"role_variables": True}, host)
+    with pytest.raises(AnsibleActionFail) as caught:
+        action.run(task_vars={**VARS, **ROLE_DEFAULTS, "readiness_not_ready_group": "nr",
+                              "systemwriter_paths": ["relative\\agent.exe"], "readiness_fix_exclusions": True})
+    result = caught.value.result
+    assert result["failed"] is True and result["ready"] is False
+    assert "add_group" not in result and action.groups_added == []

@@ -46,4 +46,7 @@ def make_action(cls, args, host, check_mode=False, diff=False, action="backuprea
     plugin._load_name = task.action  # the plugin loader sets it in a real run (ansible-core 2.16 reads it)
     host.check_mode = check_mode
     plugin._execute_module = host.execute_module
+    # ansible-core 2.21+: an action adds its host to a group through the worker (ActionBase.add_group); recorded here
+    plugin.groups_added = []
+    plugin.add_group = lambda group, parent_group_names=None: plugin.groups_added.append((group, parent_group_names))
     return plugin
