@@ -93,8 +93,8 @@ options:
       - Before ansible-core 2.21 Ansible then sets C(changed) to whether the inventory changed; RV(host_changed)
         keeps whether the host did, for the task's C(changed_when) (the role's C(fleet) tasks set it). From 2.21 the
         module adds the host through Ansible's own C(add_group) of actions.
-      - C(readiness_gate) and C(readiness_fail_on_drift) are read with O(role_variables) only (without it: the gate
-        on, the drift gate off).
+      - C(readiness_gate) and C(readiness_fail_on_drift) are read with O(role_variables) only (without it, the gate is
+        on and the drift gate off).
     type: str
   select_by_tags:
     description:

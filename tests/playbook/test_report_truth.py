@@ -263,10 +263,12 @@ def test_findings_with_one_code_and_subject_are_counted_apart_against_a_baseline
 
 
 def test_hosts_of_a_serial_batch_that_never_ran_are_not_assessed(tmp_path):
-    # serial: 1 and the gate on: the first batch (mars-winmad, not ready) fails, and the play stops there.
+    # serial: 1 and the readiness role's per-host gate (the assess playbook fails hosts in a play of its own, after
+    # every batch): the first batch (mars-winmad, not ready) fails, and the play stops there.
     copy_fleet(tmp_path, ["mars-winmad", "dev-kph", "fs01"])
-    text = open(os.path.join(PLAYBOOKS, "assess.yml"), encoding="utf-8").read()
-    (tmp_path / "assess.yml").write_text(text.replace("  gather_facts: false\n", "  gather_facts: false\n  serial: 1\n", 1))
+    (tmp_path / "assess.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  serial: 1\n  roles:\n"
+        "    - {role: backupready.windows.readiness, readiness_remediate: false}\n")
     result = run("ansible-playbook", "-i", str(tmp_path / "inventory.json"), str(tmp_path / "assess.yml"),
                  "-l", "mars-winmad,dev-kph,fs01",
                  env=ansible_env(BACKUPREADY_REPORT_DIR=str(tmp_path / "backupready-report")), cwd=str(tmp_path))
