@@ -15,13 +15,13 @@ import os
 import re
 from collections import Counter
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.backupready.windows.plugins.filter.readiness import readiness_lines
-from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction
+from ansible_collections.backupready.windows.plugins.plugin_utils._action import BackupReadyAction, template_variables
 from ansible_collections.backupready.windows.plugins.plugin_utils._findings import (
     CODES, SEVERITIES, assess, finding_key, severity_rank)
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import Plan
@@ -194,23 +194,12 @@ class ActionModule(BackupReadyAction):
                                     f"variables {', '.join(PLAYBOOK_VARIABLES)}: do not give {', '.join(given)} as "
                                     "well; nothing was read")
         names = [name for name in (*PLAYBOOK_VARIABLES, GATE_VARIABLE) if name in task_vars]
-        values = {name: task_vars[name] for name in names}
-        template = getattr(self._templar, "template", None)
-        if template is not None and values:
-            try:
-                values = template(values)
-            except AnsibleError:
-                for name in names:  # which one
-                    try:
-                        template(task_vars[name])
-                    except AnsibleError as exc:
-                        raise AnsibleActionFail(f"{name}: {exc}; nothing was read") from None
-                raise
-        omit = task_vars.get("omit")  # ansible-core before 2.19 leaves its placeholder where omit was used
+        values = template_variables(self._templar, {name: task_vars[name] for name in names}, "nothing was read",
+                                    task_vars.get("omit"))
         args = {key: value for key, value in self._task.args.items() if key != "playbook_variables"}
         self._gate = True
         for name, value in values.items():
-            if value is None or (isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit)):
+            if value is None:
                 continue
             if name == GATE_VARIABLE:
                 self._gate = boolean(value, strict=False)  # as the playbook's ``| bool`` read it

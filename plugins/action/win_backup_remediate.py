@@ -17,7 +17,7 @@ import functools
 import os
 import re
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
@@ -26,7 +26,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
     ActionModule as ReadinessInfo, add_lines, add_not_ready_group)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import (
-    COLLECTION_ROOT, findings_after, merge_paths, record_outcome)
+    COLLECTION_ROOT, findings_after, merge_paths, record_outcome, template_variables)
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
 from ansible_collections.backupready.windows.plugins.plugin_utils._concerns import (
     BACKUP_WINDOW, CONCERNS, CRYPTSVC_CONCERN, cryptsvc_after, last_restart)
@@ -206,22 +206,7 @@ class ActionModule(ReadinessInfo):
                     continue  # -e readiness_...: an extra variable wins, as it did over the playbook's vars
                 value = task_vars.get(name)
                 given[role_name] = unset if value is None else value
-        names = list(given)
-        if template is None:
-            values = given
-        else:
-            try:
-                values = template(given)
-            except AnsibleError:
-                for name in names:  # which one
-                    try:
-                        template(given[name])
-                    except AnsibleError as exc:
-                        raise AnsibleActionFail(f"{name}: {exc}; nothing was read or changed") from None
-                raise
-        omit = task_vars.get("omit")  # ansible-core before 2.19 leaves its placeholder where omit was used
-        return {name: value for name, value in values.items()
-                if not (isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit))}
+        return template_variables(self._templar, given, "nothing was read or changed", task_vars.get("omit"))
 
     def role_arguments(self, args: dict, task_vars: dict) -> dict:
         """role_variables: the options from the readiness role's variables, validated with the role's argument spec

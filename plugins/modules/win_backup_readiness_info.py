@@ -159,7 +159,8 @@ settings:
       type: str
     fail_on_origin:
       description: >-
-        Where it came from, C(task option fail_on), C(variable backupready_fail_on) (O(playbook_variables)), C(env: BACKUPREADY_FAIL_ON), C(ini: <file> [backupready] fail_on)
+        Where it came from, C(task option fail_on), C(variable backupready_fail_on) (O(playbook_variables)),
+        C(env: BACKUPREADY_FAIL_ON), C(ini: <file> [backupready] fail_on)
         or C(default).
       type: str
     waivers_files:

@@ -22,7 +22,7 @@ import os
 import re
 from typing import Any
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
@@ -79,6 +79,25 @@ def record_outcome(result: dict, outcome: ApplyOutcome) -> bool:
         result["msg"] = outcome.msg if outcome.failed else f"nothing was changed: {outcome.msg}"
         return True
     return False
+
+
+def template_variables(templar, values: dict, refusal: str, omit: Any = None) -> dict:
+    """Host variables by name, templated in one call (an argument per variable would cost a Jinja compile each in
+    every forked worker); those ``omit`` stood for dropped (ansible-core before 2.19 leaves its placeholder where omit
+    was used). A variable that cannot be templated is named, followed by ``refusal``."""
+    template = getattr(templar, "template", None)
+    if template is not None and values:
+        try:
+            values = template(values)
+        except AnsibleError:
+            for name, value in values.items():  # which one
+                try:
+                    template(value)
+                except AnsibleError as exc:
+                    raise AnsibleActionFail(f"{name}: {exc}; {refusal}") from None
+            raise
+    return {name: value for name, value in values.items()
+            if not (isinstance(value, str) and isinstance(omit, str) and omit and value.startswith(omit))}
 
 
 # A variable named like one of the collection's (a role's prefix, or the playbooks' backupready_) that the

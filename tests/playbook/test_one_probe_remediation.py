@@ -95,6 +95,15 @@ def test_the_gate_fails_in_a_play_of_its_own_and_a_converged_host_is_not_counted
         assert remediated.changed("av-trend") == (1 if run_number == 1 else 0) and remediated.failed("av-trend") == 0
     drift = run_json(inventory, remediate, "--check", "-e", "backupready_fail_on_drift=true")
     assert drift.returncode == 0, drift.stderr  # converged: nothing pending, the drift gate passes
+    # the phases the tags select: an assessment gates (the second play's task runs whatever the tags), a fix alone not
+    assessed_only = run_json(inventory, remediate, "--tags", "assess")
+    assert assessed_only.returncode == 2 and assessed_only.failed("sql-node2") == 1, assessed_only.stderr
+    fix_only = run_json(inventory, remediate, "--tags", "imagepath")
+    assert fix_only.returncode == 0, fix_only.stderr
+    # the playbook's variable stands for the role's; an extra variable of the role's own wins, as it always did
+    assert run_json(inventory, remediate, "-e", "backupready_fail_on=critical").returncode == 0
+    both = run_json(inventory, remediate, "-e", "backupready_fail_on=critical", "-e", "readiness_fail_on=error")
+    assert both.returncode == 2 and both.failed("sql-node2") == 1, both.stderr
 
 
 OLD_ROLE_ORDER = """- hosts: all

@@ -104,5 +104,3 @@ def test_the_role_runs_the_module_on_its_variables():
         run = yaml.safe_load(handle)
     assert run[0] == {"name": "Assess, remediate and verify", "ansible.builtin.import_tasks": "fleet.yml"}
     assert "ansible.builtin.assert" in run[1]
-
-

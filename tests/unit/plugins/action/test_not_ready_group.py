@@ -10,8 +10,9 @@ from ansible_collections.backupready.windows.plugins.action.win_backup_readiness
     ActionModule as ReadinessInfo)
 from ansible_collections.backupready.windows.plugins.action.win_backup_remediate import ActionModule as Remediate
 
-from fakehost import make_action
-from test_remediate_action import ROLE_DEFAULTS, VARS, host_with
+from fakehost import ROLE_DEFAULTS, make_action, remediation_host as host_with
+
+VARS = {"inventory_hostname": "ws01"}
 
 INFO = "backupready.windows.win_backup_readiness_info"
 

@@ -13,35 +13,11 @@ from ansible_collections.backupready.windows.plugins.action.win_backup_remediate
 from ansible_collections.backupready.windows.plugins.plugin_utils._plan import diff_for
 from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 
-from statedoc import make_service, make_state
-from fakehost import FakeHost, make_action
+from fakehost import ROLE_DEFAULTS, RemediationHost as Host, make_action, remediation_host as host_with
 
 VARS = {"inventory_hostname": "ws01"}
 STATE = "backupready.windows.win_backup_state"
 APPLY = "backupready.windows.win_backup_apply"
-
-
-class Host(FakeHost):
-    """FakeHost that also lists (no) backups and answers paths asked in the probe's own call."""
-
-    def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
-        result = super().execute_module(module_name, module_args, task_vars, **kwargs)
-        if module_name == STATE:
-            result = dict(result, backups=[])
-            if module_args.get("gather", True) and module_args.get("paths"):
-                result["paths"] = {p: True for p in module_args["paths"]}
-        return result
-
-
-def host_with(crypt_state="running", start_mode="auto", quoted_driver=False, services=20):
-    doc = make_state()
-    crypt = find_service(doc, "CryptSvc")
-    crypt["state"], crypt["start_mode"] = crypt_state, start_mode
-    for index in range(services):
-        doc["services"].append(make_service(f"drv{index:03}", f"System32\\drivers\\drv{index:03}.sys", type_=1))
-    if quoted_driver:
-        doc["services"].append(make_service("qdrv", '"\\SystemRoot\\System32\\drivers\\qdrv.sys"', type_=1))
-    return Host(doc)
 
 
 def names(host):
@@ -250,12 +226,6 @@ def test_the_lines_and_the_verdict_are_computed_once_in_the_module():
 
 
 # -- role_variables: the options from the readiness role's variables ----------------------------------------------
-
-ROLE_DEFAULTS = {"readiness_remediate": True, "readiness_fail_on": "", "readiness_gate": True, "readiness_waivers": [],
-                 "readiness_waivers_file": "", "readiness_baseline": "", "readiness_fail_on_new_only": "",
-                 "readiness_fix_imagepath": True, "readiness_fix_exclusions": False, "readiness_fix_filemaps": True,
-                 "readiness_fix_cryptsvc": True, "readiness_strict_vars": False, "readiness_fail_on_drift": False}
-
 
 def run_role(host, check_mode=False, **variables):
     action = make_action(Remediate, {"role_variables": True}, host, check_mode=check_mode)

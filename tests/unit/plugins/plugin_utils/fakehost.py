@@ -6,7 +6,10 @@ from unittest.mock import MagicMock
 
 from ansible.playbook.task import Task
 
+from ansible_collections.backupready.windows.plugins.plugin_utils._state import find_service
 from ansible_collections.backupready.windows.plugins.plugin_utils._twin import apply_to_state
+
+from statedoc import make_service, make_state
 
 
 class FakeHost:
@@ -50,3 +53,33 @@ def make_action(cls, args, host, check_mode=False, diff=False, action="backuprea
     plugin.groups_added = []
     plugin.add_group = lambda group, parent_group_names=None: plugin.groups_added.append((group, parent_group_names))
     return plugin
+
+
+class RemediationHost(FakeHost):
+    """FakeHost that also lists (no) backups and answers paths asked in the probe's own call."""
+
+    def execute_module(self, module_name=None, module_args=None, task_vars=None, **kwargs):
+        result = super().execute_module(module_name, module_args, task_vars, **kwargs)
+        if module_name == "backupready.windows.win_backup_state":
+            result = dict(result, backups=[])
+            if module_args.get("gather", True) and module_args.get("paths"):
+                result["paths"] = {p: True for p in module_args["paths"]}
+        return result
+
+
+def remediation_host(crypt_state="running", start_mode="auto", quoted_driver=False, services=20):
+    doc = make_state()
+    crypt = find_service(doc, "CryptSvc")
+    crypt["state"], crypt["start_mode"] = crypt_state, start_mode
+    for index in range(services):
+        doc["services"].append(make_service(f"drv{index:03}", f"System32\\drivers\\drv{index:03}.sys", type_=1))
+    if quoted_driver:
+        doc["services"].append(make_service("qdrv", '"\\SystemRoot\\System32\\drivers\\qdrv.sys"', type_=1))
+    return RemediationHost(doc)
+
+
+# The readiness role's defaults (roles/readiness/defaults/main.yml), as role_variables reads them
+ROLE_DEFAULTS = {"readiness_remediate": True, "readiness_fail_on": "", "readiness_gate": True, "readiness_waivers": [],
+                 "readiness_waivers_file": "", "readiness_baseline": "", "readiness_fail_on_new_only": "",
+                 "readiness_fix_imagepath": True, "readiness_fix_exclusions": False, "readiness_fix_filemaps": True,
+                 "readiness_fix_cryptsvc": True, "readiness_strict_vars": False, "readiness_fail_on_drift": False}
