@@ -176,11 +176,11 @@ class ActionModule(BackupReadyAction):
         if validation.error_messages:
             # Ansible's messages, naming the variable the option came from
             names = {option: name for name, option in PLAYBOOK_VARIABLES.items()}
-            pattern = re.compile(r"\b(" + "|".join(names) + r")\b")
-            messages = []
-            for message in validation.error_messages:
-                head, got, value = message.partition(", got: ")  # the value as given is left as it is
-                messages.append(pattern.sub(lambda m: names[m.group(1)], head) + got + value)
+            # only where a message names the option (the value as given is left as it is)
+            pattern = re.compile(r"(value of |argument '|option '|found in |parameters are required: |mutually exclusive: )("
+                                 + "|".join(names) + r")\b")
+            messages = [pattern.sub(lambda m: m.group(1) + names[m.group(2)], message)
+                        for message in validation.error_messages]
             raise AnsibleActionFail("Validation of the playbook's variables failed:\n" + "\n".join(messages)
                                     + "\nnothing was read", result={"argument_errors": messages})
         return validation, validation.validated_parameters

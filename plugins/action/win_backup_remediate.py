@@ -196,6 +196,7 @@ class ActionModule(ReadinessInfo):
         """The readiness role's variables the host has, templated together (an ``omit`` drops one, as Ansible's
         validation of a role does); a variable that cannot be templated is named."""
         given = {name: task_vars[name] for name in ROLE_SPEC if name in task_vars}
+        self._mapped: set[str] = set()
         template = getattr(self._templar, "template", None)
         if boolean((template or (lambda v: v))(given.get("readiness_playbook_variables", False)), strict=False):
             # the remediate playbook's variables stand for the role's (a template per variable and host would cost
@@ -203,9 +204,10 @@ class ActionModule(ReadinessInfo):
             extra = extra_variable_names()
             for name, (role_name, unset) in PLAYBOOK_VARIABLES.items():
                 if role_name in extra:
-                    continue  # -e readiness_...: an extra variable wins, as it did over the playbook's vars
+                    continue  # -e readiness_...: an extra variable wins (over the playbook's vars it always did)
                 value = task_vars.get(name)
-                given[role_name] = unset if value is None else value
+                given[role_name] = copy.copy(unset) if value is None else value
+                self._mapped.add(role_name)
         return template_variables(self._templar, given, "nothing was read or changed", task_vars.get("omit"))
 
     def role_arguments(self, args: dict, task_vars: dict) -> dict:
@@ -215,6 +217,10 @@ class ActionModule(ReadinessInfo):
         validated = ArgumentSpecValidator(ROLE_SPEC).validate(values)
         self._gates = (validated.validated_parameters.get("readiness_gate", True),
                        validated.validated_parameters.get("readiness_fail_on_drift", False))
+        # where the assessment's settings came from, as the report records them
+        self._origins = {option: (f"variable backupready_{option}" if f"readiness_{option}" in self._mapped
+                                  else f"variable readiness_{option}")
+                         for option in ("fail_on", "waivers", "waivers_file", "baseline", "fail_on_new_only")}
         if validated.error_messages:
             raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(validated.error_messages)
                                     + "\nnothing was read or changed",
@@ -227,7 +233,7 @@ class ActionModule(ReadinessInfo):
         except ValueError as exc:
             raise AnsibleActionFail(f"{exc}; nothing was read or changed") from None
         options.update(role_variables=True, select_by_tags=args["select_by_tags"])
-        mapped = ArgumentSpecValidator(self.ARGUMENT_SPEC).validate(options)
+        mapped = ArgumentSpecValidator(copy.deepcopy(self.ARGUMENT_SPEC)).validate(options)
         if mapped.error_messages:  # the role's spec and this module's agree (tests/unit/test_role_specs.py)
             raise AnsibleActionFail("internal error: " + "; ".join(mapped.error_messages))
         return mapped.validated_parameters
@@ -278,7 +284,8 @@ class ActionModule(ReadinessInfo):
             if given:
                 raise AnsibleActionFail(f"role_variables takes every option from the readiness role's variables: do "
                                         f"not give {', '.join(given)} as well; nothing was read or changed")
-        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        # a copy: Ansible's validator fills a concern's sub-option defaults into the spec's own default {}
+        _validation, args = self.validate_argument_spec(argument_spec=copy.deepcopy(self.ARGUMENT_SPEC))
         self._check_mode, self._args = check_mode, args
         if args["role_variables"]:
             args = self._args = self.role_arguments(args, task_vars)

@@ -247,6 +247,18 @@ def _assessed_by(action: str, result: dict, failed: bool) -> bool:
                                                           or bool({"assess", "verify"} & set(phases))))
 
 
+def _machine_readable_stdout() -> bool:
+    """Whether the run's stdout callback writes a document (``ansible.builtin.json`` and the like), which a line of
+    ours before it would break (``| jq``): the lines are then left to the reports."""
+    try:
+        from ansible import constants as C  # pylint: disable=import-outside-toplevel
+
+        name = str(C.config.get_config_value("DEFAULT_STDOUT_CALLBACK") or "")
+    except Exception:  # pylint: disable=broad-except  # no configuration (a unit test): a console
+        return False
+    return name.rsplit(".", 1)[-1].endswith("json")
+
+
 def _is_assessment(task, result: dict) -> bool:
     """A result that counts toward readiness: every check ran (the module says so), and it is not a capture."""
     items = result.get("results") if isinstance(result.get("results"), list) else [result]
@@ -372,7 +384,7 @@ class CallbackModule(CallbackBase):
         """The lines of an assessment made for a playbook without a task per host that shows them (its result names
         the ``not_ready_group``, as the assess and remediate playbooks' do), as it arrives; not those of a host added
         to that group: the play that fails it shows them in its message."""
-        if _action_of(_task_of(result)) not in ASSESSMENT_ACTIONS:
+        if _action_of(_task_of(result)) not in ASSESSMENT_ACTIONS or _machine_readable_stdout():
             return
         data = _result_of(result)
         if not data.get("not_ready_group") or data.get("add_group"):
@@ -387,7 +399,7 @@ class CallbackModule(CallbackBase):
     def _show_plainly(self, result) -> None:
         """After a ``debug`` (or the playbooks' ``assert``) of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
         escaping changed them (a path's backslashes doubled): what the operator copies must be the value."""
-        if _action_of(_task_of(result)) not in DEBUG_ACTIONS:
+        if _action_of(_task_of(result)) not in DEBUG_ACTIONS or _machine_readable_stdout():
             return
         lines = plain_lines(_result_of(result).get("msg"))
         if not lines or str(self.get_option("result_format") or "json").lower() == "yaml":

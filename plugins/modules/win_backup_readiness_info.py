@@ -63,8 +63,8 @@ options:
     default: false
   not_ready_group:
     description:
-      - Add a host that does not pass the gate (RV(gate_passed=false); with O(playbook_variables), only while
-        C(backupready_gate) is true) to this inventory group, as C(ansible.builtin.group_by) does, so that a later
+      - Add a host that does not pass the gate (RV(gate_passed=false), every check having run; with
+        O(playbook_variables), only while C(backupready_gate) is true) to this inventory group, as C(ansible.builtin.group_by) does, so that a later
         play can fail those hosts only. The C(backupready.windows.assess) playbook fails them that way, without a
         task per host.
       - Before ansible-core 2.21 Ansible then counts the task as changed (the inventory changed); set C(changed_when)
@@ -314,7 +314,7 @@ not_ready_group:
   sample: backupready_not_ready
 add_group:
   description: The group the host was added to (O(not_ready_group)), as C(ansible.builtin.group_by) returns it.
-  returned: when the host does not pass the gate and O(not_ready_group) is given
+  returned: when O(not_ready_group) is given, every check ran and the host does not pass the gate
   type: str
   sample: backupready_not_ready
 parent_groups:

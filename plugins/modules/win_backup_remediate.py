@@ -73,8 +73,8 @@ options:
         task before the host is read. An empty C(readiness_fail_on), C(readiness_waivers_file), C(readiness_baseline)
         or C(readiness_fail_on_new_only) takes the fleet report's setting, as the role documents.
       - >-
-        C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task) and C(readiness_strict_vars) are
-        validated with the rest. What a check of a concern refuses names the variable too (for example
+        C(readiness_gate), C(readiness_fail_on_drift) (read by the role's gate task, and by this module for
+        O(not_ready_group)) and C(readiness_strict_vars) are validated with the rest. What a check of a concern refuses names the variable too (for example
         C(filemaps_services: give at least one name or pattern)), and a name pattern is checked as it was written.
       - No other option but O(select_by_tags) may be given with it; C(readiness_not_ready_group) stands for
         O(not_ready_group). With C(readiness_playbook_variables) true, the C(backupready.windows.remediate)
@@ -789,12 +789,12 @@ argument_errors:
   elements: str
 not_ready_group:
   description: The O(not_ready_group) given.
-  returned: when O(not_ready_group) is given
+  returned: when O(not_ready_group) is given and a phase ran (not C(skipped))
   type: str
   sample: backupready_not_remediated
 add_group:
   description: The group the host was added to (O(not_ready_group)), as C(ansible.builtin.group_by) returns it.
-  returned: when the host does not pass the gate and O(not_ready_group) is given
+  returned: when O(not_ready_group) is given, the task did not fail and the host does not pass the gate
   type: str
   sample: backupready_not_remediated
 parent_groups:
@@ -806,7 +806,7 @@ host_changed:
   description:
     - Whether the host changed; before ansible-core 2.21, C(changed) is whether the inventory did, once Ansible
       added the host to the group.
-  returned: when O(not_ready_group) is given
+  returned: when O(not_ready_group) is given and a phase ran (not C(skipped))
   type: bool
   sample: false
 module_calls:

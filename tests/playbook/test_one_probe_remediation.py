@@ -87,6 +87,11 @@ def test_the_gate_fails_in_a_play_of_its_own_and_a_converged_host_is_not_counted
     failed = assessed.results("Fail the host (what blocks its System State backup)")
     assert sorted(failed) == ["av-trend", "sql-node2"]
     assert failed["sql-node2"]["msg"].startswith("sql-node2 is not ready for a System State backup at fail_on error")
+    # the drift gate: a host with a change pending is failed by the second play, with how many
+    pending = run_json(inventory, remediate, "--check", "-e", "backupready_fail_on_drift=true")
+    assert pending.returncode == 2, pending.stderr
+    drifted = pending.results("Fail the host (what remains")
+    assert sorted(drifted) == ["av-trend"] and drifted["av-trend"]["msg"].startswith("1 change(s) pending on av-trend")
     for run_number in (1, 2):
         remediated = run_json(inventory, remediate)
         assert remediated.returncode == 2, remediated.stderr

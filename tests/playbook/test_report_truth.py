@@ -264,7 +264,7 @@ def test_findings_with_one_code_and_subject_are_counted_apart_against_a_baseline
 
 def test_hosts_of_a_serial_batch_that_never_ran_are_not_assessed(tmp_path):
     # serial: 1 and the readiness role's per-host gate (the assess playbook fails hosts in a play of its own, after
-    # every batch): the first batch (mars-winmad, not ready) fails, and the play stops there.
+    # all the batches of the first): the first batch (mars-winmad, not ready) fails, and the play stops there.
     copy_fleet(tmp_path, ["mars-winmad", "dev-kph", "fs01"])
     (tmp_path / "assess.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  serial: 1\n  roles:\n"

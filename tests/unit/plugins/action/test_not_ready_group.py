@@ -3,7 +3,7 @@ group_by adds it) for a later play to fail, exactly when the gate task of the re
 options come from the playbook's variables without a template per option, and a bad one is refused naming it."""
 
 import pytest
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
@@ -86,9 +86,14 @@ def test_playbook_variables_take_no_option_they_stand_for():
 
 # -- the remediation: what the readiness role's gate task decides ---------------------------------------------------
 
+ADDS_ITSELF = hasattr(ActionBase, "add_group")  # ansible-core 2.21+: the action adds the host, not the strategy
+
+
 def remediate(host, check_mode=False, **variables):
     action = make_action(Remediate, {"role_variables": True}, host, check_mode=check_mode)
-    return action.run(task_vars={**VARS, **ROLE_DEFAULTS, "readiness_not_ready_group": "nr", **variables})
+    result = action.run(task_vars={**VARS, **ROLE_DEFAULTS, "readiness_not_ready_group": "nr", **variables})
+    assert action.groups_added == ([("nr", ["all"])] if ADDS_ITSELF and "add_group" in result else [])
+    return result
 
 
 def test_a_host_left_not_ready_is_added_and_keeps_whether_it_changed():
@@ -147,3 +152,37 @@ def test_a_failed_remediation_adds_no_host():
     result = caught.value.result
     assert result["failed"] is True and result["ready"] is False
     assert "add_group" not in result and action.groups_added == []
+
+
+class Templar:
+    """Templates like Ansible's: a value with a template in it is resolved from ``values``, one that names an
+    undefined variable fails."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def template(self, data):
+        if isinstance(data, dict):
+            return {key: self.template(value) for key, value in data.items()}
+        if isinstance(data, str) and data.startswith("{{"):
+            name = data.strip("{} ")
+            if name not in self.values:
+                raise AnsibleError(f"'{name}' is undefined")
+            return self.values[name]
+        return data
+
+
+def test_a_variable_that_cannot_be_templated_is_named_and_omit_leaves_an_option_unset():
+    host = host_with(quoted_driver=True)
+    action = make_action(ReadinessInfo, {"include_state": False, "playbook_variables": True}, host, action=INFO)
+    action._templar = Templar({"level": "critical"})
+    with pytest.raises(AnsibleActionFail) as caught:
+        action.run(task_vars={**VARS, "backupready_fail_on": "{{ level }}", "backupready_baseline": "{{ nowhere }}"})
+    assert str(caught.value).startswith("backupready_baseline: 'nowhere' is undefined; nothing was read")
+    assert host.calls == []
+    omit = "__omit_place_holder__1234"  # ansible-core before 2.19 leaves it where omit was used
+    result = action.run(task_vars={**VARS, "omit": omit, "backupready_fail_on": omit + "x",
+                                   "backupready_waivers": "{{ level }}" and []})
+    assert result["fail_on"] == "error" and result["settings"]["fail_on_origin"] != "variable backupready_fail_on"
+    templated = action.run(task_vars={**VARS, "backupready_fail_on": "{{ level }}"})
+    assert templated["fail_on"] == "critical" and templated["gate_passed"] is True

@@ -82,4 +82,5 @@ def remediation_host(crypt_state="running", start_mode="auto", quoted_driver=Fal
 ROLE_DEFAULTS = {"readiness_remediate": True, "readiness_fail_on": "", "readiness_gate": True, "readiness_waivers": [],
                  "readiness_waivers_file": "", "readiness_baseline": "", "readiness_fail_on_new_only": "",
                  "readiness_fix_imagepath": True, "readiness_fix_exclusions": False, "readiness_fix_filemaps": True,
-                 "readiness_fix_cryptsvc": True, "readiness_strict_vars": False, "readiness_fail_on_drift": False}
+                 "readiness_fix_cryptsvc": True, "readiness_strict_vars": False, "readiness_fail_on_drift": False,
+                 "readiness_playbook_variables": False, "readiness_not_ready_group": ""}
