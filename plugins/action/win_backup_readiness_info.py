@@ -14,6 +14,8 @@ import json
 import os
 import re
 from collections import Counter
+from types import MappingProxyType
+from typing import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -32,10 +34,10 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._waivers impor
 from ansible_collections.backupready.windows.plugins.plugin_utils._display import shown
 
 INLINE_WAIVERS = "task option waivers"
+# The options that say how a host is judged (the remediation takes them too)
+ASSESSMENT_OPTIONS = ("fail_on", "waivers", "waivers_file", "baseline", "fail_on_new_only")
 # playbook_variables: the option each of the assess playbook's variables stands for
-PLAYBOOK_VARIABLES = {"backupready_fail_on": "fail_on", "backupready_waivers": "waivers",
-                      "backupready_waivers_file": "waivers_file", "backupready_baseline": "baseline",
-                      "backupready_fail_on_new_only": "fail_on_new_only"}
+PLAYBOOK_VARIABLES = {f"backupready_{option}": option for option in ASSESSMENT_OPTIONS}
 # set to a false value, an option is left unset (the report's setting applies), as ``default(omit, true)`` did
 UNSET_WHEN_EMPTY = ("waivers_file", "baseline")
 GATE_VARIABLE = "backupready_gate"
@@ -147,9 +149,8 @@ def add_not_ready_group(action, result: dict, group: str, failing: bool) -> None
     if not failing or result.get("failed"):
         return
     result.update(add_group=group, parent_groups=["all"])
-    adder = getattr(action, "add_group", None)
-    if callable(adder) and hasattr(ActionBase, "add_group"):
-        adder(group, parent_group_names=["all"])
+    if hasattr(ActionBase, "add_group"):
+        action.add_group(group, parent_group_names=["all"])
 
 
 class ActionModule(BackupReadyAction):
@@ -167,7 +168,8 @@ class ActionModule(BackupReadyAction):
         "not_ready_group": {"type": "str"},
     }
     _variable_args: dict | None = None  # playbook_variables: the options read from the variables
-    _origins: dict[str, str] = {}  # where an option given by the task came from, when not the task option itself
+    # where an option given by the task came from, when not the task option itself (each run sets its own)
+    _origins: Mapping[str, str] = MappingProxyType({})
 
     def validate_argument_spec(self, argument_spec=None, **kwargs):
         if self._variable_args is None:

@@ -24,7 +24,7 @@ from ansible.plugins.action import ActionBase
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.backupready.windows.plugins.action.win_backup_readiness_info import (
-    ActionModule as ReadinessInfo, add_lines, add_not_ready_group)
+    ASSESSMENT_OPTIONS, ActionModule as ReadinessInfo, add_lines, add_not_ready_group)
 from ansible_collections.backupready.windows.plugins.plugin_utils._action import (
     COLLECTION_ROOT, findings_after, merge_paths, record_outcome, template_variables)
 from ansible_collections.backupready.windows.plugins.plugin_utils._backend import BackendError, select_backend
@@ -42,7 +42,6 @@ from ansible_collections.backupready.windows.plugins.plugin_utils._display impor
 # What CryptSvc's restart does when a fix needs one and the cryptsvc concern is off: what the fix roles' handler
 # (win_cryptsvc with state restarted) did.
 RESTART_ARGS = {"start_mode": "auto", "state": "restarted", "ensure_system_writer": True}
-ASSESSMENT_OPTIONS = ("fail_on", "waivers", "waivers_file", "baseline", "fail_on_new_only")
 ASSESSMENT_KEYS = ("ready", "gate_passed", "complete", "fail_on", "settings", "waived", "baseline", "summary")
 
 # select_by_tags: the tags of each phase, as the readiness role documents them. A phase runs when Ansible would run
@@ -101,18 +100,13 @@ ROLE_OPTIONS = {
     "filemaps_service_descriptors": ("writer_access", "service_descriptors"),
     "filemaps_services": ("writer_access", "services"),
 }
-# Validated with the rest, not options of this module: readiness_gate and readiness_fail_on_drift are read by the
-# role's gate task and by this module for not_ready_group, readiness_strict_vars by every module of the collection
-# (check_variable_names), readiness_playbook_variables here (role_variables).
+# Validated with the rest, not options of this module: readiness_gate and readiness_fail_on_drift decide fails_gate
+# (which the role's gate task and not_ready_group act on), readiness_strict_vars is read by every module of the
+# collection (check_variable_names), readiness_playbook_variables here (role_variables).
 ROLE_ONLY = ("readiness_gate", "readiness_strict_vars", "readiness_fail_on_drift", "readiness_playbook_variables")
-# readiness_playbook_variables: the remediate playbook's variables and the role variable each stands for, with the
-# value the role variable takes when the playbook's is unset
-PLAYBOOK_VARIABLES = {
-    "backupready_fail_on": ("readiness_fail_on", ""), "backupready_waivers": ("readiness_waivers", []),
-    "backupready_waivers_file": ("readiness_waivers_file", ""), "backupready_baseline": ("readiness_baseline", ""),
-    "backupready_fail_on_new_only": ("readiness_fail_on_new_only", ""),
-    "backupready_fail_on_drift": ("readiness_fail_on_drift", False),
-}
+# readiness_playbook_variables: the remediate playbook's variables and the role variable each stands for (which,
+# when the playbook's is unset, takes its default from the role's spec)
+PLAYBOOK_VARIABLES = {f"backupready_{name}": f"readiness_{name}" for name in (*ASSESSMENT_OPTIONS, "fail_on_drift")}
 CONCERN_PREFIXES = ("imagepath", "systemwriter", "filemaps", "cryptsvc")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -202,11 +196,11 @@ class ActionModule(ReadinessInfo):
             # the remediate playbook's variables stand for the role's (a template per variable and host would cost
             # as much controller time as the remediation)
             extra = extra_variable_names()
-            for name, (role_name, unset) in PLAYBOOK_VARIABLES.items():
+            for name, role_name in PLAYBOOK_VARIABLES.items():
                 if role_name in extra:
                     continue  # -e readiness_...: an extra variable wins (over the playbook's vars it always did)
                 value = task_vars.get(name)
-                given[role_name] = copy.copy(unset) if value is None else value
+                given[role_name] = copy.deepcopy(ROLE_SPEC[role_name]["default"]) if value is None else value
                 self._mapped.add(role_name)
         return template_variables(self._templar, given, "nothing was read or changed", task_vars.get("omit"))
 
@@ -220,7 +214,7 @@ class ActionModule(ReadinessInfo):
         # where the assessment's settings came from, as the report records them
         self._origins = {option: (f"variable backupready_{option}" if f"readiness_{option}" in self._mapped
                                   else f"variable readiness_{option}")
-                         for option in ("fail_on", "waivers", "waivers_file", "baseline", "fail_on_new_only")}
+                         for option in ASSESSMENT_OPTIONS}
         if validated.error_messages:
             raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(validated.error_messages)
                                     + "\nnothing was read or changed",
@@ -396,12 +390,14 @@ class ActionModule(ReadinessInfo):
         else:
             result["lines"] = ["no assessment in this run"]
             result["verdict"] = "\n".join([verdict, *result["lines"]]) if verdict else ""
+        result["fails_gate"] = self.fails_gate(result)
         if self._args.get("not_ready_group"):
-            add_not_ready_group(self, result, self._args["not_ready_group"], self.fails_gate(result))
+            add_not_ready_group(self, result, self._args["not_ready_group"], result["fails_gate"])
 
     def fails_gate(self, result: dict) -> bool:
-        """What the readiness role's gate task decides (roles/readiness/tasks/run.yml): not ready after a real run
-        (readiness_gate), or, in check mode, a change pending (readiness_fail_on_drift)."""
+        """Whether the host fails the readiness role's gate, which its gate task (roles/readiness/tasks/run.yml) and
+        not_ready_group act on: not ready after a real run (readiness_gate), or, in check mode, a change pending
+        (readiness_fail_on_drift)."""
         gate, drift = self._gates
         if self._check_mode:
             return bool(drift and result.get("changed"))

@@ -281,6 +281,7 @@ class CallbackModule(CallbackBase):
         self.assessment_attempted = False
         self._play_runs_assessment = False
         self._play_hosts: set[str] = set()
+        self._document_stdout = _machine_readable_stdout()  # once: the stdout callback is chosen before this one
 
     # -- options -------------------------------------------------------------------------------------------
 
@@ -360,11 +361,13 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_skipped(self, result):
         self._seen(result)
 
-    def _collect(self, result, failed: bool) -> None:
+    def _collect(self, result, failed: bool) -> dict | None:
+        """Hand a result of the collection's to the report; the part of it the report reads (None for another
+        module's)."""
         task = _task_of(result)
         action = _action_of(task)
         if not action.startswith("backupready.windows."):
-            return
+            return None
         data = _result_of(result)
         if _assessed_by(action, data, failed):
             self._play_runs_assessment = True
@@ -373,20 +376,20 @@ class CallbackModule(CallbackBase):
         check_mode = self.dry_run or getattr(task, "check_mode", None) is True
         self.collector.add_result(_host_of(result), action, data, failed=failed, full_assessment=full,
                                   check_mode=check_mode, task_name=_task_name(task))
+        return data
 
     def v2_runner_on_ok(self, result):
         self._seen(result)
-        self._collect(result, failed=False)
-        self._show_lines(result)
+        data = self._collect(result, failed=False)
+        self._show_lines(result, data)
         self._show_plainly(result)
 
-    def _show_lines(self, result) -> None:
+    def _show_lines(self, result, data: dict | None) -> None:
         """The lines of an assessment made for a playbook without a task per host that shows them (its result names
         the ``not_ready_group``, as the assess and remediate playbooks' do), as it arrives; not those of a host added
         to that group: the play that fails it shows them in its message."""
-        if _action_of(_task_of(result)) not in ASSESSMENT_ACTIONS or _machine_readable_stdout():
+        if data is None or _action_of(_task_of(result)) not in ASSESSMENT_ACTIONS or self._document_stdout:
             return
-        data = _result_of(result)
         if not data.get("not_ready_group") or data.get("add_group"):
             return
         lines = data.get("lines")
@@ -399,7 +402,7 @@ class CallbackModule(CallbackBase):
     def _show_plainly(self, result) -> None:
         """After a ``debug`` (or the playbooks' ``assert``) of ``readiness_lines``, the lines again as plain text when the stdout callback's JSON
         escaping changed them (a path's backslashes doubled): what the operator copies must be the value."""
-        if _action_of(_task_of(result)) not in DEBUG_ACTIONS or _machine_readable_stdout():
+        if _action_of(_task_of(result)) not in DEBUG_ACTIONS or self._document_stdout:
             return
         lines = plain_lines(_result_of(result).get("msg"))
         if not lines or str(self.get_option("result_format") or "json").lower() == "yaml":

@@ -787,6 +787,15 @@ argument_errors:
   returned: when a role variable is not valid
   type: list
   elements: str
+fails_gate:
+  description:
+    - Whether the host fails the C(readiness) role's gate, which its gate task and O(not_ready_group) act on. After
+      a real run, the host is not ready (RV(gate_passed=false)) and C(readiness_gate) is true. In check mode, a change
+      is pending and C(readiness_fail_on_drift) is true (both read with O(role_variables); without it, the gate is on
+      and the drift gate off).
+  returned: when a phase ran (not C(skipped))
+  type: bool
+  sample: false
 not_ready_group:
   description: The O(not_ready_group) given.
   returned: when O(not_ready_group) is given and a phase ran (not C(skipped))

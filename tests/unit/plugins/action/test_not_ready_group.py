@@ -100,18 +100,20 @@ def test_a_host_left_not_ready_is_added_and_keeps_whether_it_changed():
     # the quoted driver is not fixed (imagepath off): not ready after the run
     result = remediate(host_with(crypt_state="stopped", quoted_driver=True), readiness_fix_imagepath=False)
     assert result["changed"] is True and result["gate_passed"] is False
-    assert result["add_group"] == "nr" and result["host_changed"] is True
+    assert result["add_group"] == "nr" and result["host_changed"] is True and result["fails_gate"] is True
     fixed = remediate(host_with(quoted_driver=True))
+    assert fixed["fails_gate"] is False
     assert fixed["gate_passed"] is True and "add_group" not in fixed and fixed["not_ready_group"] == "nr"
     gate_off = remediate(host_with(quoted_driver=True), readiness_fix_imagepath=False, readiness_gate=False)
-    assert gate_off["gate_passed"] is False and "add_group" not in gate_off
+    assert gate_off["gate_passed"] is False and "add_group" not in gate_off and gate_off["fails_gate"] is False
 
 
 def test_in_check_mode_only_the_drift_gate_adds_a_host():
     pending = remediate(host_with(quoted_driver=True), check_mode=True)
     assert pending["changed"] is True and "add_group" not in pending  # the gate is off in check mode
+    assert pending["fails_gate"] is False
     drift = remediate(host_with(quoted_driver=True), check_mode=True, readiness_fail_on_drift=True)
-    assert drift["add_group"] == "nr" and drift["host_changed"] is True
+    assert drift["add_group"] == "nr" and drift["host_changed"] is True and drift["fails_gate"] is True
     assert drift["verdict"].startswith("1 change(s) pending on ws01 (drift)")
     converged = remediate(host_with(), check_mode=True, readiness_fail_on_drift=True)
     assert converged["changed"] is False and "add_group" not in converged
